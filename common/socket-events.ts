@@ -1,0 +1,132 @@
+/**
+ * The Socket.IO events of EmoStream, typed once for servers and clients.
+ *
+ * Two hops use Socket.IO:
+ * - viewer ⇄ subscriber node: {@link ViewerToNodeEvents} / {@link NodeToViewerEvents};
+ * - subscriber node ⇄ cluster publisher: {@link NodeToPublisherEvents} / {@link PublisherToNodeEvents}.
+ *
+ * Payloads arriving from the network are `unknown` until validated with the zod schemas exported here; the event
+ * maps describe what a well-behaved peer sends.
+ */
+import { z } from 'zod';
+
+/**
+ * A match id: 1–64 characters, letters, digits and `_ . : -`, starting with a letter or digit.
+ * Room names are derived from it, so it must not be able to carry anything else.
+ */
+export const MATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+
+/** zod schema of a match id ({@link MATCH_ID_PATTERN}). */
+export const matchIdSchema = z
+  .string()
+  .regex(MATCH_ID_PATTERN, 'match_id must match [A-Za-z0-9][A-Za-z0-9_.:-]{0,63}');
+
+/** The Socket.IO room of a match, on subscriber nodes (viewers) and on cluster publishers (nodes). */
+export function matchRoom(matchId: string): string {
+  return `match:${matchId}`;
+}
+
+/**
+ * The state of one window of one match as it travels from the main publisher to the cluster publishers
+ * (the TypeScript face of `schemas/swarm-update.avsc`; timestamps are epoch milliseconds).
+ */
+export interface SwarmWindow {
+  match_id: string;
+  window_start: number;
+  window_end: number;
+  /** Reactions so far in the window, per emoji. */
+  counts: Record<string, number>;
+  /** Swarm size per emoji. */
+  swarm: Record<string, number>;
+  /** Greatest `emitted_at` of the aggregate rows folded in; a later state of the same window has a greater one. */
+  emitted_at: number;
+  /** When the main publisher produced it. */
+  routed_at: number;
+}
+
+/**
+ * The client-ready message: one per (match, window) update. It carries the whole window state, so a client
+ * replaces what it holds for `(match_id, window_start)`; repeats are harmless.
+ */
+export interface SwarmMessage extends SwarmWindow {
+  /** When the cluster publisher emitted it to its subscriber nodes (latency measurements start here). */
+  sent_at: number;
+}
+
+/** Recent windows of a match, oldest first; sent on every join (so also after every reconnect). */
+export interface SnapshotMessage {
+  match_id: string;
+  windows: SwarmMessage[];
+}
+
+/** Machine-readable reasons a request over a socket is refused. */
+export type SocketErrorCode =
+  | 'invalid_payload'
+  | 'unknown_event'
+  | 'too_many_rooms'
+  | 'not_joined'
+  | 'rate_limited'
+  | 'unavailable';
+
+/** Answer to `join` / `leave` (and to any refused event that came with an acknowledgement callback). */
+export type Ack =
+  | { ok: true; match_id: string; rooms: number }
+  | { ok: false; error: { code: SocketErrorCode; message: string } };
+
+/** Body of `join` and `leave`. */
+export const roomRequestSchema = z.object({ match_id: matchIdSchema }).strict();
+export type RoomRequest = z.infer<typeof roomRequestSchema>;
+
+/** Events a viewer sends to its subscriber node. */
+export interface ViewerToNodeEvents {
+  join: (request: RoomRequest, ack: (answer: Ack) => void) => void;
+  leave: (request: RoomRequest, ack: (answer: Ack) => void) => void;
+}
+
+/** Events a subscriber node sends to its viewers. */
+export interface NodeToViewerEvents {
+  snapshot: (snapshot: SnapshotMessage) => void;
+  swarm: (message: SwarmMessage) => void;
+}
+
+/** Handshake `auth` of a viewer (the token is checked only when the node is configured with one). */
+export interface ViewerAuth {
+  token?: string;
+}
+
+/** Body of `subscribe` / `unsubscribe` from a node to its cluster publisher. */
+export const subscriptionRequestSchema = z.object({ match_ids: z.array(matchIdSchema).max(1000) }).strict();
+export type SubscriptionRequest = z.infer<typeof subscriptionRequestSchema>;
+
+/** Answer of the cluster publisher to `subscribe` / `unsubscribe`. */
+export type SubscriptionAck =
+  | { ok: true; rooms: number }
+  | { ok: false; error: { code: SocketErrorCode; message: string } };
+
+/** Events a subscriber node sends to its cluster publisher. */
+export interface NodeToPublisherEvents {
+  subscribe: (request: SubscriptionRequest, ack: (answer: SubscriptionAck) => void) => void;
+  unsubscribe: (request: SubscriptionRequest, ack: (answer: SubscriptionAck) => void) => void;
+}
+
+/** Events a cluster publisher sends to its subscriber nodes. */
+export interface PublisherToNodeEvents {
+  swarm: (message: SwarmMessage) => void;
+}
+
+/** Handshake `auth` of a subscriber node on its cluster publisher. */
+export interface NodeAuth {
+  node_id: string;
+}
+
+/** Shape check of a {@link SwarmMessage} (what a node accepts from its publisher before relaying it). */
+export const swarmMessageSchema = z.object({
+  match_id: matchIdSchema,
+  window_start: z.number().int(),
+  window_end: z.number().int(),
+  counts: z.record(z.string(), z.number().int().nonnegative()),
+  swarm: z.record(z.string(), z.number().int().nonnegative()),
+  emitted_at: z.number().int(),
+  routed_at: z.number().int(),
+  sent_at: z.number().int(),
+});

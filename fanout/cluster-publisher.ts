@@ -1,0 +1,227 @@
+/**
+ * A cluster publisher: reads its cluster's topic and emits each window into the Socket.IO room `match:<id>`,
+ * whose members are the cluster's subscriber nodes that asked for the match (`subscribe`). A node gets only the
+ * matches it has viewers of; a message is encoded once per broadcast whatever the number of nodes.
+ */
+import type { Server as HttpServer } from 'node:http';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { Server, type Socket } from 'socket.io';
+import {
+  type AvroSerde,
+  createAvroSerde,
+  createRegistryClient,
+  loadSchema,
+  type RegistryClient,
+} from '../common/avro-serde.ts';
+import { createLogger, type Logger } from '../common/logger.ts';
+import {
+  matchRoom,
+  type NodeToPublisherEvents,
+  type PublisherToNodeEvents,
+  type SubscriptionAck,
+  type SwarmMessage,
+  type SwarmWindow,
+  subscriptionRequestSchema,
+} from '../common/socket-events.ts';
+import { type ClusterPublisherConfig, clusterTopic } from './config.ts';
+import {
+  closeServer,
+  closeSocketServer,
+  createFanoutMetrics,
+  createHttpApp,
+  type FanoutMetrics,
+  listen,
+} from './http-server.ts';
+import { createKafka, ensureTopic } from './kafka.ts';
+
+/** Dependencies of {@link createClusterPublisher}; all optional. */
+export interface ClusterPublisherDeps {
+  logger?: Logger;
+  registry?: RegistryClient;
+  kafka?: Kafka;
+  /**
+   * Read the cluster's Kafka topic. false serves only what {@link ClusterPublisher.publish} is given
+   * (the fan-out benchmark measures the Socket.IO hops alone this way). @default true
+   */
+  consumeKafka?: boolean;
+}
+
+/** A running cluster publisher. */
+export interface ClusterPublisher {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Emits one window to the nodes subscribed to its match; returns the message as sent. */
+  publish(window: SwarmWindow): SwarmMessage;
+  readonly url: string;
+  readonly ready: boolean;
+  readonly metrics: FanoutMetrics;
+  /** Subscriber nodes connected. */
+  readonly nodeCount: number;
+}
+
+type NodeSocket = Socket<NodeToPublisherEvents, PublisherToNodeEvents>;
+
+/** Most matches one node may subscribe to (a bound on rooms per socket). */
+const MAX_MATCHES_PER_NODE = 10_000;
+
+/** Creates a cluster publisher; nothing listens or connects before `start()`. */
+export function createClusterPublisher(
+  config: ClusterPublisherConfig,
+  deps: ClusterPublisherDeps = {},
+): ClusterPublisher {
+  const logger = (deps.logger ?? createLogger('fanout-cluster')).child({ cluster: config.clusterId });
+  const metrics = createFanoutMetrics(
+    'cluster-publisher',
+    'Seconds from the main publisher routing a window (routed_at) to this publisher emitting it to its nodes.',
+  );
+  const consumeKafka = deps.consumeKafka ?? true;
+  const topic = clusterTopic(config.topicPrefix, config.clusterId);
+  let io: Server<NodeToPublisherEvents, PublisherToNodeEvents> | undefined;
+  let server: HttpServer | undefined;
+  let consumer: Consumer | undefined;
+  let serde: AvroSerde<SwarmWindow> | undefined;
+  let url = '';
+  let consuming = !consumeKafka;
+  let stopping = false;
+
+  function roomCount(): number {
+    if (io === undefined) return 0;
+    let n = 0;
+    for (const name of io.of('/').adapter.rooms.keys()) if (name.startsWith('match:')) n++;
+    return n;
+  }
+
+  function publish(window: SwarmWindow): SwarmMessage {
+    const sentAt = Date.now();
+    const message: SwarmMessage = { ...window, sent_at: sentAt };
+    io?.to(matchRoom(window.match_id)).emit('swarm', message);
+    metrics.messagesOut.inc({ kind: 'swarm' });
+    metrics.emitLatency.observe(Math.max(0, sentAt - window.routed_at) / 1000);
+    return message;
+  }
+
+  async function onBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
+    if (serde === undefined) return;
+    for (const record of batch.messages) {
+      if (record.value === null) continue;
+      let window: SwarmWindow;
+      try {
+        window = await serde.deserialize(record.value);
+      } catch (err) {
+        metrics.refused.inc({ code: 'undecodable' });
+        logger.warn({ err, offset: record.offset }, 'undecodable fan-out record skipped');
+        resolveOffset(record.offset);
+        continue;
+      }
+      metrics.messagesIn.inc({ kind: 'swarm' });
+      if (Date.now() - window.routed_at > config.staleMs) {
+        metrics.refused.inc({ code: 'stale' });
+      } else {
+        publish(window);
+      }
+      resolveOffset(record.offset);
+    }
+    await heartbeat();
+  }
+
+  function onNode(socket: NodeSocket): void {
+    const nodeId = String((socket.handshake.auth as { node_id?: unknown }).node_id ?? socket.id).slice(0, 64);
+    const log = logger.child({ node: nodeId });
+    log.info('subscriber node connected');
+    const change = (join: boolean) => (request: unknown, ack: unknown) => {
+      const reply = typeof ack === 'function' ? (ack as (a: SubscriptionAck) => void) : () => {};
+      const parsed = subscriptionRequestSchema.safeParse(request);
+      if (!parsed.success) {
+        metrics.refused.inc({ code: 'invalid_payload' });
+        reply({
+          ok: false,
+          error: { code: 'invalid_payload', message: parsed.error.issues[0]?.message ?? '' },
+        });
+        return;
+      }
+      const rooms = parsed.data.match_ids.map(matchRoom);
+      if (join) {
+        if (socket.rooms.size - 1 + rooms.length > MAX_MATCHES_PER_NODE) {
+          reply({ ok: false, error: { code: 'too_many_rooms', message: `at most ${MAX_MATCHES_PER_NODE}` } });
+          return;
+        }
+        socket.join(rooms);
+      } else {
+        for (const room of rooms) socket.leave(room);
+      }
+      metrics.rooms.set(roomCount());
+      reply({ ok: true, rooms: socket.rooms.size - 1 });
+    };
+    socket.on('subscribe', change(true));
+    socket.on('unsubscribe', change(false));
+    socket.onAny((event: string, ...args: unknown[]) => {
+      if (event === 'subscribe' || event === 'unsubscribe') return;
+      metrics.refused.inc({ code: 'unknown_event' });
+      const ack = args.at(-1);
+      if (typeof ack === 'function')
+        ack({ ok: false, error: { code: 'unknown_event', message: 'unknown event' } });
+    });
+    socket.on('disconnect', (reason) => {
+      metrics.rooms.set(roomCount());
+      log.info({ reason }, 'subscriber node disconnected');
+    });
+  }
+
+  return {
+    get url() {
+      return url;
+    },
+    get ready() {
+      return consuming && !stopping && server?.listening === true;
+    },
+    get nodeCount() {
+      return io?.of('/').sockets.size ?? 0;
+    },
+    metrics,
+    publish,
+    async start() {
+      const app = createHttpApp(metrics, () => consuming && !stopping);
+      const bound = await listen(app, config.host, config.port);
+      server = bound.server;
+      url = `http://${config.host}:${bound.port}`;
+      io = new Server<NodeToPublisherEvents, PublisherToNodeEvents>(server, {
+        serveClient: false,
+        transports: ['websocket'],
+        maxHttpBufferSize: 1 << 20,
+      });
+      io.on('connection', onNode);
+      if (consumeKafka) {
+        const registry = deps.registry ?? createRegistryClient(config.registryUrl);
+        serde = await createAvroSerde<SwarmWindow>(registry, {
+          topic,
+          schema: await loadSchema('swarm-update'),
+        });
+        const kafka =
+          deps.kafka ?? createKafka(`emostream-fanout-${config.clusterId}`, config.kafkaBrokers, logger);
+        const admin = kafka.admin();
+        await admin.connect();
+        try {
+          await ensureTopic(admin, topic, config.topicPartitions);
+        } finally {
+          await admin.disconnect();
+        }
+        consumer = kafka.consumer({ groupId: config.groupId, allowAutoTopicCreation: false });
+        await consumer.connect();
+        consumer.on(consumer.events.GROUP_JOIN, () => {
+          consuming = true;
+        });
+        // A new group starts at the beginning of the (bounded, per-cluster) topic; stale windows are skipped.
+        await consumer.subscribe({ topic, fromBeginning: true });
+        await consumer.run({ eachBatch: onBatch, eachBatchAutoResolve: false });
+      }
+      logger.info({ url, topic: consumeKafka ? topic : null }, 'cluster publisher listening');
+    },
+    async stop() {
+      stopping = true;
+      await consumer?.disconnect();
+      if (io !== undefined && server !== undefined) await closeSocketServer(io, server);
+      else if (server !== undefined) await closeServer(server);
+      logger.info('cluster publisher stopped');
+    },
+  };
+}

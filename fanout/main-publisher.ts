@@ -1,0 +1,227 @@
+/**
+ * The main publisher: the only reader of the aggregates topic in the fan-out.
+ *
+ * - Decodes each aggregate row once, folds the rows of a poll batch into {@link WindowStore} and turns every
+ *   (match, window) that changed into ONE message carrying the window's full state.
+ * - Routes that message to the clusters whose subscriber nodes have viewers of the match: one Kafka topic per
+ *   cluster (`<prefix>.<cluster id>`, created with an explicit partition count, key = match id so a match's
+ *   windows stay ordered). A topic per cluster lets each cluster publisher read only what its nodes need;
+ *   a single shared topic would make every cluster read, decode and drop every other cluster's traffic.
+ * - Serves the directory (`GET /v1/assign`, node heartbeats) and the snapshots nodes fetch when their first
+ *   viewer of a match joins (`GET /v1/matches/:match_id/windows`).
+ */
+import type { Server } from 'node:http';
+import type { Express } from 'express';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import {
+  type AvroSerde,
+  createAvroSerde,
+  createRegistryClient,
+  loadSchema,
+  type RegistryClient,
+} from '../common/avro-serde.ts';
+import { createLogger, type Logger } from '../common/logger.ts';
+import type { SwarmWindow } from '../common/socket-events.ts';
+import { clusterTopic, type MainPublisherConfig } from './config.ts';
+import { Directory } from './directory.ts';
+import { mountDirectoryRoutes } from './directory-routes.ts';
+import {
+  closeServer,
+  createFanoutMetrics,
+  createHttpApp,
+  type FanoutMetrics,
+  listen,
+} from './http-server.ts';
+import { createKafka, ensureTopic, replayOnFirstJoin } from './kafka.ts';
+import { type AggregateRow, WindowStore } from './window-store.ts';
+
+/** Dependencies of {@link createMainPublisher}; all optional. */
+export interface MainPublisherDeps {
+  logger?: Logger;
+  registry?: RegistryClient;
+  kafka?: Kafka;
+  now?: () => number;
+}
+
+/** A running main publisher. */
+export interface MainPublisher {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Base URL of the HTTP server (directory and snapshots), once started. */
+  readonly url: string;
+  readonly ready: boolean;
+  readonly directory: Directory;
+  readonly metrics: FanoutMetrics;
+}
+
+/** Creates the main publisher; nothing connects before `start()`. */
+export function createMainPublisher(
+  config: MainPublisherConfig,
+  deps: MainPublisherDeps = {},
+): MainPublisher {
+  const logger = deps.logger ?? createLogger('fanout-main');
+  const now = deps.now ?? Date.now;
+  const metrics = createFanoutMetrics(
+    'main-publisher',
+    'Seconds from the aggregate row emitted by the job (emitted_at) to its window routed to the clusters.',
+  );
+  const directory = new Directory({ ttlMs: config.nodeTtlMs, now });
+  const store = new WindowStore({ windowsPerMatch: config.windowsKept, maxMatches: config.maxMatches });
+  const kafka = deps.kafka ?? createKafka('emostream-fanout-main', config.kafkaBrokers, logger);
+
+  let admin: Admin | undefined;
+  let producer: Producer | undefined;
+  let consumer: Consumer | undefined;
+  let server: Server | undefined;
+  let url = '';
+  let consuming = false;
+  let stopping = false;
+  let aggregateSerde: AvroSerde<AggregateRow> | undefined;
+  let registry: RegistryClient | undefined;
+  let swarmSchema = '';
+  /** Per-cluster topic → its serde, created (topic and subject) on first use. */
+  const clusterSerdes = new Map<string, Promise<AvroSerde<SwarmWindow>>>();
+
+  function serdeFor(clusterId: string): Promise<AvroSerde<SwarmWindow>> {
+    const topic = clusterTopic(config.topicPrefix, clusterId);
+    let entry = clusterSerdes.get(topic);
+    if (entry === undefined) {
+      entry = (async () => {
+        if (admin === undefined || registry === undefined) throw new Error('not started');
+        await ensureTopic(admin, topic, config.topicPartitions);
+        return createAvroSerde<SwarmWindow>(registry, { topic, schema: swarmSchema });
+      })();
+      entry.catch(() => clusterSerdes.delete(topic)); // retry on the next batch
+      clusterSerdes.set(topic, entry);
+    }
+    return entry;
+  }
+
+  async function route(windows: Omit<SwarmWindow, 'routed_at'>[]): Promise<void> {
+    if (windows.length === 0 || producer === undefined) return;
+    const routes = directory.routes();
+    const byTopic = new Map<string, { key: string; value: Buffer }[]>();
+    const routedAt = now();
+    for (const window of windows) {
+      const clusters = routes.get(window.match_id);
+      if (clusters === undefined) continue;
+      const message: SwarmWindow = { ...window, routed_at: routedAt };
+      for (const clusterId of clusters) {
+        const serde = await serdeFor(clusterId);
+        const topic = clusterTopic(config.topicPrefix, clusterId);
+        let list = byTopic.get(topic);
+        if (list === undefined) {
+          list = [];
+          byTopic.set(topic, list);
+        }
+        list.push({ key: window.match_id, value: serde.encode(message) });
+      }
+      metrics.emitLatency.observe(Math.max(0, routedAt - window.emitted_at) / 1000);
+    }
+    if (byTopic.size === 0) return;
+    await producer.sendBatch({
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      acks: -1,
+    });
+    for (const list of byTopic.values()) metrics.messagesOut.inc({ kind: 'swarm' }, list.length);
+  }
+
+  async function onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
+    if (aggregateSerde === undefined) return;
+    const rows: AggregateRow[] = [];
+    for (const message of batch.messages) {
+      if (message.value === null) continue;
+      try {
+        rows.push(await aggregateSerde.deserialize(message.value));
+      } catch (err) {
+        metrics.refused.inc({ code: 'undecodable_row' });
+        logger.warn(
+          { err, partition: batch.partition, offset: message.offset },
+          'undecodable aggregate row skipped',
+        );
+      }
+    }
+    metrics.messagesIn.inc({ kind: 'aggregate_row' }, rows.length);
+    const result = store.apply(rows);
+    metrics.refused.inc({ code: 'row_unchanged' }, result.unchanged);
+    metrics.refused.inc({ code: 'row_out_of_bounds' }, result.dropped);
+    metrics.rooms.set(store.matchCount);
+    if (!isRunning() || isStale()) return;
+    // Routing failures throw: kafkajs retries the batch, so a window is never skipped silently.
+    await route(result.changed);
+    const last = batch.messages.at(-1);
+    if (last !== undefined) resolveOffset(last.offset);
+    await heartbeat();
+  }
+
+  function mountRoutes(app: Express): void {
+    mountDirectoryRoutes(app, {
+      directory,
+      snapshot: (matchId) => {
+        const routedAt = now();
+        return store.snapshot(matchId).map((w) => ({ ...w, routed_at: routedAt, sent_at: routedAt }));
+      },
+      // Create the cluster's topic and subject ahead of its first message, off the request path.
+      onReport: (report) => {
+        serdeFor(report.cluster_id).catch((err: unknown) =>
+          logger.warn({ err, cluster: report.cluster_id }, 'cannot prepare cluster topic'),
+        );
+      },
+    });
+  }
+
+  return {
+    get url() {
+      return url;
+    },
+    get ready() {
+      return consuming && !stopping;
+    },
+    directory,
+    metrics,
+    async start() {
+      registry = deps.registry ?? createRegistryClient(config.registryUrl);
+      swarmSchema = await loadSchema('swarm-update');
+      aggregateSerde = await createAvroSerde<AggregateRow>(registry, {
+        topic: config.aggregatesTopic,
+        schema: await loadSchema('aggregate'),
+      });
+      admin = kafka.admin();
+      await admin.connect();
+      await ensureTopic(admin, config.aggregatesTopic, config.topicPartitions);
+      producer = kafka.producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: false,
+      });
+      await producer.connect();
+      consumer = kafka.consumer({ groupId: config.groupId, allowAutoTopicCreation: false });
+      await consumer.connect();
+      await consumer.subscribe({ topic: config.aggregatesTopic, fromBeginning: false });
+      replayOnFirstJoin(
+        consumer,
+        admin,
+        config.aggregatesTopic,
+        () => now() - config.replayMs,
+        logger,
+        () => {
+          consuming = true;
+        },
+      );
+      await consumer.run({ eachBatch: onBatch, eachBatchAutoResolve: false });
+      const app = createHttpApp(metrics, () => consuming && !stopping, mountRoutes);
+      const bound = await listen(app, config.host, config.port);
+      server = bound.server;
+      url = `http://${config.host}:${bound.port}`;
+      logger.info({ url, topic: config.aggregatesTopic }, 'main publisher listening');
+    },
+    async stop() {
+      stopping = true;
+      if (server !== undefined) await closeServer(server);
+      await consumer?.disconnect();
+      await producer?.disconnect();
+      await admin?.disconnect();
+      logger.info('main publisher stopped');
+    },
+  };
+}

@@ -1,0 +1,159 @@
+/**
+ * A viewer as apps implement it: asks the directory for a subscriber node, connects, joins its matches and keeps
+ * the recent windows of each. When the connection is lost it asks the directory again (leaving out the node it
+ * lost first), reconnects and joins again, which brings a fresh snapshot. Used by tests, the terminal client and
+ * the load simulator.
+ */
+import { EventEmitter } from 'node:events';
+import { io as connectClient, type Socket } from 'socket.io-client';
+import type {
+  Ack,
+  NodeToViewerEvents,
+  SnapshotMessage,
+  SwarmMessage,
+  ViewerToNodeEvents,
+} from '../common/socket-events.ts';
+import type { Assignment } from './directory.ts';
+
+/** Options of {@link createViewer}. */
+export interface ViewerOptions {
+  /** Base URL of the directory (the main publisher). */
+  directoryUrl: string;
+  matchIds: string[];
+  token?: string;
+  /** Windows kept per match. @default 30 */
+  windowsPerMatch?: number;
+  /** Give up reconnecting after this long without a node. @default 60000 */
+  reconnectTimeoutMs?: number;
+}
+
+/** Events of a {@link Viewer}. */
+export interface ViewerEvents {
+  /** A join was answered with the match's recent windows. */
+  snapshot: [SnapshotMessage];
+  swarm: [SwarmMessage];
+  /** Connected (again) to a node and joined every match. */
+  connected: [Assignment];
+  disconnected: [string];
+  error: [Error];
+}
+
+/** A connected viewer. */
+export interface Viewer extends EventEmitter<ViewerEvents> {
+  start(): Promise<void>;
+  stop(): void;
+  /** The node currently serving this viewer. */
+  readonly assignment: Assignment | undefined;
+  /** Latest state of each held window of a match, oldest first. */
+  windows(matchId: string): SwarmMessage[];
+  /** Number of `swarm` messages received (snapshots excluded). */
+  readonly received: number;
+}
+
+async function assign(directoryUrl: string, matchId: string, exclude: string[]): Promise<Assignment> {
+  const query = new URLSearchParams({ match_id: matchId });
+  if (exclude.length > 0) query.set('exclude', exclude.join(','));
+  const res = await fetch(`${directoryUrl}/v1/assign?${query}`, { signal: AbortSignal.timeout(3_000) });
+  if (!res.ok) throw new Error(`directory answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as Assignment;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Creates a viewer; it connects on `start()`. */
+export function createViewer(options: ViewerOptions): Viewer {
+  const keep = options.windowsPerMatch ?? 30;
+  const emitter = new EventEmitter<ViewerEvents>();
+  const state = new Map<string, Map<number, SwarmMessage>>();
+  let socket: Socket<NodeToViewerEvents, ViewerToNodeEvents> | undefined;
+  let assignment: Assignment | undefined;
+  let stopped = false;
+  let received = 0;
+
+  function store(message: SwarmMessage): void {
+    let windows = state.get(message.match_id);
+    if (windows === undefined) {
+      windows = new Map();
+      state.set(message.match_id, windows);
+    }
+    const held = windows.get(message.window_start);
+    if (held !== undefined && held.emitted_at > message.emitted_at) return;
+    windows.set(message.window_start, message);
+    if (windows.size > keep) windows.delete(Math.min(...windows.keys()));
+  }
+
+  async function connectOnce(exclude: string[]): Promise<void> {
+    const target = await assign(options.directoryUrl, options.matchIds[0] ?? '', exclude);
+    const next: Socket<NodeToViewerEvents, ViewerToNodeEvents> = connectClient(target.url, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      timeout: 5_000,
+      auth: options.token === undefined ? {} : { token: options.token },
+    });
+    next.on('snapshot', (snapshot) => {
+      for (const window of snapshot.windows) store(window);
+      emitter.emit('snapshot', snapshot);
+    });
+    next.on('swarm', (message) => {
+      received++;
+      store(message);
+      emitter.emit('swarm', message);
+    });
+    await new Promise<void>((resolve, reject) => {
+      next.once('connect', () => resolve());
+      next.once('connect_error', (err) => {
+        next.close();
+        reject(err);
+      });
+    });
+    for (const matchId of options.matchIds) {
+      const answer: Ack = await next.timeout(5_000).emitWithAck('join', { match_id: matchId });
+      if (!answer.ok) {
+        next.close();
+        throw new Error(`join ${matchId} refused: ${answer.error.code}`);
+      }
+    }
+    socket = next;
+    assignment = target;
+    next.on('disconnect', (reason) => {
+      emitter.emit('disconnected', reason);
+      if (!stopped && reason !== 'io client disconnect') void reconnect(target.node_id);
+    });
+    emitter.emit('connected', target);
+  }
+
+  async function reconnect(lost: string): Promise<void> {
+    const deadline = Date.now() + (options.reconnectTimeoutMs ?? 60_000);
+    let delay = 100;
+    while (!stopped && Date.now() < deadline) {
+      try {
+        await connectOnce([lost]);
+        return;
+      } catch {
+        await sleep(delay + Math.random() * delay);
+        delay = Math.min(delay * 2, 2_000);
+      }
+    }
+    if (!stopped) emitter.emit('error', new Error('could not reconnect to any subscriber node'));
+  }
+
+  return Object.assign(emitter, {
+    async start() {
+      await connectOnce([]);
+    },
+    stop() {
+      stopped = true;
+      socket?.close();
+    },
+    get assignment() {
+      return assignment;
+    },
+    get received() {
+      return received;
+    },
+    windows(matchId: string) {
+      return [...(state.get(matchId)?.values() ?? [])].sort((a, b) => a.window_start - b.window_start);
+    },
+  });
+}

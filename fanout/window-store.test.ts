@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import type { SwarmMessage } from '../common/socket-events.ts';
+import { type AggregateRow, MessageCache, WindowStore } from './window-store.ts';
+
+const T0 = 1_760_000_000_000;
+
+function row(partial: Partial<AggregateRow> & Pick<AggregateRow, 'emoji' | 'count'>): AggregateRow {
+  return {
+    match_id: 'A',
+    window_start: T0,
+    window_end: T0 + 2000,
+    swarm: partial.count > 1000 ? Math.floor(partial.count / 1000) : 1,
+    emitted_at: T0 + 2500,
+    ...partial,
+  };
+}
+
+describe('WindowStore.apply', () => {
+  it('groups the rows of one (match, window) of a batch into one message with every emoji', () => {
+    const store = new WindowStore();
+    const result = store.apply([
+      row({ emoji: '🔥', count: 3785 }),
+      row({ emoji: '😂', count: 12 }),
+      row({ emoji: '🔥', count: 5, window_start: T0 + 2000, window_end: T0 + 4000 }),
+      row({ emoji: '👏', count: 7, match_id: 'B' }),
+    ]);
+    expect(result.changed).toHaveLength(3);
+    const a0 = result.changed.find((w) => w.match_id === 'A' && w.window_start === T0);
+    expect(a0).toEqual({
+      match_id: 'A',
+      window_start: T0,
+      window_end: T0 + 2000,
+      counts: { '🔥': 3785, '😂': 12 },
+      swarm: { '🔥': 3, '😂': 1 },
+      emitted_at: T0 + 2500,
+    });
+  });
+
+  it('keeps the latest value per (match, window, emoji) and never adds running totals', () => {
+    const store = new WindowStore();
+    store.apply([row({ emoji: '🔥', count: 10, emitted_at: T0 + 2100 })]);
+    const later = store.apply([row({ emoji: '🔥', count: 25, emitted_at: T0 + 4100 })]);
+    expect(later.changed[0]?.counts).toEqual({ '🔥': 25 });
+    // An older row replayed after a newer one changes nothing.
+    const replay = store.apply([row({ emoji: '🔥', count: 10, emitted_at: T0 + 2100 })]);
+    expect(replay.changed).toEqual([]);
+    expect(replay.unchanged).toBe(1);
+    expect(store.snapshot('A')[0]?.counts).toEqual({ '🔥': 25 });
+  });
+
+  it('does not double count a repeated row, in the same batch or a later one', () => {
+    const store = new WindowStore();
+    const twice = store.apply([row({ emoji: '🔥', count: 40 }), row({ emoji: '🔥', count: 40 })]);
+    expect(twice.changed).toHaveLength(1);
+    expect(twice.changed[0]?.counts['🔥']).toBe(40);
+    expect(twice.unchanged).toBe(1);
+    const again = store.apply([row({ emoji: '🔥', count: 40 })]);
+    expect(again.changed).toEqual([]);
+    expect(store.snapshot('A')).toHaveLength(1);
+    expect(store.snapshot('A')[0]?.counts['🔥']).toBe(40);
+  });
+
+  it('orders rows of one micro-batch by count regardless of arrival order', () => {
+    const store = new WindowStore();
+    store.apply([row({ emoji: '🔥', count: 9 }), row({ emoji: '🔥', count: 4 })]);
+    expect(store.snapshot('A')[0]?.counts['🔥']).toBe(9);
+  });
+
+  it('keeps only the most recent windows per match and drops rows older than all of them', () => {
+    const store = new WindowStore({ windowsPerMatch: 3 });
+    for (let i = 0; i < 5; i++) {
+      store.apply([
+        row({ emoji: '🔥', count: i + 1, window_start: T0 + i * 2000, window_end: T0 + i * 2000 + 2000 }),
+      ]);
+    }
+    expect(store.snapshot('A').map((w) => w.window_start)).toEqual([T0 + 4000, T0 + 6000, T0 + 8000]);
+    const late = store.apply([row({ emoji: '🔥', count: 99, window_start: T0 })]);
+    expect(late.dropped).toBe(1);
+    expect(late.changed).toEqual([]);
+  });
+
+  it('bounds matches (least recently updated forgotten) and emojis per window', () => {
+    const store = new WindowStore({ maxMatches: 2, maxEmojisPerWindow: 2 });
+    store.apply([row({ match_id: 'A', emoji: '🔥', count: 1 })]);
+    store.apply([row({ match_id: 'B', emoji: '🔥', count: 1 })]);
+    store.apply([row({ match_id: 'A', emoji: '😂', count: 1 })]);
+    store.apply([row({ match_id: 'C', emoji: '🔥', count: 1 })]);
+    expect(store.matchCount).toBe(2);
+    expect(store.snapshot('B')).toEqual([]);
+    expect(store.snapshot('A')).toHaveLength(1);
+    const third = store.apply([row({ match_id: 'A', emoji: '👏', count: 1 })]);
+    expect(third.dropped).toBe(1);
+    expect(Object.keys(store.snapshot('A')[0]?.counts ?? {})).toEqual(['🔥', '😂']);
+  });
+});
+
+describe('MessageCache', () => {
+  function message(partial: Partial<SwarmMessage>): SwarmMessage {
+    return {
+      match_id: 'A',
+      window_start: T0,
+      window_end: T0 + 2000,
+      counts: { '🔥': 1 },
+      swarm: { '🔥': 1 },
+      emitted_at: T0 + 2500,
+      routed_at: T0 + 2600,
+      sent_at: T0 + 2700,
+      ...partial,
+    };
+  }
+
+  it('accepts only newer states of a window, so repeats are not relayed twice', () => {
+    const cache = new MessageCache();
+    expect(cache.put(message({}))).toBe(true);
+    expect(cache.put(message({}))).toBe(false);
+    expect(cache.put(message({ emitted_at: T0 + 4500, counts: { '🔥': 3 } }))).toBe(true);
+    expect(cache.put(message({ emitted_at: T0 + 2500, counts: { '🔥': 2 } }))).toBe(false);
+    expect(cache.get('A')).toHaveLength(1);
+    expect(cache.get('A')[0]?.counts['🔥']).toBe(3);
+  });
+
+  it('keeps the most recent windows, oldest first', () => {
+    const cache = new MessageCache({ windowsPerMatch: 2 });
+    for (const i of [2, 0, 1]) cache.put(message({ window_start: T0 + i * 2000 }));
+    expect(cache.get('A').map((m) => m.window_start)).toEqual([T0 + 2000, T0 + 4000]);
+    cache.delete('A');
+    expect(cache.has('A')).toBe(false);
+  });
+});
