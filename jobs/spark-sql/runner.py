@@ -207,11 +207,11 @@ def run_stream(args):
                 query.stop()
                 break
             query.awaitTermination(1)
-            fresh = [p for p in query.recentProgress if p["batchId"] > last_batch]
+            fresh = [json.loads(p.json) for p in query.recentProgress]
+            fresh = [p for p in fresh if p["batchId"] > last_batch]
             if fresh:
                 with open(progress_file, "a", encoding="utf-8") as f:
-                    for p in fresh:
-                        f.write(json.dumps(p) + "\n")
+                    f.writelines(json.dumps(p) + "\n" for p in fresh)
                 last_batch = fresh[-1]["batchId"]
     except Exception as err:  # the query failed: say why, exit non-zero
         write_json(status_file, {"state": "failed", "pid": os.getpid(), "error": str(err)[:4000]})

@@ -1,0 +1,22 @@
+#!/usr/bin/env tsx
+/**
+ * job:stop <job> — stops a running job gracefully: the runner lets the micro-batch in flight commit, stops the
+ * query and exits; the checkpoint is kept, so job:submit resumes where it stopped.
+ */
+import { argv, chalk } from 'zx';
+import { JobError } from './lib/spark-jobs/errors.ts';
+import { runPaths, stopJob } from './lib/spark-jobs/job-runner.ts';
+import { loadJobsConfig } from './lib/spark-jobs/jobs-config.ts';
+
+async function main(): Promise<void> {
+  const [arg] = argv._;
+  if (typeof arg !== 'string') throw new JobError('usage: job:stop <job name>');
+  const name = arg.replace(/^.*\//, '').replace(/\.sql$/, '');
+  const stopped = await stopJob(runPaths(loadJobsConfig(), name));
+  console.log(stopped ? `${chalk.green('stopped')} ${name}` : `${name} is not running`);
+}
+
+main().catch((err: unknown) => {
+  console.error(chalk.red(err instanceof JobError ? err.message : String((err as Error).stack ?? err)));
+  process.exit(1);
+});

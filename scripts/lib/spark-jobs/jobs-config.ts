@@ -1,0 +1,92 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { TOPICS } from '../../../common/topics.ts';
+import { cacheDir } from '../runtime/cache-dir.ts';
+import { JobError } from './errors.ts';
+
+/** Where the shipped jobs live. */
+export const JOBS_DIR = fileURLToPath(new URL('../../../jobs/spark-sql/', import.meta.url));
+/** The generic PySpark runner every job goes through. */
+export const RUNNER = path.join(JOBS_DIR, 'runner.py');
+/** Quiet driver logging (warnings only). */
+export const LOG4J_CONFIG = path.join(JOBS_DIR, 'log4j2.properties');
+/** Schemas directory (source of truth of the Avro contracts). */
+export const SCHEMAS_DIR = fileURLToPath(new URL('../../../schemas/', import.meta.url));
+
+/** Configuration of the job scripts, read from the environment once. */
+export interface JobsConfig {
+  /** `KAFKA_BROKERS`, comma list. */
+  brokers: string;
+  /** `SCHEMA_REGISTRY_URL`, Confluent-compatible base URL. */
+  registryUrl: string;
+  /** `SPARK_MASTER`. @default local[2] */
+  master: string;
+  /** `SPARK_UI_PORT`: a port, or `off`. @default off */
+  uiPort: string;
+  /** Logical topic names the SQL headers use → Kafka topics (`REACTIONS_TOPIC`, `AGGREGATES_TOPIC`). */
+  topics: Record<string, string>;
+  /** `SPARK_JOBS_STATE`: run directories (pid, status, progress, driver log). @default <cache>/spark-jobs */
+  stateDir: string;
+  /** `SPARK_CHECKPOINT_ROOT`: a path or URI every driver can reach. @default <stateDir>/checkpoints */
+  checkpointRoot: string;
+  /** `SPARK_STARTING_OFFSETS` for a fresh checkpoint. @default earliest (a new shape recounts what the topic holds) */
+  startingOffsets: 'earliest' | 'latest';
+  /** `SPARK_MAX_OFFSETS_PER_TRIGGER`: bounds a micro-batch after downtime; unset = no bound. */
+  maxOffsetsPerTrigger: number | undefined;
+}
+
+const EnvSchema = z.object({
+  KAFKA_BROKERS: z.string().regex(/^[^,\s]+(,[^,\s]+)*$/, 'comma list of host:port'),
+  SCHEMA_REGISTRY_URL: z.url(),
+  SPARK_MASTER: z.string().min(1).default('local[2]'),
+  SPARK_UI_PORT: z
+    .string()
+    .regex(/^(off|\d{1,5})$/, 'a port number or off')
+    .default('off'),
+  REACTIONS_TOPIC: z.string().min(1).default(TOPICS.reactions),
+  AGGREGATES_TOPIC: z.string().min(1).default(TOPICS.aggregates),
+  SPARK_JOBS_STATE: z.string().min(1).optional(),
+  SPARK_CHECKPOINT_ROOT: z.string().min(1).optional(),
+  SPARK_STARTING_OFFSETS: z.enum(['earliest', 'latest']).default('earliest'),
+  SPARK_MAX_OFFSETS_PER_TRIGGER: z.coerce.number().int().positive().optional(),
+});
+
+/** Defaults for local use: the brokers and registry that `npm start` runs. */
+const LOCAL_DEFAULTS = {
+  KAFKA_BROKERS: '127.0.0.1:9092',
+  SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8080/apis/ccompat/v7',
+};
+
+/** Parses the job scripts' configuration; every bad variable is named in one error. */
+export function loadJobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig {
+  const parsed = EnvSchema.safeParse({ ...LOCAL_DEFAULTS, ...stripEmpty(env) });
+  if (!parsed.success) {
+    const bad = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new JobError(`invalid configuration: ${bad}`);
+  }
+  const e = parsed.data;
+  const stateDir = path.resolve(e.SPARK_JOBS_STATE ?? path.join(cacheDir(env), 'spark-jobs'));
+  return {
+    brokers: e.KAFKA_BROKERS,
+    registryUrl: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, ''),
+    master: e.SPARK_MASTER,
+    uiPort: e.SPARK_UI_PORT,
+    topics: { reactions: e.REACTIONS_TOPIC, aggregates: e.AGGREGATES_TOPIC },
+    stateDir,
+    checkpointRoot: e.SPARK_CHECKPOINT_ROOT ?? path.join(stateDir, 'checkpoints'),
+    startingOffsets: e.SPARK_STARTING_OFFSETS,
+    maxOffsetsPerTrigger: e.SPARK_MAX_OFFSETS_PER_TRIGGER,
+  };
+}
+
+function stripEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => !!kv[1]));
+}
+
+/** Resolves a job argument: a name in jobs/spark-sql (`emoji-swarm`) or a path to a `.sql` file. */
+export function jobFile(nameOrPath: string): string {
+  if (nameOrPath.endsWith('.sql')) return path.resolve(nameOrPath);
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(nameOrPath)) throw new JobError(`not a job name: ${nameOrPath}`);
+  return path.join(JOBS_DIR, `${nameOrPath}.sql`);
+}
