@@ -1,0 +1,139 @@
+/**
+ * The HTTP surface of ingest (express 5). Hot routes read their body themselves (see request-body.ts) and write
+ * the answer directly; express contributes routing and the error boundary.
+ */
+import { readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from '../common/logger.ts';
+import { HttpProblem, PROBLEM_CONTENT_TYPE, problems, toProblem } from './errors.ts';
+import type { IngestMetrics } from './metrics.ts';
+import type { IntakeAnswer, ReactionIntake } from './reaction-intake.ts';
+import { readJsonBody } from './request-body.ts';
+
+export interface HttpAppDeps {
+  intake: ReactionIntake;
+  metrics: IngestMetrics;
+  logger: Logger;
+  maxBodyBytes: number;
+  maxBatchBodyBytes: number;
+  /** True once shutdown began: every new request is answered 503. */
+  isDraining: () => boolean;
+  /** Readiness: 200 body when ready, else a reason. */
+  readiness: () => Promise<{ ready: boolean; checks: Record<string, unknown> }>;
+}
+
+const OPENAPI = readFileSync(new URL('./openapi.yaml', import.meta.url), 'utf8');
+const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+
+/** `?durable=true|1` or header `Durable: true|1`: answer only after Kafka acknowledged the record. */
+export function wantsDurable(url: string | undefined, header: string | string[] | undefined): boolean {
+  if (header !== undefined) {
+    const h = Array.isArray(header) ? header[0] : header;
+    if (h === 'true' || h === '1') return true;
+  }
+  if (url === undefined) return false;
+  const q = url.indexOf('?');
+  if (q < 0) return false;
+  const v = new URLSearchParams(url.slice(q + 1)).get('durable');
+  return v === 'true' || v === '1' || v === '';
+}
+
+function writeAnswer(res: ServerResponse, answer: IntakeAnswer): void {
+  res.writeHead(answer.status, JSON_HEADERS);
+  res.end(answer.body);
+}
+
+/** Writes a problem+json answer (429/503 with Retry-After). */
+export function writeProblem(res: ServerResponse, problem: HttpProblem, closeConnection = false): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE };
+  if (problem.retryAfterSec !== undefined) headers['retry-after'] = String(problem.retryAfterSec);
+  if (closeConnection) headers.connection = 'close';
+  res.writeHead(problem.status, headers);
+  res.end(JSON.stringify(problem));
+}
+
+export function createHttpApp(deps: HttpAppDeps): express.Express {
+  const { intake, metrics, logger, isDraining } = deps;
+  const log = logger.child({ component: 'http' });
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+
+  function refuse(res: ServerResponse, err: unknown): void {
+    const problem = toProblem(err);
+    if (problem.status >= 500 && problem.slug === 'internal') log.error({ err }, 'request failed');
+    metrics.rejected(problem.slug);
+    // 413 leaves an unread body on the connection; closing is cheaper than draining it.
+    writeProblem(res, problem, problem.status === 413 || isDraining());
+  }
+
+  function reactionRoute(kind: 'emoji' | 'reactions' | 'batch') {
+    const limit = kind === 'batch' ? deps.maxBatchBodyBytes : deps.maxBodyBytes;
+    return (req: Request, res: Response): void => {
+      if (isDraining()) {
+        refuse(res, problems.shuttingDown());
+        return;
+      }
+      const durable = wantsDurable(req.url, req.headers.durable);
+      readJsonBody(req, limit)
+        .then((body) => (kind === 'batch' ? intake.batch(body, durable) : intake.single(body, kind, durable)))
+        .then(
+          (answer) => writeAnswer(res, answer),
+          (err: unknown) => refuse(res, err),
+        );
+    };
+  }
+
+  app.post('/emoji', reactionRoute('emoji'));
+  app.post('/v1/reactions', reactionRoute('reactions'));
+  app.post('/v1/reactions\\:batch', reactionRoute('batch'));
+
+  app.get('/health', (_req, res) => {
+    res.writeHead(200, JSON_HEADERS);
+    res.end('{"status":"ok"}');
+  });
+  app.get('/ready', (_req, res) => {
+    deps.readiness().then(
+      ({ ready, checks }) => {
+        res.writeHead(ready ? 200 : 503, JSON_HEADERS);
+        res.end(JSON.stringify({ status: ready ? 'ready' : 'not ready', checks }));
+      },
+      (err: unknown) => refuse(res, err),
+    );
+  });
+  app.get('/metrics', (_req, res) => {
+    metrics.registry.metrics().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+      },
+      (err: unknown) => refuse(res, err),
+    );
+  });
+  app.get('/openapi.yaml', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/yaml; charset=utf-8' });
+    res.end(OPENAPI);
+  });
+
+  app.use((req: Request, res: Response) => {
+    refuse(res, problems.notFound(req.method, req.path));
+  });
+  // Express's error boundary (e.g. a malformed URL): still problem+json, never a stack trace.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: number }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      refuse(
+        res,
+        new HttpProblem(status, 'bad-request', 'Bad request', (err as Error).message.slice(0, 200)),
+      );
+    } else {
+      refuse(res, err);
+    }
+  });
+  return app;
+}

@@ -1,0 +1,194 @@
+/**
+ * The ingest service as one object: `createIngest(config, deps)` wires validation, rate limiting, the Avro serde,
+ * the buffer and the Kafka producer behind the HTTP app; `start()` registers the schema, connects and listens;
+ * `stop()` stops accepting, flushes everything to Kafka and closes.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  createAvroSerde,
+  createRegistryClient,
+  loadSchema,
+  type RegistryClient,
+} from '../common/avro-serde.ts';
+import { createLogger, type Logger } from '../common/logger.ts';
+import type { IngestConfig } from './config.ts';
+import { createEmojiNormalizer } from './emoji-normalizer.ts';
+import { createHttpApp } from './http-app.ts';
+import { createKafkaSink, type KafkaSink } from './kafka-sink.ts';
+import { createIngestMetrics } from './metrics.ts';
+import { createRateLimiter } from './rate-limiter.ts';
+import { ReactionBuffer } from './reaction-buffer.ts';
+import { ReactionIntake } from './reaction-intake.ts';
+import { REACTION_SCHEMA, type ReactionRecord } from './reaction-record.ts';
+import { createReactionValidator } from './reaction-validator.ts';
+
+/** Collaborators of ingest; each defaults to the real thing built from the config. */
+export interface IngestDeps {
+  logger?: Logger;
+  /** Kafka producer side (tests pass a fake for unit tests of the HTTP layer). */
+  sink?: KafkaSink;
+  registry?: RegistryClient;
+  /** Server clock, epoch ms. */
+  now?: () => number;
+}
+
+export interface Ingest {
+  /** Registers the schema, connects to Kafka and listens. Resolves with the bound address. */
+  start(): Promise<{ host: string; port: number }>;
+  /** Stops accepting (503 to new requests), flushes the buffer to Kafka, disconnects. Idempotent. */
+  stop(): Promise<void>;
+  /** Records queued or in flight towards Kafka. */
+  readonly bufferDepth: number;
+}
+
+/** How long a readiness probe result is reused, so /ready cannot hammer Kafka or the registry. */
+const READINESS_TTL_MS = 1000;
+
+export function createIngest(config: IngestConfig, deps: IngestDeps = {}): Ingest {
+  const logger = deps.logger ?? createLogger('ingest');
+  const log = logger.child({ component: 'ingest' });
+  const now = deps.now ?? Date.now;
+  const registry = deps.registry ?? createRegistryClient(config.schemaRegistryUrl);
+  const sink =
+    deps.sink ?? createKafkaSink({ brokers: config.kafkaBrokers, topic: config.topic, logger: logger });
+  const normalizer = createEmojiNormalizer(config.emojiAllowlist);
+
+  let buffer: ReactionBuffer | undefined;
+  const metrics = createIngestMetrics(() => buffer?.depth ?? 0, config.bufferCapacity);
+  buffer = new ReactionBuffer(
+    sink,
+    {
+      capacity: config.bufferCapacity,
+      maxBatch: config.maxBatchSize,
+      flushIntervalMs: config.flushIntervalMs,
+      maxInFlight: config.maxInFlight,
+    },
+    {
+      flushed: (n, s) => metrics.flushed(n, s),
+      sendFailed: (n, err, attempt) => {
+        metrics.produceError(n);
+        log.warn({ err, records: n, attempt }, 'Kafka send failed; will retry');
+      },
+    },
+  );
+  const buf = buffer;
+
+  let encode: ((r: ReactionRecord) => Buffer) | undefined;
+  const intake = new ReactionIntake({
+    validator: createReactionValidator({
+      normalizer,
+      defaultMatchId: config.defaultMatchId,
+      skewAheadMs: config.skewAheadMs,
+      skewBehindMs: config.skewBehindMs,
+      maxBatchItems: config.batchMaxItems,
+      now,
+    }),
+    limiter: createRateLimiter({
+      ratePerSec: config.rateLimitPerSec,
+      burst: config.rateLimitBurst,
+      maxUsers: config.rateLimitMaxUsers,
+    }),
+    buffer: buf,
+    encode: (r) => (encode as (r: ReactionRecord) => Buffer)(r),
+    metrics,
+    now,
+  });
+
+  let draining = false;
+  let lastReadiness:
+    | { at: number; value: Promise<{ ready: boolean; checks: Record<string, unknown> }> }
+    | undefined;
+  async function probe(): Promise<{ ready: boolean; checks: Record<string, unknown> }> {
+    const settle = (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (err: unknown) => `unreachable: ${(err as Error).message}`,
+      );
+    const [kafka, schemaRegistry] = await Promise.all([
+      settle(sink.ping()),
+      settle(registry.getAllSubjects()),
+    ]);
+    const fill = buf.depth / buf.capacity;
+    const bufferOk = fill < 0.9 && !buf.retrying;
+    return {
+      ready: !draining && kafka === 'ok' && schemaRegistry === 'ok' && bufferOk,
+      checks: {
+        kafka,
+        schema_registry: schemaRegistry,
+        buffer: {
+          depth: buf.depth,
+          capacity: buf.capacity,
+          fill: Math.round(fill * 1000) / 1000,
+          retrying: buf.retrying,
+        },
+        draining,
+      },
+    };
+  }
+
+  const app = createHttpApp({
+    intake,
+    metrics,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    maxBatchBodyBytes: config.maxBatchBodyBytes,
+    isDraining: () => draining,
+    readiness: () => {
+      const t = performance.now();
+      if (lastReadiness === undefined || t - lastReadiness.at > READINESS_TTL_MS) {
+        lastReadiness = { at: t, value: probe() };
+      }
+      return lastReadiness.value;
+    },
+  });
+
+  let server: Server | undefined;
+  let stopping: Promise<void> | undefined;
+
+  return {
+    get bufferDepth() {
+      return buf.depth;
+    },
+    async start() {
+      const schema = await loadSchema(REACTION_SCHEMA);
+      const serde = await createAvroSerde<ReactionRecord>(registry, { topic: config.topic, schema });
+      encode = serde.encode;
+      await sink.connect();
+      const srv = createServer(
+        { keepAliveTimeout: 65_000, headersTimeout: 20_000, requestTimeout: 60_000 },
+        app,
+      );
+      server = srv;
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(config.port, config.host, () => {
+          srv.off('error', reject);
+          resolve();
+        });
+      });
+      const { address, port } = srv.address() as AddressInfo;
+      log.info(
+        { host: address, port, topic: config.topic, schemaId: serde.schemaId, subject: serde.subject },
+        'ingest listening',
+      );
+      return { host: address, port };
+    },
+    stop() {
+      stopping ??= (async () => {
+        draining = true;
+        const srv = server;
+        const closed = srv ? new Promise<void>((resolve) => srv.close(() => resolve())) : Promise.resolve();
+        srv?.closeIdleConnections();
+        const lost = await buf.close(config.drainTimeoutMs);
+        if (lost > 0) log.error({ lost }, 'shutdown deadline passed with records not acknowledged by Kafka');
+        else log.info('buffer flushed to Kafka');
+        // Durable requests have been answered by now; anything still open is idle or hung.
+        srv?.closeAllConnections();
+        await closed;
+        await sink.disconnect().catch((err: unknown) => log.warn({ err }, 'Kafka disconnect failed'));
+      })();
+      return stopping;
+    },
+  };
+}

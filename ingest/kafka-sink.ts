@@ -1,0 +1,81 @@
+/**
+ * The kafkajs side of ingest: one producer, acks from all in-sync replicas, records keyed by user id so one
+ * viewer's taps stay in order on one partition (Java-compatible murmur2 partitioner, same as Spark and the JVM
+ * clients would pick).
+ */
+import { Kafka, logLevel as KafkaLogLevel, type LogEntry, Partitioners, type Producer } from 'kafkajs';
+import type { Logger } from '../common/logger.ts';
+import type { OutboundRecord, RecordSink } from './reaction-buffer.ts';
+
+/** Options of {@link createKafkaSink}. */
+export interface KafkaSinkOptions {
+  brokers: string[];
+  topic: string;
+  clientId?: string;
+  /** Broker-side wait for the in-sync replicas, ms. @default 30000 */
+  ackTimeoutMs?: number;
+  logger: Logger;
+}
+
+/** {@link RecordSink} plus lifecycle and a readiness probe. */
+export interface KafkaSink extends RecordSink {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  /** Resolves when the cluster answers a metadata request for the topic; rejects otherwise. */
+  ping(): Promise<void>;
+}
+
+/** kafkajs log entries → the service's pino logger (kafkajs would otherwise print to the console). */
+export function kafkaLogCreator(logger: Logger) {
+  return (_level: KafkaLogLevel) =>
+    ({ level, log }: LogEntry): void => {
+      const { message, ...rest } = log;
+      if (level === KafkaLogLevel.ERROR) logger.error(rest, message);
+      else if (level === KafkaLogLevel.WARN) logger.warn(rest, message);
+      else if (level === KafkaLogLevel.INFO) logger.info(rest, message);
+      else logger.debug(rest, message);
+    };
+}
+
+export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
+  const log = options.logger.child({ component: 'kafka' });
+  const kafka = new Kafka({
+    clientId: options.clientId ?? 'emostream-ingest',
+    brokers: options.brokers,
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: kafkaLogCreator(log),
+    connectionTimeout: 3000,
+    // kafkajs retries a failed produce itself (re-sending only to brokers that did not answer); the buffer retries
+    // beyond that, for as long as it runs.
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
+  });
+  const producer: Producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+    idempotent: false,
+  });
+  const admin = kafka.admin();
+  const ackTimeout = options.ackTimeoutMs ?? 30_000;
+  let adminConnected: Promise<void> | undefined;
+
+  return {
+    async connect() {
+      await producer.connect();
+    },
+    async disconnect() {
+      await producer.disconnect();
+      if (adminConnected) await adminConnected.then(() => admin.disconnect()).catch(() => {});
+    },
+    async send(records: OutboundRecord[]) {
+      await producer.send({ topic: options.topic, acks: -1, timeout: ackTimeout, messages: records });
+    },
+    async ping() {
+      adminConnected ??= admin.connect().catch((err: unknown) => {
+        adminConnected = undefined;
+        throw err;
+      });
+      await adminConnected;
+      await admin.fetchTopicMetadata({ topics: [options.topic] });
+    },
+  };
+}

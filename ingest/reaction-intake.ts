@@ -1,0 +1,137 @@
+/**
+ * What happens to an accepted body, independent of the HTTP framework: validate, rate-limit, stamp (event id,
+ * ingest time), encode as registry-framed Avro and hand to the buffer. Returns the answer to send; refusals are
+ * thrown as HttpProblem.
+ */
+import { randomUUID } from 'node:crypto';
+import { problems } from './errors.ts';
+import type { IngestMetrics } from './metrics.ts';
+import type { RateLimiter } from './rate-limiter.ts';
+import { BufferClosedError, type OutboundRecord, type ReactionBuffer } from './reaction-buffer.ts';
+import type { ReactionRecord } from './reaction-record.ts';
+import type { FieldProblem, ReactionValidator, ValidReaction } from './reaction-validator.ts';
+
+/** A successful answer: status and JSON text. */
+export interface IntakeAnswer {
+  status: number;
+  body: string;
+}
+
+/** Per-item result of a batch. */
+export type BatchItemResult =
+  | { status: 202 | 200; event_id: string }
+  | { status: 400; errors: FieldProblem[] }
+  | { status: 429; retry_after: number };
+
+export interface ReactionIntakeDeps {
+  validator: ReactionValidator;
+  limiter: RateLimiter;
+  buffer: ReactionBuffer;
+  encode: (record: ReactionRecord) => Buffer;
+  metrics: IngestMetrics;
+  /** Server clock, epoch ms. */
+  now: () => number;
+}
+
+/** Retry-After for a full buffer: about one flush cycle, never less than a second (the header's unit). */
+const BUFFER_FULL_RETRY_SEC = 1;
+
+export class ReactionIntake {
+  constructor(private readonly deps: ReactionIntakeDeps) {}
+
+  /** `POST /v1/reactions` and the seed-compatible `POST /emoji`. */
+  async single(body: unknown, kind: 'emoji' | 'reactions', durable: boolean): Promise<IntakeAnswer> {
+    const { validator, limiter, metrics } = this.deps;
+    const r = kind === 'emoji' ? validator.seed(body) : validator.reaction(body);
+    if (!r.ok) throw problems.validation(r.problems);
+    const rate = limiter.take(r.value.user_id);
+    if (!rate.ok) throw problems.rateLimited(rate.retryAfterSec);
+    const eventId = randomUUID();
+    const record = this.stamp(r.value, eventId, this.deps.now());
+    await this.enqueue([{ key: record.user_id, value: this.deps.encode(record) }], durable);
+    metrics.accepted(kind, 1);
+    if (kind === 'emoji')
+      return { status: 200, body: `{"status":"Emoji received","message_id":"${eventId}"}` };
+    return durable
+      ? { status: 200, body: `{"status":"stored","event_id":"${eventId}"}` }
+      : { status: 202, body: `{"status":"accepted","event_id":"${eventId}"}` };
+  }
+
+  /**
+   * `POST /v1/reactions:batch`: valid, in-limit items are accepted together (all or none towards the buffer);
+   * the answer lists a result per item. When no item is accepted the whole request is refused with the reason
+   * (400 naming every bad field, or 429).
+   */
+  async batch(body: unknown, durable: boolean): Promise<IntakeAnswer> {
+    const { validator, limiter, metrics } = this.deps;
+    const v = validator.batch(body);
+    if (!v.ok) throw problems.validation(v.problems);
+    const items = v.items;
+    const results = new Array<BatchItemResult>(items.length);
+    const records: OutboundRecord[] = [];
+    const okStatus = durable ? 200 : 202;
+    const ingestTs = this.deps.now();
+    let invalid = 0;
+    let limited = 0;
+    let maxRetry = 0;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as (typeof items)[number];
+      if (!item.ok) {
+        invalid++;
+        results[i] = { status: 400, errors: item.problems };
+        continue;
+      }
+      const rate = limiter.take(item.value.user_id);
+      if (!rate.ok) {
+        limited++;
+        if (rate.retryAfterSec > maxRetry) maxRetry = rate.retryAfterSec;
+        results[i] = { status: 429, retry_after: rate.retryAfterSec };
+        continue;
+      }
+      const eventId = randomUUID();
+      const record = this.stamp(item.value, eventId, ingestTs);
+      records.push({ key: record.user_id, value: this.deps.encode(record) });
+      results[i] = { status: okStatus, event_id: eventId };
+    }
+    if (invalid > 0) metrics.rejected('validation', invalid);
+    if (limited > 0) metrics.rejected('rate-limited', limited);
+    if (records.length === 0) {
+      if (invalid > 0) {
+        throw problems.validation(results.flatMap((r) => ('errors' in r ? r.errors : [])));
+      }
+      throw problems.rateLimited(maxRetry);
+    }
+    await this.enqueue(records, durable);
+    metrics.accepted('batch', records.length);
+    return {
+      status: okStatus,
+      body: JSON.stringify({ accepted: records.length, rejected: invalid + limited, results }),
+    };
+  }
+
+  private stamp(v: ValidReaction, eventId: string, ingestTs: number): ReactionRecord {
+    return {
+      event_id: eventId,
+      match_id: v.match_id,
+      user_id: v.user_id,
+      emoji: v.emoji,
+      client_ts: v.client_ts,
+      ingest_ts: ingestTs,
+    };
+  }
+
+  private async enqueue(records: OutboundRecord[], durable: boolean): Promise<void> {
+    const added = this.deps.buffer.add(records, durable);
+    if (!added.accepted) {
+      throw added.reason === 'full' ? problems.bufferFull(BUFFER_FULL_RETRY_SEC) : problems.shuttingDown();
+    }
+    if (added.acked !== undefined) {
+      try {
+        await added.acked;
+      } catch (err) {
+        if (err instanceof BufferClosedError) throw problems.notDelivered(err.message);
+        throw err;
+      }
+    }
+  }
+}

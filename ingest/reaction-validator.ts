@@ -1,0 +1,264 @@
+/**
+ * Liberal in, strict out: the request bodies ingest accepts, validated with zod schemas compiled once, and
+ * normalised to what reaches Kafka (canonical emoji, user id as a string, client timestamp in epoch ms).
+ * Every bad field is reported, each once, with a stable machine-readable code.
+ */
+import * as z from 'zod';
+import type { EmojiNormalizer, EmojiRejection } from './emoji-normalizer.ts';
+
+/** A reaction that passed validation, before ingest adds the event id and ingest timestamp. */
+export interface ValidReaction {
+  match_id: string;
+  user_id: string;
+  emoji: string;
+  /** Client timestamp, epoch milliseconds. */
+  client_ts: number;
+}
+
+/** One bad field of a request. */
+export interface FieldProblem {
+  /** Path of the field, e.g. `emoji` or `reactions[3].user_id`; empty for the body itself. */
+  field: string;
+  /** Stable machine-readable reason, e.g. `required`, `unknown_field`, `not_emoji`. */
+  code: string;
+  /** Human-readable explanation. */
+  detail: string;
+}
+
+export type ValidationResult = { ok: true; value: ValidReaction } | { ok: false; problems: FieldProblem[] };
+
+/** Outcome of a batch body: whole-request problems, or one result per item in order. */
+export type BatchValidationResult =
+  | { ok: false; problems: FieldProblem[] }
+  | { ok: true; items: ValidationResult[] };
+
+/** Options of {@link createReactionValidator}. */
+export interface ReactionValidatorOptions {
+  normalizer: EmojiNormalizer;
+  /** Match of seed-style `POST /emoji` bodies, which carry none. */
+  defaultMatchId: string;
+  /** How far ahead of the server clock a client timestamp may be. @default 30000 */
+  skewAheadMs: number;
+  /** How far behind the server clock a client timestamp may be. @default 300000 */
+  skewBehindMs: number;
+  /** Most reactions in one batch request. */
+  maxBatchItems: number;
+  /** Server clock (epoch ms); injectable for tests. */
+  now?: () => number;
+}
+
+/** Longest id accepted; ids are Kafka keys and Spark group keys, so they stay short. */
+export const MAX_ID_LENGTH = 64;
+/** Ids: letters, digits and `_ - . : @` — safe in URLs, logs, metrics and file names. */
+const SAFE_ID = /^[A-Za-z0-9_.:@-]+$/;
+const MAX_EMOJI_INPUT = 64;
+/** Issues carry the offending input so a present-but-wrong field is told from a missing one. */
+const PARSE_OPTIONS = { reportInput: true } as const;
+const MAX_TIMESTAMP_INPUT = 40;
+
+/** Epoch values below this are seconds (1e11 s is the year 5138; 1e11 ms is 1973). */
+const SECONDS_BELOW = 1e11;
+const EPOCH_STRING = /^\d{1,16}(?:\.\d{1,9})?$/;
+// ISO 8601 date-time, extended or basic offset, any fraction of a second; no offset means UTC.
+const ISO_DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,12}))?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?$/;
+
+/**
+ * Parses a client timestamp: ISO 8601 (offset optional, UTC if absent; any fraction, truncated to ms), epoch
+ * seconds or epoch milliseconds (number or digit string, fractions allowed). Returns epoch ms, or undefined.
+ */
+export function parseTimestamp(value: string | number): number | undefined {
+  if (typeof value === 'number') return epochToMs(value);
+  if (EPOCH_STRING.test(value)) return epochToMs(Number(value));
+  const m = ISO_DATE_TIME.exec(value);
+  if (m === null) return undefined;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  const millis = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second, millis);
+  // Date.UTC rolls 31 April over to 1 May; a rolled-over day is not a date.
+  if (new Date(ms).getUTCDate() !== day || day < 1) return undefined;
+  if (m[9] === undefined) return ms;
+  const offHours = Number(m[10]);
+  const offMinutes = m[11] === undefined ? 0 : Number(m[11]);
+  if (offHours > 23 || offMinutes > 59) return undefined;
+  const offset = (offHours * 60 + offMinutes) * 60_000;
+  return m[9] === '+' ? ms - offset : ms + offset;
+}
+
+function epochToMs(n: number): number | undefined {
+  if (!Number.isFinite(n) || n < 0) return undefined;
+  return Math.trunc(n < SECONDS_BELOW ? n * 1000 : n);
+}
+
+const EMOJI_DETAIL: Record<EmojiRejection, string> = {
+  not_emoji: 'is not an emoji',
+  multiple_emoji: 'must be exactly one emoji',
+  unknown_short_name: 'is not a known emoji short name',
+  not_allowed: 'is not in the allowed emoji palette',
+};
+
+/** Validators of the three request body shapes. */
+export interface ReactionValidator {
+  /** `POST /v1/reactions`: `{match_id, user_id, emoji, timestamp}`. */
+  reaction(body: unknown): ValidationResult;
+  /** `POST /emoji` (seed-compatible): `{user_id, emoji_type, timestamp}`, match = the configured default. */
+  seed(body: unknown): ValidationResult;
+  /** `POST /v1/reactions:batch`: `{reactions: [...]}`, each item as {@link ReactionValidator.reaction}. */
+  batch(body: unknown): BatchValidationResult;
+}
+
+/** Builds the zod schemas once; the returned functions are the hot path. */
+export function createReactionValidator(options: ReactionValidatorOptions): ReactionValidator {
+  const now = options.now ?? Date.now;
+  const { normalizer, skewAheadMs, skewBehindMs } = options;
+
+  // Integers are accepted for ids and kept as their decimal string; everything else must be a safe string.
+  const id = z.preprocess(
+    (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? String(v) : v),
+    z
+      .string({ error: 'must be a string or a non-negative integer' })
+      .min(1)
+      .max(MAX_ID_LENGTH)
+      .regex(SAFE_ID),
+  );
+
+  const emoji = z
+    .string({ error: 'must be a string' })
+    .max(MAX_EMOJI_INPUT)
+    .transform((input, ctx) => {
+      const r = normalizer.normalize(input);
+      if (r.ok) return r.emoji;
+      ctx.addIssue({ code: 'custom', message: EMOJI_DETAIL[r.reason], params: { code: r.reason } });
+      return z.NEVER;
+    });
+
+  // One transform rather than a string|number union, so a bad value gets one precise problem.
+  const timestamp = z.unknown().transform((input, ctx) => {
+    const fail = (code: string, message: string): never => {
+      ctx.addIssue({ code: 'custom', message, params: { code } });
+      return z.NEVER;
+    };
+    if (input === undefined) return fail('required', 'is required');
+    if (typeof input === 'string') {
+      if (input.length > MAX_TIMESTAMP_INPUT)
+        return fail('too_long', `must be at most ${MAX_TIMESTAMP_INPUT} characters`);
+    } else if (typeof input !== 'number') {
+      return fail('wrong_type', 'must be an ISO 8601 string or an epoch number');
+    }
+    const ms = parseTimestamp(input);
+    if (ms === undefined)
+      return fail('invalid_timestamp', 'must be ISO 8601, epoch seconds or epoch milliseconds');
+    const t = now();
+    if (ms > t + skewAheadMs)
+      return fail('timestamp_in_future', `is more than ${skewAheadMs} ms ahead of the server clock`);
+    if (ms < t - skewBehindMs)
+      return fail('timestamp_too_old', `is more than ${skewBehindMs} ms behind the server clock`);
+    return ms;
+  });
+
+  const asObject = { error: 'must be a JSON object' };
+  const reactionSchema = z.strictObject({ match_id: id, user_id: id, emoji, timestamp }, asObject);
+  const seedSchema = z.strictObject({ user_id: id, emoji_type: emoji, timestamp }, asObject);
+  const batchSchema = z.strictObject(
+    { reactions: z.array(z.unknown(), { error: 'must be an array' }).min(1).max(options.maxBatchItems) },
+    asObject,
+  );
+
+  function reaction(body: unknown, prefix = ''): ValidationResult {
+    const r = reactionSchema.safeParse(body, PARSE_OPTIONS);
+    if (!r.success) return { ok: false, problems: toProblems(r.error.issues, prefix) };
+    const v = r.data;
+    return {
+      ok: true,
+      value: { match_id: v.match_id, user_id: v.user_id, emoji: v.emoji, client_ts: v.timestamp },
+    };
+  }
+
+  return {
+    reaction: (body) => reaction(body),
+    seed(body) {
+      const r = seedSchema.safeParse(body, PARSE_OPTIONS);
+      if (!r.success) return { ok: false, problems: toProblems(r.error.issues, '') };
+      const v = r.data;
+      return {
+        ok: true,
+        value: {
+          match_id: options.defaultMatchId,
+          user_id: v.user_id,
+          emoji: v.emoji_type,
+          client_ts: v.timestamp,
+        },
+      };
+    },
+    batch(body) {
+      const r = batchSchema.safeParse(body, PARSE_OPTIONS);
+      if (!r.success) return { ok: false, problems: toProblems(r.error.issues, '') };
+      const list = r.data.reactions;
+      const items = new Array<ValidationResult>(list.length);
+      for (let i = 0; i < list.length; i++) items[i] = reaction(list[i], `reactions[${i}]`);
+      return { ok: true, items };
+    },
+  };
+}
+
+function joinPath(prefix: string, path: readonly PropertyKey[]): string {
+  let out = prefix;
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out === '' ? String(p) : `.${String(p)}`;
+  }
+  return out;
+}
+
+/** zod issues → one problem per field (the first, most basic issue wins), with stable codes. */
+export function toProblems(issues: readonly z.core.$ZodIssue[], prefix: string): FieldProblem[] {
+  const out: FieldProblem[] = [];
+  const seen = new Set<string>();
+  const push = (field: string, code: string, detail: string): void => {
+    if (seen.has(field)) return;
+    seen.add(field);
+    out.push({ field, code, detail });
+  };
+  for (const issue of issues) {
+    const field = joinPath(prefix, issue.path);
+    switch (issue.code) {
+      case 'unrecognized_keys':
+        for (const key of issue.keys) push(joinPath(field, [key]), 'unknown_field', 'is not a known field');
+        break;
+      case 'invalid_type':
+        if (issue.input === undefined) push(field, 'required', 'is required');
+        else push(field, 'wrong_type', issue.message);
+        break;
+      case 'too_big':
+        if (issue.origin === 'array')
+          push(field, 'too_many_items', `must hold at most ${issue.maximum} items`);
+        else if (issue.origin === 'string')
+          push(field, 'too_long', `must be at most ${issue.maximum} characters`);
+        else push(field, 'out_of_range', `must be at most ${issue.maximum}`);
+        break;
+      case 'too_small':
+        if (issue.origin === 'array')
+          push(field, 'too_few_items', `must hold at least ${issue.minimum} item`);
+        else if (issue.origin === 'string') push(field, 'empty', 'must not be empty');
+        else push(field, 'out_of_range', `must be at least ${issue.minimum}`);
+        break;
+      case 'invalid_format':
+        push(field, 'invalid_characters', 'may only hold letters, digits and _ - . : @');
+        break;
+      case 'custom': {
+        const code = (issue.params as { code?: string } | undefined)?.code ?? 'invalid';
+        push(field, code, issue.message);
+        break;
+      }
+      default:
+        push(field, 'invalid', issue.message);
+    }
+  }
+  return out;
+}
