@@ -1,0 +1,181 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TOPICS } from '../../../common/topics.ts';
+import { PortInUseError } from './errors.ts';
+import { createTopics, prepareKafkaBroker } from './kafka-broker.ts';
+import { assertPortFree, freePort } from './ports.ts';
+import { createProgress, type Progress } from './progress.ts';
+import { type ProvisionOptions, provision, type Runtime, resolveRuntime } from './provisioner.ts';
+import { schemaRegistrySpec } from './schema-registry.ts';
+import {
+  type RunningService,
+  reapStale,
+  type ServiceSpec,
+  startService,
+  stopServices,
+} from './supervisor.ts';
+
+/** Ports of `npm run stack` / `npm start`. Library callers get free ports unless they pass these. */
+export const DEFAULT_PORTS = { kafka: 9092, kafkaController: 9093, registry: 8081, ingest: 8080 } as const;
+
+/** Partition counts of the topics every stack creates. */
+export const DEFAULT_TOPIC_PARTITIONS: Record<string, number> = {
+  [TOPICS.reactions]: 12,
+  [TOPICS.aggregates]: 6,
+  [TOPICS.fanout]: 6,
+};
+
+export interface StackOptions {
+  /** Loopback address to bind. @default '127.0.0.1' */
+  host?: string;
+  /** Broker port; 0 or absent picks a free one. */
+  kafkaPort?: number;
+  /** KRaft controller port; 0 or absent picks a free one. */
+  kafkaControllerPort?: number;
+  /** Registry HTTP port; 0 or absent picks a free one. */
+  registryPort?: number;
+  /** Registry management (health/metrics) port; 0 or absent picks a free one. */
+  registryManagementPort?: number;
+  /** Topic → partitions, created once Kafka is ready. @default DEFAULT_TOPIC_PARTITIONS */
+  topics?: Record<string, number>;
+  /**
+   * Where logs, pid files and Kafka's data go. Absent: a fresh temp dir, removed by stop(). Given: emptied at
+   * start (after reaping processes a killed earlier run left there) and kept after stop for its logs.
+   */
+  runDir?: string;
+  progress?: Progress;
+  /** Provisioning options; `false` skips provisioning and uses the cache as it is. */
+  provision?: ProvisionOptions | false;
+  kafkaHeap?: string;
+  registryHeap?: string;
+  /** More services started after Kafka and the registry (e.g. ingest), given the addresses of those. */
+  extraServices?: (ctx: StackAddresses & { runtime: Runtime; runDir: string }) => ServiceSpec[];
+}
+
+/** Where the stack's services listen. */
+export interface StackAddresses {
+  /** `host:port`, the value of KAFKA_BROKERS. */
+  kafkaBrokers: string;
+  /** Confluent-compatible base URL (…/apis/ccompat/v7), the value of SCHEMA_REGISTRY_URL. */
+  registryUrl: string;
+  host: string;
+}
+
+/** A running stack; `await using stack = await startStack()` stops it at scope end. */
+export interface Stack extends StackAddresses {
+  runtime: Runtime;
+  runDir: string;
+  services: RunningService[];
+  /** Log file per service name. */
+  logs: Record<string, string>;
+  /** Resolves with the first service that exits on its own (a crash), for foreground runners to react. */
+  firstExit: Promise<{ service: string; code: number | null }>;
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+async function choosePort(service: string, host: string, wanted: number | undefined): Promise<number> {
+  if (!wanted) return freePort(host);
+  await assertPortFree(service, host, wanted);
+  return wanted;
+}
+
+const SERVICE_NAMES = ['kafka', 'registry'];
+
+/**
+ * Provisions (unless told not to), then starts Kafka (KRaft, one combined node) and Apicurio Registry as child
+ * processes on loopback, creates the topics, and returns their addresses. Any failure stops what was started.
+ */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const progress = options.progress ?? createProgress();
+  const host = options.host ?? '127.0.0.1';
+  const runtime =
+    options.provision === false
+      ? await resolveRuntime()
+      : await provision({ progress, ...options.provision });
+
+  const ownRunDir = !options.runDir;
+  const runDir = options.runDir ?? mkdtempSync(path.join(tmpdir(), 'emostream-stack-'));
+  if (!ownRunDir) {
+    const reaped = reapStale(runDir, [...SERVICE_NAMES, 'ingest']);
+    if (reaped.length) progress.info(`stopped leftovers of an earlier run: ${reaped.join(', ')}`);
+    rmSync(runDir, { recursive: true, force: true });
+  }
+  mkdirSync(runDir, { recursive: true });
+
+  const started: RunningService[] = [];
+  const cleanup = async () => {
+    await stopServices(started);
+    // A temp run dir goes with the stack unless someone wants to read its logs afterwards.
+    if (ownRunDir && !process.env.EMOSTREAM_KEEP_RUN_DIR) rmSync(runDir, { recursive: true, force: true });
+  };
+  try {
+    const kafkaPort = await choosePort('Kafka broker', host, options.kafkaPort);
+    const controllerPort = await choosePort('Kafka controller', host, options.kafkaControllerPort);
+    if (controllerPort === kafkaPort) throw new PortInUseError('Kafka controller', host, controllerPort);
+    const registryPort = await choosePort('Schema registry', host, options.registryPort);
+    const managementPort = await choosePort(
+      'Schema registry management',
+      host,
+      options.registryManagementPort,
+    );
+
+    const kafkaSpec = await progress.step(`Kafka on ${host}:${kafkaPort}`, async (update) => {
+      update('formatting storage');
+      const spec = await prepareKafkaBroker(runtime, runDir, {
+        host,
+        port: kafkaPort,
+        controllerPort,
+        heap: options.kafkaHeap,
+      });
+      update('starting broker');
+      started.push(await startService(spec, runDir));
+      const topics = options.topics ?? DEFAULT_TOPIC_PARTITIONS;
+      update(`creating topics ${Object.keys(topics).join(', ')}`);
+      await createTopics(`${host}:${kafkaPort}`, topics);
+      return spec;
+    });
+    const registrySpec = schemaRegistrySpec(runtime, {
+      host,
+      port: registryPort,
+      managementPort,
+      heap: options.registryHeap,
+    });
+    await progress.step(`Schema registry on ${host}:${registryPort}`, async (update) => {
+      update('starting Apicurio Registry');
+      started.push(await startService(registrySpec, runDir));
+    });
+
+    const addresses: StackAddresses = {
+      host,
+      kafkaBrokers: kafkaSpec.addresses?.brokers ?? `${host}:${kafkaPort}`,
+      registryUrl: registrySpec.addresses?.url ?? '',
+    };
+    for (const spec of options.extraServices?.({ ...addresses, runtime, runDir }) ?? []) {
+      await progress.step(`${spec.name}`, async () => {
+        started.push(await startService(spec, runDir));
+      });
+    }
+
+    const firstExit = Promise.race(started.map((s) => s.exited.then((code) => ({ service: s.name, code }))));
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= cleanup();
+      return stopping;
+    };
+    return {
+      ...addresses,
+      runtime,
+      runDir,
+      services: started,
+      logs: Object.fromEntries(started.map((s) => [s.name, s.logFile])),
+      firstExit,
+      stop,
+      [Symbol.asyncDispose]: stop,
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Vitest globalSetup of the `integration` project: provisions (with progress) and starts a real Kafka and schema
+ * registry on free loopback ports in a temp dir, once per run, and provides their addresses to tests:
+ *
+ *   import { inject } from 'vitest';
+ *   const brokers = inject('kafkaBrokers');   // "127.0.0.1:port"
+ *   const registry = inject('registryUrl');   // "http://127.0.0.1:port/apis/ccompat/v7"
+ *   const spark = inject('spark');            // { sparkSubmit, python, jars, env, version }
+ *
+ * Spark is not started (jobs run with spark-submit in local mode); see `sparkSubmitCommand` in
+ * `scripts/lib/runtime/spark-submit.ts` for a ready command line.
+ *
+ * To run the suite against an already running stack instead, set both EMOSTREAM_TEST_KAFKA_BROKERS and
+ * EMOSTREAM_TEST_REGISTRY_URL. EMOSTREAM_KEEP_RUN_DIR=1 keeps the temp dir with the service logs.
+ */
+import type { TestProject } from 'vitest/node';
+import { startStack } from './runtime/local-stack.ts';
+import { provision } from './runtime/provisioner.ts';
+import { type SparkRuntime, sparkRuntime } from './runtime/spark-submit.ts';
+
+export { type Stack, type StackOptions, startStack } from './runtime/local-stack.ts';
+export { type SparkSubmitOptions, sparkSubmitCommand } from './runtime/spark-submit.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** `host:port` of the test broker (the value of KAFKA_BROKERS). */
+    kafkaBrokers: string;
+    /** Confluent-compatible base URL of the test registry (the value of SCHEMA_REGISTRY_URL). */
+    registryUrl: string;
+    /** spark-submit path, connector jars and environment from the provisioned cache. */
+    spark: SparkRuntime;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const external = {
+    brokers: process.env.EMOSTREAM_TEST_KAFKA_BROKERS,
+    registry: process.env.EMOSTREAM_TEST_REGISTRY_URL,
+  };
+  if (external.brokers && external.registry) {
+    const runtime = await provision();
+    project.provide('kafkaBrokers', external.brokers);
+    project.provide('registryUrl', external.registry);
+    project.provide('spark', await sparkRuntime(runtime));
+    return async () => {};
+  }
+
+  const stack = await startStack();
+  process.stderr.write(
+    `test stack: Kafka ${stack.kafkaBrokers}, registry ${stack.registryUrl} (${stack.runDir})\n`,
+  );
+  project.provide('kafkaBrokers', stack.kafkaBrokers);
+  project.provide('registryUrl', stack.registryUrl);
+  project.provide('spark', await sparkRuntime(stack.runtime));
+  // Vitest calls this after the run, whether tests passed or failed; if vitest itself dies, the services'
+  // watchdogs see their pipe to this process close and stop them.
+  return () => stack.stop();
+}
