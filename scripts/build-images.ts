@@ -4,8 +4,9 @@
  * a Debian base (debootstrap from this machine's apt mirror, a JRE and python3), then Kafka, Apicurio Registry and
  * Spark images holding the same pinned artifacts the local runtime provisions. Cached: a second run takes seconds.
  *
- * Usage: npm run images:build [-- kafka registry spark]   (default: all)
- * Image names: EMOSTREAM_BASE_IMAGE, EMOSTREAM_KAFKA_IMAGE, EMOSTREAM_REGISTRY_IMAGE, EMOSTREAM_SPARK_IMAGE.
+ * Usage: npm run images:build [-- kafka registry spark node]   (default: all)
+ * Image names: EMOSTREAM_BASE_IMAGE, EMOSTREAM_KAFKA_IMAGE, EMOSTREAM_REGISTRY_IMAGE, EMOSTREAM_SPARK_IMAGE,
+ * EMOSTREAM_NODE_IMAGE.
  */
 import path from 'node:path';
 import { provisionImageArtifacts } from './lib/images/artifacts.ts';
@@ -21,10 +22,10 @@ const log = (line: string) => {
 };
 
 async function main(): Promise<void> {
+  const ids = ['kafka', 'registry', 'spark', 'node'];
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   for (const w of wanted) {
-    if (!['kafka', 'registry', 'spark'].includes(w))
-      throw new Error(`unknown image "${w}" (kafka, registry, spark)`);
+    if (!ids.includes(w)) throw new Error(`unknown image "${w}" (${ids.join(', ')})`);
   }
   try {
     await docker(['version', '--format', '{{.Server.Version}}']);

@@ -10,6 +10,8 @@ export interface ImageNames {
   registry: string;
   /** Spark (`/opt/spark/bin/spark-submit`, connector jars in `/opt/emostream/spark-jars`). `EMOSTREAM_SPARK_IMAGE`. */
   spark: string;
+  /** Node.js (the suite's own node binary) to run the TypeScript services from a mounted checkout. `EMOSTREAM_NODE_IMAGE`. */
+  node: string;
 }
 
 /** Environment variables that override each image name. */
@@ -18,6 +20,7 @@ export const imageEnv = {
   kafka: 'EMOSTREAM_KAFKA_IMAGE',
   registry: 'EMOSTREAM_REGISTRY_IMAGE',
   spark: 'EMOSTREAM_SPARK_IMAGE',
+  node: 'EMOSTREAM_NODE_IMAGE',
 } as const satisfies Record<keyof ImageNames, string>;
 
 /** Default names: local `emostream/*` images tagged with the pinned versions from versions.json. */
@@ -27,6 +30,7 @@ export function defaultImageNames(): ImageNames {
     kafka: `emostream/kafka:${versions.kafka.version}`,
     registry: `emostream/apicurio-registry:${versions.apicurioRegistry.version}`,
     spark: `emostream/spark:${versions.spark.pyspark}`,
+    node: `emostream/node:${process.versions.node}`,
   };
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,7 @@ export const recipesDir = fileURLToPath(new URL('../../../infra/images/', import
 /** One image to build: a recipe directory plus artifacts placed into the build context. */
 export interface ImageSpec {
   /** Short name for progress lines. */
-  id: 'kafka' | 'registry' | 'spark';
+  id: 'kafka' | 'registry' | 'spark' | 'node';
   /** Final image name. */
   name: string;
   /** Directory under infra/images. */
@@ -24,7 +25,7 @@ export interface ImageSpec {
   context: { from: string; to: string }[];
 }
 
-/** The three service images, from the runtime's artifacts. */
+/** The service images: Kafka, registry and Spark from the runtime's artifacts, and Node.js for our services. */
 export function serviceImageSpecs(names: ImageNames, artifacts: ImageArtifacts): ImageSpec[] {
   return [
     { id: 'kafka', name: names.kafka, recipe: 'kafka', context: [{ from: artifacts.kafkaLibs, to: 'libs' }] },
@@ -46,6 +47,12 @@ export function serviceImageSpecs(names: ImageNames, artifacts: ImageArtifacts):
         { from: artifacts.py4jDir, to: 'python/py4j' },
         { from: artifacts.sparkJars, to: 'jars' },
       ],
+    },
+    {
+      id: 'node',
+      name: names.node,
+      recipe: 'node',
+      context: [{ from: realpathSync(process.execPath), to: 'node' }],
     },
   ];
 }
