@@ -88,6 +88,10 @@ export function sparkSubmitArgs(rt: SparkRuntime, master: string): string[] {
     `-Dlog4j.configurationFile=file:${LOG4J_CONFIG}`,
     '--conf',
     'spark.driver.memory=1g',
+    // A local driver stays on loopback; a cluster master must reach the driver on the address Spark picks.
+    ...(master.startsWith('local')
+      ? ['--conf', 'spark.driver.host=127.0.0.1', '--conf', 'spark.driver.bindAddress=127.0.0.1']
+      : []),
     ...(rt.jars.length > 0 ? ['--jars', rt.jars.join(',')] : []),
     RUNNER,
   ];
@@ -178,7 +182,7 @@ export async function submitJob(
   const alive = await runningPid(paths);
   if (alive !== undefined)
     throw new JobError(`job ${job.name} is already running (pid ${alive}); job:stop it first`);
-  const rt = options.runtime ?? resolveSparkRuntime();
+  const rt = options.runtime ?? (await resolveSparkRuntime());
   const source = topicOf(config, job, 'source');
   const sink = topicOf(config, job, 'sink');
   const checkpoint = checkpointOf(config, job);
