@@ -39,7 +39,7 @@ export class PortInUseError extends RuntimeError {
   ) {
     super(
       `${service} cannot listen on ${host}:${port}: the port is already in use. ` +
-        'Stop whatever holds it or choose another port (see --help).',
+        'Stop whatever holds it or choose another port.',
     );
   }
 }

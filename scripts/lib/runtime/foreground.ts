@@ -1,0 +1,138 @@
+import path from 'node:path';
+import { cacheDir } from './cache-dir.ts';
+import { PortInUseError, RuntimeError } from './errors.ts';
+import { DEFAULT_PORTS, type StackAddresses, type StackOptions, startStack } from './local-stack.ts';
+import type { Runtime } from './provisioner.ts';
+import type { ServiceSpec } from './supervisor.ts';
+
+/** What a child service of `npm start` gets to build its spec. */
+export interface ServiceContext extends StackAddresses {
+  runtime: Runtime;
+  runDir: string;
+}
+
+/** A child service of `npm start`: returns its spec, or a reason it is skipped (e.g. its entry file is missing). */
+export type ServiceFactory = (ctx: ServiceContext) => ServiceSpec | { skip: string };
+
+function portOption(name: string, value: unknown, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    throw new RuntimeError(`${name} must be a port number between 1 and 65535, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** Ports from flags (`--kafka-port`) over environment (`KAFKA_PORT`) over the defaults. */
+export function portsFrom(
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): { kafka: number; kafkaController: number; registry: number; ingest: number } {
+  return {
+    kafka: portOption('--kafka-port', flags['kafka-port'] ?? env.KAFKA_PORT, DEFAULT_PORTS.kafka),
+    kafkaController: portOption(
+      '--controller-port',
+      flags['controller-port'] ?? env.KAFKA_CONTROLLER_PORT,
+      DEFAULT_PORTS.kafkaController,
+    ),
+    registry: portOption(
+      '--registry-port',
+      flags['registry-port'] ?? env.SCHEMA_REGISTRY_PORT,
+      DEFAULT_PORTS.registry,
+    ),
+    ingest: portOption('--ingest-port', flags['ingest-port'] ?? env.INGEST_PORT, DEFAULT_PORTS.ingest),
+  };
+}
+
+export interface ForegroundOptions extends Omit<StackOptions, 'extraServices'> {
+  services?: ServiceFactory[];
+}
+
+/** `--run-dir` over `EMOSTREAM_RUN_DIR` over `<cache>/run`. */
+export function runDirFrom(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): string {
+  const given = flags['run-dir'] ?? env.EMOSTREAM_RUN_DIR;
+  return typeof given === 'string' && given ? path.resolve(given) : path.join(cacheDir(), 'run');
+}
+
+/**
+ * Runs the stack (plus `services`) in the foreground until SIGINT/SIGTERM or until a service dies, then stops
+ * everything in reverse order. Run dir: `options.runDir` or `<cache>/run`; logs stay there after exit.
+ * Returns the exit code.
+ */
+export async function runForeground(options: ForegroundOptions): Promise<number> {
+  const runDir = options.runDir ?? path.join(cacheDir(), 'run');
+  const skipped: string[] = [];
+  const stack = await startStack({
+    ...options,
+    runDir,
+    extraServices: (ctx) =>
+      (options.services ?? []).flatMap((factory) => {
+        const spec = factory(ctx);
+        if ('skip' in spec) {
+          skipped.push(spec.skip);
+          return [];
+        }
+        return [spec];
+      }),
+  });
+  // Child handles are unref'd so test runners can exit; a foreground runner must stay up on its own.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+
+  const lines = [
+    '',
+    'EmoStream local stack is up:',
+    `  KAFKA_BROKERS=${stack.kafkaBrokers}`,
+    `  SCHEMA_REGISTRY_URL=${stack.registryUrl}`,
+    ...stack.services.flatMap((s) =>
+      Object.entries(s.addresses).map(([k, v]) => `  ${s.name} ${k}: ${v}    (log: ${s.logFile})`),
+    ),
+    ...skipped.map((s) => `  (skipped: ${s})`),
+    'Ctrl-C stops everything.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+
+  const reason = await new Promise<string>((resolve) => {
+    let first = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      // Ctrl-C reaches us twice at once (from the terminal and relayed by tsx/npm); only a later one forces.
+      if (!first) {
+        first = Date.now();
+        resolve(signal);
+      } else if (Date.now() - first > 1000) {
+        process.stderr.write('second signal: killing everything now\n');
+        for (const s of stack.services) {
+          try {
+            process.kill(-s.pid, 'SIGKILL');
+          } catch {
+            // gone
+          }
+        }
+        process.exit(130);
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    void stack.firstExit.then(({ service, code }) => resolve(`${service} exited with ${code}`));
+  });
+  process.stderr.write(`\nstopping (${reason})…\n`);
+  const started = Date.now();
+  await stack.stop();
+  clearInterval(keepAlive);
+  process.stderr.write(
+    `stopped in ${((Date.now() - started) / 1000).toFixed(1)} s; logs in ${runDir}/logs\n`,
+  );
+  return reason === 'SIGINT' || reason === 'SIGTERM' ? 0 : 1;
+}
+
+/** Prints a runtime error as its message alone (they are written to be read), anything else with its stack. */
+export function reportFailure(error: unknown): number {
+  if (error instanceof PortInUseError) {
+    process.stderr.write(
+      `\n${error.name}: ${error.message}\nPorts: --kafka-port/KAFKA_PORT, --controller-port/KAFKA_CONTROLLER_PORT, ` +
+        '--registry-port/SCHEMA_REGISTRY_PORT, --ingest-port/INGEST_PORT.\n',
+    );
+  } else if (error instanceof RuntimeError) process.stderr.write(`\n${error.name}: ${error.message}\n`);
+  else process.stderr.write(`\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  return 1;
+}

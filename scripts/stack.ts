@@ -1,0 +1,21 @@
+#!/usr/bin/env tsx
+/**
+ * `npm run stack` — provision, then run Kafka (KRaft) and the schema registry in the foreground until Ctrl-C.
+ * Ports: --kafka-port/KAFKA_PORT (9092), --controller-port/KAFKA_CONTROLLER_PORT (9093),
+ * --registry-port/SCHEMA_REGISTRY_PORT (8081). Run dir (logs, Kafka data, pid files): --run-dir/EMOSTREAM_RUN_DIR,
+ * default <cache>/run, wiped at start.
+ */
+import { argv } from 'zx';
+import { portsFrom, reportFailure, runDirFrom, runForeground } from './lib/runtime/foreground.ts';
+
+try {
+  const ports = portsFrom(argv);
+  process.exitCode = await runForeground({
+    kafkaPort: ports.kafka,
+    kafkaControllerPort: ports.kafkaController,
+    registryPort: ports.registry,
+    runDir: runDirFrom(argv),
+  });
+} catch (error) {
+  process.exitCode = reportFailure(error);
+}
