@@ -13,6 +13,10 @@ import type { KafkaSink } from './kafka-sink.ts';
 import type { OutboundRecord } from './reaction-buffer.ts';
 import type { ReactionRecord } from './reaction-record.ts';
 
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field below
+type Json = any;
+const json = (res: Response): Promise<Json> => res.json();
+
 class FakeSink implements KafkaSink {
   readonly sent: OutboundRecord[] = [];
   failNext = 0;
@@ -72,7 +76,7 @@ describe('ingest HTTP API (fake Kafka)', () => {
     const { post, decoded, sink } = await startIngest({ defaultMatchId: 'seed-match' });
     const res = await post('/emoji', { user_id: 42, emoji_type: 'fire', timestamp: now() });
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = await json(res);
     expect(Object.keys(body)).toEqual(['status', 'message_id']);
     expect(body.status).toBe('Emoji received');
     await expect.poll(() => sink.sent.length).toBe(1);
@@ -97,7 +101,7 @@ describe('ingest HTTP API (fake Kafka)', () => {
     });
     expect(res.status).toBe(202);
     expect(res.headers.get('content-type')).toBe('application/json');
-    const body = await res.json();
+    const body = await json(res);
     expect(body.status).toBe('accepted');
     await expect.poll(() => sink.sent.length).toBe(1);
     const [rec] = await decoded();
@@ -128,7 +132,7 @@ describe('ingest HTTP API (fake Kafka)', () => {
     open();
     const res = await pending;
     expect(res.status).toBe(200);
-    expect((await res.json()).status).toBe('stored');
+    expect((await json(res)).status).toBe('stored');
     expect(sink.sent.length).toBe(1);
   });
 
@@ -150,7 +154,7 @@ describe('ingest HTTP API (fake Kafka)', () => {
       reactions: [good, { ...good, emoji: '🔥🔥' }, { ...good, user_id: 7, emoji: ':+1:' }],
     });
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = await json(res);
     expect(body.accepted).toBe(2);
     expect(body.rejected).toBe(1);
     expect(body.results.map((r: { status: number }) => r.status)).toEqual([200, 400, 200]);
@@ -198,7 +202,7 @@ describe('ingest HTTP API (fake Kafka)', () => {
     const res = await post('/v1/reactions', body);
     expect(res.status).toBe(429);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect((await res.json()).type).toBe('urn:emostream:problem:rate-limited');
+    expect((await json(res)).type).toBe('urn:emostream:problem:rate-limited');
     // Another user is unaffected.
     expect((await post('/v1/reactions', { ...body, user_id: 'calm' })).status).toBe(202);
   });
@@ -238,7 +242,7 @@ describe('ingest HTTP API (fake Kafka)', () => {
     expect((await fetch(`${base}/health`)).status).toBe(200);
     const ready = await fetch(`${base}/ready`);
     expect(ready.status).toBe(200);
-    expect((await ready.json()).checks).toMatchObject({ kafka: 'ok', schema_registry: 'ok' });
+    expect((await json(ready)).checks).toMatchObject({ kafka: 'ok', schema_registry: 'ok' });
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('ingest_reactions_accepted_total{endpoint="reactions"} 1');
     expect(metrics).toContain('ingest_reactions_rejected_total{reason="validation"} 1');

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.ts';
+import { ConfigError } from './errors.ts';
+
+const base = {
+  KAFKA_BROKERS: '127.0.0.1:9092, 127.0.0.1:9093',
+  SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081/apis/ccompat/v7',
+};
+
+describe('ingest config', () => {
+  it('applies defaults', () => {
+    const c = loadConfig(base);
+    expect(c.kafkaBrokers).toEqual(['127.0.0.1:9092', '127.0.0.1:9093']);
+    expect(c).toMatchObject({
+      host: '127.0.0.1',
+      port: 8080,
+      topic: 'emoji.reactions.v1',
+      skewAheadMs: 30_000,
+    });
+    expect(c.skewBehindMs).toBe(300_000);
+    expect(c.flushIntervalMs).toBeLessThanOrEqual(500);
+  });
+
+  it('names every bad key in one error', () => {
+    try {
+      loadConfig({ SCHEMA_REGISTRY_URL: 'not a url', INGEST_FLUSH_INTERVAL_MS: '900', INGEST_PORT: 'x' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const msg = (err as Error).message;
+      for (const key of ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'INGEST_FLUSH_INTERVAL_MS', 'INGEST_PORT']) {
+        expect(msg).toContain(key);
+      }
+    }
+  });
+
+  it('reads the allowlist as a list', () => {
+    expect(loadConfig({ ...base, INGEST_EMOJI_ALLOWLIST: 'fire, 👍 ,clap' }).emojiAllowlist).toEqual([
+      'fire',
+      '👍',
+      'clap',
+    ]);
+  });
+});
