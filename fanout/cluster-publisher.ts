@@ -212,6 +212,13 @@ export function createClusterPublisher(
         });
         // A new group starts at the beginning of the (bounded, per-cluster) topic; stale windows are skipped.
         await consumer.subscribe({ topic, fromBeginning: true });
+        consumer.on(consumer.events.CRASH, ({ payload }) => {
+          // kafkajs restarts the consumer after retriable errors; otherwise this tier is no longer ready.
+          if (!payload.restart) {
+            consuming = false;
+            logger.error({ err: payload.error }, 'consumer stopped after a non-retriable error');
+          }
+        });
         await consumer.run({ eachBatch: onBatch, eachBatchAutoResolve: false });
       }
       logger.info({ url, topic: consumeKafka ? topic : null }, 'cluster publisher listening');

@@ -208,6 +208,13 @@ export function createMainPublisher(
           consuming = true;
         },
       );
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        // kafkajs restarts the consumer after retriable errors; otherwise this tier is no longer ready.
+        if (!payload.restart) {
+          consuming = false;
+          logger.error({ err: payload.error }, 'consumer stopped after a non-retriable error');
+        }
+      });
       await consumer.run({ eachBatch: onBatch, eachBatchAutoResolve: false });
       const app = createHttpApp(metrics, () => consuming && !stopping, mountRoutes);
       const bound = await listen(app, config.host, config.port);

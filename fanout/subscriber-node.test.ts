@@ -248,7 +248,7 @@ describe('subscriber node: snapshot and relay', () => {
     const engine = slow.io.engine as unknown as { transport: { ws: { _socket: { pause(): void } } } };
     engine.transport.ws._socket.pause();
     const bigCounts = Object.fromEntries(Array.from({ length: 8000 }, (_, i) => [`e${i}`, i + 1]));
-    const total = 150;
+    const total = 100;
     for (let i = 0; i < total; i++) {
       publisher.publish(window('F', i, bigCounts));
       await new Promise((r) => setTimeout(r, 5));

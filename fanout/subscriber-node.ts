@@ -5,9 +5,12 @@
  *   acknowledged with an error and otherwise ignored). Each join answers with a `snapshot` of the recent
  *   windows, so a viewer that reconnects (here or on another node) catches up by joining again.
  * - The node is a Socket.IO client of its cluster publisher and subscribes there to the matches it has viewers
- *   of; every `swarm` it receives is relayed into the local room `match:<id>` with a volatile emit: a viewer
- *   whose connection cannot take a write right now misses that update (the next one carries the full window),
- *   so a slow viewer never holds a buffer, and one that stays stalled past a bound is disconnected.
+ *   of; every `swarm` it receives is broadcast (encoded once) into the local room `match:<id>`. Writes to each
+ *   viewer are independent, so a slow viewer never delays the others. A viewer found with data queued (its
+ *   connection is not keeping up) moves to `slow:match:<id>`, which gets volatile emits: an update it cannot take
+ *   right now is dropped rather than queued (the next one carries the full window). It moves back once drained,
+ *   and is disconnected if it stays stalled past a bound. Healthy viewers get plain emits, because a volatile
+ *   emit is also dropped for a healthy socket while its previous write is in flight (two windows in one tick).
  * - Snapshots come from a local cache of the recent windows of the node's matches; when the first viewer of a
  *   match joins, the node subscribes at its publisher, reports the match to the directory (so the main
  *   publisher routes it to this cluster), and only then fetches the match's recent windows from the main
@@ -68,6 +71,8 @@ export interface SubscriberNode {
 interface ViewerData {
   rooms: Set<string>;
   stalledSince: number;
+  /** In the slow rooms (volatile emits) rather than the normal ones. */
+  slow: boolean;
   eventsThisSecond: number;
   second: number;
 }
@@ -78,10 +83,18 @@ type ViewerSocket = Socket<ViewerToNodeEvents, NodeToViewerEvents, Record<string
 const MAX_MATCHES_PER_NODE = 5_000;
 /** Requests per second a viewer may send before they are refused. */
 const MAX_EVENTS_PER_SECOND = 20;
-/** Packets queued in engine.io for one viewer before it counts as too slow. */
+/** Bytes queued in the kernel-bound WebSocket buffer, or packets in engine.io, from which a viewer counts as slow. */
+const SLOW_BYTES = 64 * 1024;
+const SLOW_PACKETS = 16;
+/** Packets queued in engine.io for one viewer before it is disconnected. */
 const MAX_QUEUED_PACKETS = 256;
 /** A match without viewers is kept this long, so a viewer's quick reconnect does not churn subscriptions. */
 const RELEASE_GRACE_MS = 5_000;
+
+/** Room of the viewers of a match that are behind: they get volatile emits. */
+function slowMatchRoom(matchId: string): string {
+  return `slow:${matchRoom(matchId)}`;
+}
 
 function refuse(code: SocketErrorCode, message: string): Ack {
   return { ok: false, error: { code, message } };
@@ -208,7 +221,9 @@ export function createSubscriberNode(
     const message: SwarmMessage = parsed.data;
     metrics.messagesIn.inc({ kind: 'swarm' });
     if (!matches.has(message.match_id) || !cache.put(message)) return;
-    io?.to(matchRoom(message.match_id)).volatile.emit('swarm', message);
+    io?.to(matchRoom(message.match_id)).emit('swarm', message);
+    const slowRoom = slowMatchRoom(message.match_id);
+    if (io?.of('/').adapter.rooms.has(slowRoom)) io.to(slowRoom).volatile.emit('swarm', message);
     metrics.messagesOut.inc({ kind: 'swarm' });
     metrics.emitLatency.observe(Math.max(0, Date.now() - message.sent_at) / 1000);
   }
@@ -234,12 +249,17 @@ export function createSubscriberNode(
     return ready;
   }
 
+  function hasViewers(matchId: string): boolean {
+    const rooms = io?.of('/').adapter.rooms;
+    return (rooms?.get(matchRoom(matchId))?.size ?? 0) + (rooms?.get(slowMatchRoom(matchId))?.size ?? 0) > 0;
+  }
+
   function releaseIfEmpty(matchId: string): void {
     if (stopping || releaseTimers.has(matchId) || !matches.has(matchId)) return;
-    if ((io?.of('/').adapter.rooms.get(matchRoom(matchId))?.size ?? 0) > 0) return;
+    if (hasViewers(matchId)) return;
     const timer = setTimeout(() => {
       releaseTimers.delete(matchId);
-      if ((io?.of('/').adapter.rooms.get(matchRoom(matchId))?.size ?? 0) > 0) return;
+      if (hasViewers(matchId)) return;
       matches.delete(matchId);
       cache.delete(matchId);
       metrics.rooms.set(matches.size);
@@ -262,7 +282,7 @@ export function createSubscriberNode(
   }
 
   function onViewer(socket: ViewerSocket): void {
-    socket.data = { rooms: new Set(), stalledSince: 0, eventsThisSecond: 0, second: 0 };
+    socket.data = { rooms: new Set(), stalledSince: 0, slow: false, eventsThisSecond: 0, second: 0 };
     metrics.viewers.set(viewerCount());
 
     socket.on('join', async (request: unknown, ack: unknown) => {
@@ -291,7 +311,7 @@ export function createSubscriberNode(
       await acquire(matchId);
       if (socket.disconnected || !socket.data.rooms.has(matchId)) return reply(refuse('not_joined', 'left'));
       // Join and snapshot in one synchronous step: earlier windows are in the cache, later ones reach the room.
-      socket.join(matchRoom(matchId));
+      socket.join(socket.data.slow ? slowMatchRoom(matchId) : matchRoom(matchId));
       const snapshot: SnapshotMessage = { match_id: matchId, windows: cache.get(matchId) };
       socket.emit('snapshot', snapshot);
       metrics.messagesOut.inc({ kind: 'snapshot' });
@@ -310,6 +330,7 @@ export function createSubscriberNode(
       const matchId = parsed.data.match_id;
       if (!socket.data.rooms.delete(matchId)) return reply(refuse('not_joined', `not in match ${matchId}`));
       socket.leave(matchRoom(matchId));
+      socket.leave(slowMatchRoom(matchId));
       releaseIfEmpty(matchId);
       reply({ ok: true, match_id: matchId, rooms: socket.data.rooms.size });
     });
@@ -327,10 +348,21 @@ export function createSubscriberNode(
     });
   }
 
+  /** Moves a viewer between the normal rooms (plain emits) and the slow ones (volatile emits). */
+  function setSlow(socket: ViewerSocket, slow: boolean): void {
+    if (socket.data.slow === slow) return;
+    socket.data.slow = slow;
+    for (const matchId of socket.data.rooms) {
+      socket.leave(slow ? matchRoom(matchId) : slowMatchRoom(matchId));
+      socket.join(slow ? slowMatchRoom(matchId) : matchRoom(matchId));
+    }
+    metrics.refused.inc({ code: slow ? 'marked_slow' : 'recovered' });
+  }
+
   /**
-   * Disconnects viewers that cannot keep up: more than the byte or packet bound queued, or a transport that
-   * could not take a write for `slowViewerMs` (sampled each second; a healthy socket is unwritable only for the
-   * instant a write is in flight).
+   * Sampled each second: a viewer with data queued moves to the volatile rooms and back once drained; one whose
+   * transport could not take a write for `slowViewerMs` (a healthy socket is unwritable only while a write is in
+   * flight), or with more than the byte or packet bound queued, is disconnected.
    */
   function sweepSlowViewers(): void {
     if (io === undefined) return;
@@ -338,18 +370,26 @@ export function createSubscriberNode(
     for (const socket of io.of('/').sockets.values()) {
       // engine.io keeps the packet queue private and exposes no bufferedAmount: both read structurally.
       const conn = socket.conn as unknown as { writeBuffer: unknown[]; transport: unknown };
-      const transport = conn.transport as { writable: boolean; socket?: { bufferedAmount?: number } };
+      const transport = conn.transport as {
+        writable: boolean;
+        socket?: { bufferedAmount?: number; terminate?: () => void };
+      };
       const buffered = transport.socket?.bufferedAmount ?? 0;
-      const tooMuch = buffered > config.maxViewerBufferBytes || conn.writeBuffer.length > MAX_QUEUED_PACKETS;
-      if (transport.writable && buffered === 0) {
+      const queued = conn.writeBuffer.length;
+      if (transport.writable && buffered === 0 && queued === 0) {
         socket.data.stalledSince = 0;
+        setSlow(socket, false);
         continue;
       }
+      if (buffered > SLOW_BYTES || queued > SLOW_PACKETS) setSlow(socket, true);
       if (socket.data.stalledSince === 0) socket.data.stalledSince = now;
+      const tooMuch = buffered > config.maxViewerBufferBytes || queued > MAX_QUEUED_PACKETS;
       if (tooMuch || now - socket.data.stalledSince > config.slowViewerMs) {
         metrics.refused.inc({ code: 'slow_viewer' });
-        logger.info({ viewer: socket.id, buffered }, 'disconnecting a slow viewer');
+        logger.info({ viewer: socket.id, buffered, queued }, 'disconnecting a slow viewer');
         socket.disconnect(true);
+        // A peer that does not read will not answer the close handshake either: free the connection now.
+        transport.socket?.terminate?.();
       }
     }
   }

@@ -138,22 +138,20 @@ export function createViewer(options: ViewerOptions): Viewer {
     if (!stopped) emitter.emit('error', new Error('could not reconnect to any subscriber node'));
   }
 
-  return Object.assign(emitter, {
-    async start() {
-      await connectOnce([]);
+  // defineProperties, not Object.assign: the getters must stay live.
+  return Object.defineProperties(emitter, {
+    start: { value: () => connectOnce([]) },
+    stop: {
+      value: () => {
+        stopped = true;
+        socket?.close();
+      },
     },
-    stop() {
-      stopped = true;
-      socket?.close();
+    assignment: { get: () => assignment },
+    received: { get: () => received },
+    windows: {
+      value: (matchId: string) =>
+        [...(state.get(matchId)?.values() ?? [])].sort((a, b) => a.window_start - b.window_start),
     },
-    get assignment() {
-      return assignment;
-    },
-    get received() {
-      return received;
-    },
-    windows(matchId: string) {
-      return [...(state.get(matchId)?.values() ?? [])].sort((a, b) => a.window_start - b.window_start);
-    },
-  });
+  }) as Viewer;
 }

@@ -1,0 +1,317 @@
+/**
+ * The fan-out against a real Kafka and schema registry: aggregate rows produced on a fresh topic → main publisher
+ * → per-cluster topics → two cluster publishers → subscriber nodes → viewers.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { type Admin, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { pino } from 'pino';
+import { io as connect, type Socket } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type AvroSerde, createAvroSerde, createRegistryClient, loadSchema } from '../common/avro-serde.ts';
+import type { SnapshotMessage, SwarmMessage } from '../common/socket-events.ts';
+import { type ClusterPublisher, createClusterPublisher } from './cluster-publisher.ts';
+import { createMainPublisher, type MainPublisher } from './main-publisher.ts';
+import { createSubscriberNode, type SubscriberNode } from './subscriber-node.ts';
+import { createViewer, type Viewer } from './viewer-client.ts';
+import type { AggregateRow } from './window-store.ts';
+
+const logger = pino({ level: process.env.FANOUT_TEST_LOG ?? 'warn' });
+const run = randomUUID().slice(0, 8);
+const aggregatesTopic = `emoji.aggregates.it-${run}`;
+const topicPrefix = `emoji.fanout.it-${run}`;
+const W0 = Math.floor(Date.now() / 2000) * 2000 - 10_000;
+const W1 = W0 + 2000;
+const W2 = W0 + 4000;
+
+let brokers: string;
+let registryUrl: string;
+let admin: Admin;
+let producer: Producer;
+let serde: AvroSerde<AggregateRow>;
+let main: MainPublisher;
+const publishers: ClusterPublisher[] = [];
+const nodes = new Map<string, SubscriberNode>();
+const sockets: Socket[] = [];
+const viewers: Viewer[] = [];
+let child: ChildProcess | undefined;
+
+function row(
+  matchId: string,
+  windowStart: number,
+  emoji: string,
+  count: number,
+  emittedAt: number,
+): AggregateRow {
+  return {
+    match_id: matchId,
+    window_start: windowStart,
+    window_end: windowStart + 2000,
+    emoji,
+    count,
+    swarm: count > 1000 ? Math.floor(count / 1000) : 1,
+    emitted_at: emittedAt,
+  };
+}
+
+async function produce(rows: AggregateRow[]): Promise<void> {
+  await producer.send({
+    topic: aggregatesTopic,
+    messages: rows.map((r) => ({ key: r.match_id, value: serde.encode(r) })),
+  });
+}
+
+async function until(check: () => boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function nodeConfig(clusterId: string, nodeId: string) {
+  const publisher = publishers[clusterId === 'c1' ? 0 : 1];
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    clusterId,
+    nodeId,
+    clusterPublisherUrl: publisher?.url ?? '',
+    directoryUrl: main.url,
+    maxRoomsPerSocket: 8,
+    slowViewerMs: 10_000,
+    maxViewerBufferBytes: 1 << 20,
+    heartbeatMs: 300,
+  };
+}
+
+/** A raw viewer on a given node that records everything it receives. */
+async function viewerOn(node: SubscriberNode, matchId: string) {
+  const socket = connect(node.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+  sockets.push(socket);
+  const swarms: SwarmMessage[] = [];
+  const snapshots: SnapshotMessage[] = [];
+  socket.on('swarm', (m: SwarmMessage) => swarms.push(m));
+  socket.on('snapshot', (s: SnapshotMessage) => snapshots.push(s));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  const answer = await socket.timeout(5_000).emitWithAck('join', { match_id: matchId });
+  expect(answer).toMatchObject({ ok: true });
+  /** Latest state per window, as a client keeps it. */
+  const state = () => {
+    const windows = new Map<number, SwarmMessage>();
+    for (const m of [...snapshots.flatMap((s) => s.windows), ...swarms]) {
+      const held = windows.get(m.window_start);
+      if (held === undefined || held.emitted_at <= m.emitted_at) windows.set(m.window_start, m);
+    }
+    return windows;
+  };
+  return { socket, swarms, snapshots, state };
+}
+
+beforeAll(async () => {
+  brokers = inject('kafkaBrokers');
+  registryUrl = inject('registryUrl');
+  const kafka = new Kafka({ clientId: `fanout-it-${run}`, brokers: [brokers], logLevel: logLevel.WARN });
+  admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: aggregatesTopic, numPartitions: 3 }], waitForLeaders: true });
+  producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  serde = await createAvroSerde<AggregateRow>(createRegistryClient(registryUrl), {
+    topic: aggregatesTopic,
+    schema: await loadSchema('aggregate'),
+  });
+
+  main = createMainPublisher(
+    {
+      kafkaBrokers: [brokers],
+      registryUrl,
+      host: '127.0.0.1',
+      port: 0,
+      aggregatesTopic,
+      groupId: `fanout-main-${run}`,
+      topicPrefix,
+      topicPartitions: 2,
+      windowsKept: 30,
+      maxMatches: 1000,
+      replayMs: 120_000,
+      nodeTtlMs: 3_000,
+    },
+    { logger },
+  );
+  await main.start();
+  for (const clusterId of ['c1', 'c2']) {
+    const publisher = createClusterPublisher(
+      {
+        kafkaBrokers: [brokers],
+        registryUrl,
+        host: '127.0.0.1',
+        port: 0,
+        clusterId,
+        groupId: `fanout-${clusterId}-${run}`,
+        topicPrefix,
+        topicPartitions: 2,
+        staleMs: 60_000,
+      },
+      { logger },
+    );
+    await publisher.start();
+    publishers.push(publisher);
+  }
+  for (const [clusterId, nodeId] of [
+    ['c1', 'c1-n1'],
+    ['c2', 'c2-n1'],
+    ['c1', 'c1-n2'],
+  ] as const) {
+    const node = createSubscriberNode(nodeConfig(clusterId, nodeId), { logger });
+    await node.start();
+    nodes.set(nodeId, node);
+  }
+  await until(
+    () => main.ready && publishers.every((p) => p.ready) && [...nodes.values()].every((n) => n.ready),
+    60_000,
+    'all tiers ready',
+  );
+});
+
+afterAll(async () => {
+  for (const v of viewers) v.stop();
+  for (const s of sockets) s.close();
+  child?.kill('SIGKILL');
+  for (const node of nodes.values()) await node.stop();
+  for (const publisher of publishers) await publisher.stop();
+  await main?.stop();
+  await producer?.disconnect();
+  await admin?.disconnect();
+});
+
+describe('fan-out with Kafka and the registry', () => {
+  let a1: Awaited<ReturnType<typeof viewerOn>>;
+  let a2: Awaited<ReturnType<typeof viewerOn>>;
+  let b1: Awaited<ReturnType<typeof viewerOn>>;
+
+  it('delivers exactly the per-window counts and swarms to viewers of A on two clusters, none to B', async () => {
+    const n1 = nodes.get('c1-n1');
+    const n2 = nodes.get('c2-n1');
+    if (n1 === undefined || n2 === undefined) throw new Error('nodes missing');
+    a1 = await viewerOn(n1, 'A');
+    a2 = await viewerOn(n2, 'A');
+    b1 = await viewerOn(n1, 'B');
+    await until(() => main.directory.clustersFor('A').length === 2, 10_000, 'A routed to both clusters');
+
+    const t = Date.now();
+    // Running totals of 🔥 in W0 across micro-batches, a repeated row, a stale older row, and a second window.
+    await produce([row('A', W0, '🔥', 1000, t), row('A', W0, '😂', 12, t)]);
+    await produce([row('A', W0, '🔥', 2500, t + 2000), row('A', W1, '🔥', 5, t + 2000)]);
+    await produce([row('A', W0, '🔥', 3785, t + 4000), row('A', W0, '😂', 12, t)]);
+    await produce([row('A', W0, '🔥', 2500, t + 2000), row('A', W0, '🔥', 3785, t + 4000)]);
+    await produce([row('B', W0, '👏', 7, t)]);
+
+    const expected = new Map([
+      [W0, { counts: { '🔥': 3785, '😂': 12 }, swarm: { '🔥': 3, '😂': 1 } }],
+      [W1, { counts: { '🔥': 5 }, swarm: { '🔥': 1 } }],
+    ]);
+    const done = (v: typeof a1) =>
+      v.state().get(W0)?.counts['🔥'] === 3785 && v.state().get(W1)?.counts['🔥'] === 5;
+    await until(() => done(a1) && done(a2) && b1.swarms.length > 0, 30_000, 'windows delivered');
+    await new Promise((r) => setTimeout(r, 1_000)); // anything late or duplicated would arrive now
+    for (const v of [a1, a2]) {
+      const state = v.state();
+      expect([...state.keys()].sort()).toEqual([W0, W1]);
+      for (const [start, want] of expected) {
+        expect(state.get(start)?.counts).toEqual(want.counts);
+        expect(state.get(start)?.swarm).toEqual(want.swarm);
+      }
+      // Never more than the true total at any point: repeats and replays did not add up.
+      for (const m of v.swarms)
+        expect(m.counts['🔥'] ?? 0).toBeLessThanOrEqual(m.window_start === W0 ? 3785 : 5);
+      expect(v.swarms.every((m) => m.match_id === 'A')).toBe(true);
+      // One message per (match, window) change: at most one per produced batch that changed the window.
+      expect(v.swarms.filter((m) => m.window_start === W0).length).toBeLessThanOrEqual(3);
+    }
+    expect(b1.swarms.map((m) => m.match_id)).toEqual(['B']);
+    expect(b1.swarms[0]?.counts).toEqual({ '👏': 7 });
+  });
+
+  it('gives a late joiner the recent windows as a snapshot', async () => {
+    const n3 = nodes.get('c1-n2');
+    if (n3 === undefined) throw new Error('node missing');
+    const late = await viewerOn(n3, 'A');
+    expect(late.snapshots).toHaveLength(1);
+    const windows = late.snapshots[0]?.windows ?? [];
+    expect(windows.map((w) => w.window_start)).toEqual([W0, W1]);
+    expect(windows[0]?.counts).toEqual({ '🔥': 3785, '😂': 12 });
+    expect(windows[0]?.swarm).toEqual({ '🔥': 3, '😂': 1 });
+    expect(windows[1]?.counts).toEqual({ '🔥': 5 });
+  });
+
+  it('moves the viewers of a killed node to another node through the directory, with a snapshot', async () => {
+    // A node in its own process (fanout/main.ts), so it can be killed outright.
+    child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(new URL('./main.ts', import.meta.url)), 'subscriber-node'],
+      {
+        env: {
+          ...process.env,
+          LOG_LEVEL: 'warn',
+          CLUSTER_ID: 'c2',
+          NODE_ID: 'c2-doomed',
+          SUBSCRIBER_PORT: '0',
+          CLUSTER_PUBLISHER_URL: publishers[1]?.url ?? '',
+          DIRECTORY_URL: main.url,
+          HEARTBEAT_MS: '300',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    await until(
+      () => main.directory.nodes().some((n) => n.node_id === 'c2-doomed'),
+      60_000,
+      'doomed node registered',
+    );
+    // Make the doomed node the least loaded for certain: every other node already holds viewers.
+    const viewer = createViewer({ directoryUrl: main.url, matchIds: ['A'] });
+    viewers.push(viewer);
+    await viewer.start();
+    expect(viewer.assignment?.node_id).toBe('c2-doomed');
+    expect(viewer.windows('A').map((w) => w.window_start)).toEqual([W0, W1]);
+
+    const snapshots: SnapshotMessage[] = [];
+    viewer.on('snapshot', (s) => snapshots.push(s));
+    child.kill('SIGKILL');
+    await until(
+      () => viewer.assignment?.node_id !== 'c2-doomed' && snapshots.length > 0,
+      30_000,
+      'viewer reconnected elsewhere',
+    );
+    expect(snapshots[0]?.windows.map((w) => w.window_start)).toEqual([W0, W1]);
+    expect(snapshots[0]?.windows[0]?.counts).toEqual({ '🔥': 3785, '😂': 12 });
+
+    // Live updates keep flowing on the new node.
+    await produce([row('A', W2, '🔥', 7, Date.now())]);
+    await until(
+      () => viewer.windows('A').some((w) => w.window_start === W2),
+      30_000,
+      'live update after move',
+    );
+    expect(viewer.windows('A').find((w) => w.window_start === W2)?.counts).toEqual({ '🔥': 7 });
+  });
+
+  it('serves health, readiness and metrics on every tier', async () => {
+    const n1 = nodes.get('c1-n1');
+    for (const url of [main.url, publishers[0]?.url, n1?.url]) {
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      expect((await fetch(`${url}/ready`)).status).toBe(200);
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      expect(metrics).toContain('fanout_messages_out_total');
+      expect(metrics).toContain('fanout_emit_latency_seconds_bucket');
+    }
+    const bad = await fetch(`${main.url}/v1/assign?match_id=${encodeURIComponent('no spaces')}`);
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toContain('application/problem+json');
+  });
+});

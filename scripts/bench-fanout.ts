@@ -1,0 +1,379 @@
+/**
+ * Fan-out benchmark (`npm run bench:fanout`): ONE subscriber node on this machine holding 1k / 5k / 10k / 20k
+ * viewers (socket.io-client, websocket transport, many per process), broadcast latency from the cluster
+ * publisher's emit (`sent_at`) to receipt at every viewer, and the node's memory per viewer.
+ *
+ * Processes: this one runs a directory and the cluster publisher (fed through `publish`, no Kafka: the
+ * measured hops are Socket.IO only); the subscriber node runs in a child (its memory is measured alone); viewers
+ * run in several children so no process exceeds its file-descriptor limit.
+ *
+ * Options: --levels 1000,5000,10000,20000  --broadcasts 10 (per level, one per --interval ms)  --interval 1000
+ *          --workers 4  --deadline 480 (seconds for the whole run). Writes reports/bench-fanout.json.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as hdr from 'hdr-histogram-js';
+import { pino } from 'pino';
+import { io as connect, type Socket } from 'socket.io-client';
+import type { SwarmMessage, SwarmWindow } from '../common/socket-events.ts';
+import { createClusterPublisher } from '../fanout/cluster-publisher.ts';
+import { Directory } from '../fanout/directory.ts';
+import { mountDirectoryRoutes } from '../fanout/directory-routes.ts';
+import { closeServer, createFanoutMetrics, createHttpApp, listen } from '../fanout/http-server.ts';
+import { createSubscriberNode } from '../fanout/subscriber-node.ts';
+
+const SCRIPT = fileURLToPath(import.meta.url);
+const MATCH = 'bench-match';
+const quiet = pino({ level: 'warn' });
+
+type ToNode = { type: 'mem' };
+type FromNode =
+  | { type: 'ready'; url: string }
+  | { type: 'mem'; rss: number; heapUsed: number; viewers: number };
+type ToViewers = { type: 'target'; count: number; url: string } | { type: 'collect' } | { type: 'reset' };
+type FromViewers =
+  | { type: 'progress'; joined: number; failed: number; disconnected: number }
+  | { type: 'latencies'; values: number[] };
+
+// ---- child: the subscriber node --------------------------------------------------------------------------------
+
+async function runNode(): Promise<void> {
+  const node = createSubscriberNode(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      clusterId: 'bench',
+      nodeId: 'bench-node',
+      clusterPublisherUrl: process.env.BENCH_PUBLISHER_URL ?? '',
+      directoryUrl: process.env.BENCH_DIRECTORY_URL ?? '',
+      maxRoomsPerSocket: 8,
+      slowViewerMs: 10_000,
+      maxViewerBufferBytes: 1 << 20,
+      heartbeatMs: 1_000,
+    },
+    { logger: quiet },
+  );
+  await node.start();
+  process.on('message', (msg: ToNode) => {
+    if (msg.type !== 'mem') return;
+    globalThis.gc?.();
+    const mem = process.memoryUsage();
+    process.send?.({
+      type: 'mem',
+      rss: mem.rss,
+      heapUsed: mem.heapUsed,
+      viewers: node.viewerCount,
+    } as FromNode);
+  });
+  process.on('SIGTERM', () => {
+    void node.stop().finally(() => process.exit(0));
+  });
+  process.send?.({ type: 'ready', url: node.url } as FromNode);
+}
+
+// ---- child: a group of viewers ---------------------------------------------------------------------------------
+
+function runViewers(): void {
+  const sockets: Socket[] = [];
+  let joined = 0;
+  let failed = 0;
+  let disconnected = 0;
+  let latencies: number[] = [];
+  let target = 0;
+  let url = '';
+  let inFlight = 0;
+  const MAX_IN_FLIGHT = 64;
+
+  function openMore(): void {
+    while (sockets.length < target && inFlight < MAX_IN_FLIGHT) {
+      inFlight++;
+      const socket = connect(url, {
+        transports: ['websocket'],
+        forceNew: true,
+        reconnection: false,
+        timeout: 30_000,
+      });
+      sockets.push(socket);
+      let settled = false;
+      const done = (ok: boolean) => {
+        if (settled) return;
+        settled = true;
+        inFlight--;
+        if (ok) joined++;
+        else failed++;
+        setImmediate(openMore);
+      };
+      socket.on('swarm', (message: SwarmMessage) => {
+        latencies.push(Date.now() - message.sent_at);
+      });
+      socket.on('connect', () => {
+        socket.emit('join', { match_id: MATCH }, (answer: { ok: boolean }) => done(answer.ok));
+      });
+      socket.on('connect_error', () => done(false));
+      socket.on('disconnect', () => {
+        disconnected++;
+      });
+    }
+  }
+
+  const progress = setInterval(() => {
+    process.send?.({ type: 'progress', joined, failed, disconnected } as FromViewers);
+  }, 500);
+  progress.unref();
+  process.on('message', (msg: ToViewers) => {
+    if (msg.type === 'target') {
+      target = msg.count;
+      url = msg.url;
+      openMore();
+    } else if (msg.type === 'reset') {
+      latencies = [];
+    } else if (msg.type === 'collect') {
+      process.send?.({ type: 'latencies', values: latencies } as FromViewers);
+      latencies = [];
+    }
+  });
+  process.on('SIGTERM', () => {
+    for (const socket of sockets) socket.close();
+    process.exit(0);
+  });
+}
+
+// ---- parent ----------------------------------------------------------------------------------------------------
+
+/** Starts this script in a child with the given role, its fd soft limit raised to the hard limit first. */
+function spawnRole(role: 'node' | 'viewers', env: Record<string, string> = {}): ChildProcess {
+  const args = [...process.execArgv, '--expose-gc', SCRIPT];
+  return spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', process.execPath, ...args], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...env, BENCH_ROLE: role },
+  });
+}
+
+function nextMessage<T extends { type: string }>(child: ChildProcess, type: T['type'], timeoutMs = 30_000) {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no ${type} from child within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const onMessage = (msg: T) => {
+      if (msg.type !== type) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(msg);
+    };
+    child.on('message', onMessage);
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface LevelResult {
+  viewers: number;
+  joined: number;
+  rampSeconds: number;
+  broadcasts: number;
+  deliveries: number;
+  expected: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  nodeRssMb: number;
+  nodeHeapMb: number;
+  bytesPerViewer: number;
+}
+
+async function runParent(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      levels: { type: 'string', default: '1000,5000,10000,20000' },
+      broadcasts: { type: 'string', default: '10' },
+      interval: { type: 'string', default: '1000' },
+      workers: { type: 'string', default: '4' },
+      deadline: { type: 'string', default: '480' },
+    },
+  });
+  const hardLimit = Number(execFileSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim()) || 1024;
+  // The node needs one descriptor per viewer plus a few of its own; no process may exceed the hard limit.
+  const nodeCapacity = hardLimit - 64;
+  const requested = values.levels.split(',').map(Number);
+  const levels = requested.map((n) => Math.min(n, nodeCapacity));
+  const broadcasts = Number(values.broadcasts);
+  const interval = Number(values.interval);
+  const workers = Number(values.workers);
+  const deadline = Date.now() + Number(values.deadline) * 1000;
+  if (levels.some((n, i) => n !== requested[i])) {
+    console.log(
+      `fd hard limit is ${hardLimit} per process: top level capped at ${nodeCapacity} viewers on one node`,
+    );
+  }
+
+  const directory = new Directory();
+  const app = createHttpApp(
+    createFanoutMetrics('bench-directory', 'unused'),
+    () => true,
+    (a) => mountDirectoryRoutes(a, { directory, snapshot: () => [] }),
+  );
+  const directoryServer = await listen(app, '127.0.0.1', 0);
+  const publisher = createClusterPublisher(
+    {
+      kafkaBrokers: [],
+      registryUrl: '',
+      host: '127.0.0.1',
+      port: 0,
+      clusterId: 'bench',
+      groupId: 'unused',
+      topicPrefix: 'unused',
+      topicPartitions: 1,
+      staleMs: 60_000,
+    },
+    { logger: quiet, consumeKafka: false },
+  );
+  await publisher.start();
+
+  const children: ChildProcess[] = [];
+  const cleanup = () => {
+    for (const child of children) child.kill('SIGTERM');
+  };
+  process.on('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+
+  const node = spawnRole('node', {
+    BENCH_PUBLISHER_URL: publisher.url,
+    BENCH_DIRECTORY_URL: `http://127.0.0.1:${directoryServer.port}`,
+    LOG_LEVEL: 'warn',
+  });
+  children.push(node);
+  const { url: nodeUrl } = await nextMessage<Extract<FromNode, { type: 'ready' }>>(node, 'ready');
+  const memory = async () => {
+    node.send({ type: 'mem' } satisfies ToNode);
+    return nextMessage<Extract<FromNode, { type: 'mem' }>>(node, 'mem');
+  };
+  await sleep(500);
+  const baseline = await memory();
+
+  const pool = Array.from({ length: workers }, () => spawnRole('viewers'));
+  children.push(...pool);
+  const progress = pool.map(() => ({ joined: 0, failed: 0, disconnected: 0 }));
+  pool.forEach((child, i) => {
+    child.on('message', (msg: FromViewers) => {
+      if (msg.type === 'progress') progress[i] = msg;
+    });
+  });
+  const total = (key: 'joined' | 'failed' | 'disconnected') => progress.reduce((s, p) => s + p[key], 0);
+
+  const window: SwarmWindow = {
+    match_id: MATCH,
+    window_start: 0,
+    window_end: 2000,
+    counts: { '🔥': 3785, '😂': 812, '👏': 1204, '😮': 97, '😢': 15, '❤️': 2210, '⚽': 640, '🎉': 33 },
+    swarm: { '🔥': 3, '😂': 1, '👏': 1, '😮': 1, '😢': 1, '❤️': 2, '⚽': 1, '🎉': 1 },
+    emitted_at: 0,
+    routed_at: 0,
+  };
+
+  const results: LevelResult[] = [];
+  try {
+    for (const level of levels) {
+      if (Date.now() > deadline) {
+        console.log(`deadline reached; skipping level ${level}`);
+        break;
+      }
+      const rampStart = Date.now();
+      pool.forEach((child, i) => {
+        const share = Math.floor(level / workers) + (i < level % workers ? 1 : 0);
+        child.send({ type: 'target', count: share, url: nodeUrl } satisfies ToViewers);
+      });
+      let last = 0;
+      while (total('joined') + total('failed') < level && Date.now() < deadline) {
+        await sleep(1000);
+        const joined = total('joined');
+        console.log(
+          `level ${level}: ${joined}/${level} viewers joined (+${joined - last}/s), failed ${total('failed')}, dropped ${total('disconnected')}`,
+        );
+        last = joined;
+      }
+      const rampSeconds = (Date.now() - rampStart) / 1000;
+      await sleep(2000);
+      const mem = await memory();
+      const joined = total('joined') - total('disconnected');
+      for (const child of pool) child.send({ type: 'reset' } satisfies ToViewers);
+      for (let b = 0; b < broadcasts; b++) {
+        const now = Date.now();
+        publisher.publish({
+          ...window,
+          window_start: now,
+          window_end: now + 2000,
+          emitted_at: now,
+          routed_at: now,
+        });
+        await sleep(interval);
+      }
+      await sleep(2000);
+      const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000 });
+      let deliveries = 0;
+      for (const child of pool) {
+        const reply = nextMessage<Extract<FromViewers, { type: 'latencies' }>>(child, 'latencies');
+        child.send({ type: 'collect' } satisfies ToViewers);
+        const { values: latencies } = await reply;
+        deliveries += latencies.length;
+        for (const v of latencies) histogram.recordValue(Math.max(1, v));
+      }
+      const result: LevelResult = {
+        viewers: level,
+        joined,
+        rampSeconds,
+        broadcasts,
+        deliveries,
+        expected: joined * broadcasts,
+        p50: histogram.getValueAtPercentile(50),
+        p90: histogram.getValueAtPercentile(90),
+        p99: histogram.getValueAtPercentile(99),
+        max: histogram.maxValue,
+        nodeRssMb: mem.rss / 2 ** 20,
+        nodeHeapMb: mem.heapUsed / 2 ** 20,
+        bytesPerViewer: joined > 0 ? (mem.rss - baseline.rss) / joined : 0,
+      };
+      results.push(result);
+      console.log(
+        `level ${level}: p50 ${result.p50} ms, p99 ${result.p99} ms, delivered ${deliveries}/${result.expected}, node RSS ${result.nodeRssMb.toFixed(0)} MiB`,
+      );
+    }
+  } finally {
+    cleanup();
+    await publisher.stop();
+    await closeServer(directoryServer.server);
+  }
+
+  const rows = results.map(
+    (r) =>
+      `| ${r.joined} | ${r.rampSeconds.toFixed(1)} | ${r.deliveries}/${r.expected} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${r.nodeRssMb.toFixed(0)} | ${(r.bytesPerViewer / 1024).toFixed(1)} |`,
+  );
+  console.log(
+    [
+      '',
+      `Fan-out benchmark: one subscriber node, ${broadcasts} broadcasts per level every ${interval} ms, ${workers} viewer processes`,
+      '| viewers | ramp s | delivered | p50 ms | p90 ms | p99 ms | max ms | node RSS MiB | KiB/viewer (RSS) |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...rows,
+    ].join('\n'),
+  );
+  mkdirSync('reports', { recursive: true });
+  writeFileSync('reports/bench-fanout.json', `${JSON.stringify({ hardLimit, results }, null, 2)}\n`);
+  const top = results.at(-1);
+  console.log(
+    top !== undefined && top.p99 <= 250
+      ? `target met: p99 ${top.p99} ms at ${top.joined} viewers`
+      : `target NOT met (p99 ≤ 250 ms at the top level)`,
+  );
+  process.exit(0);
+}
+
+const role = process.env.BENCH_ROLE ?? 'parent';
+if (role === 'node') await runNode();
+else if (role === 'viewers') runViewers();
+else await runParent();
