@@ -1,0 +1,135 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PortInUseError } from './errors.ts';
+import { startStack } from './local-stack.ts';
+import { freePort } from './ports.ts';
+import { repoRoot } from './versions.ts';
+
+const dirs: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Polls until no process of any group is left, or the deadline passes; returns the groups still alive. */
+async function groupsGone(pgids: number[], withinMs: number): Promise<number[]> {
+  const deadline = Date.now() + withinMs;
+  let alive = pgids.filter(groupAlive);
+  while (alive.length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    alive = alive.filter(groupAlive);
+  }
+  return alive;
+}
+
+/** Resolves with the first stdout line matching `pattern`; rejects if the process exits first. */
+function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(
+      () => reject(new Error(`no line matching ${pattern} in ${timeoutMs} ms:\n${buffer}`)),
+      timeoutMs,
+    );
+    child.stdout?.on('data', (d: Buffer) => {
+      buffer += d.toString();
+      const line = buffer.split('\n').find((l) => pattern.test(l));
+      if (line) {
+        clearTimeout(timer);
+        resolve(line);
+      }
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      buffer += d.toString();
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ${pattern}:\n${buffer}`));
+    });
+  });
+}
+
+describe('process supervision', () => {
+  it('npm run stack stops Kafka and the registry on SIGTERM, exits 0 and leaves no process behind', async () => {
+    const runDir = tempDir('emostream-stack-cli-');
+    const [kafkaPort, controllerPort, registryPort] = [await freePort(), await freePort(), await freePort()];
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(repoRoot, 'scripts', 'stack.ts'),
+        `--kafka-port=${kafkaPort}`,
+        `--controller-port=${controllerPort}`,
+        `--registry-port=${registryPort}`,
+        `--run-dir=${runDir}`,
+      ],
+      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await waitForLine(child, /Ctrl-C stops everything/, 240_000);
+
+    const pidDir = path.join(runDir, 'pids');
+    const pgids = readdirSync(pidDir).map((f) => Number(readFileSync(path.join(pidDir, f), 'utf8')));
+    expect(readdirSync(pidDir).sort()).toEqual(['kafka.pid', 'registry.pid']);
+    expect(pgids.every(groupAlive)).toBe(true);
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(await groupsGone(pgids, 5_000)).toEqual([]);
+    expect(readdirSync(pidDir)).toEqual([]);
+    // The broker shut down cleanly rather than being killed: its log ends with the shutdown message.
+    expect(readFileSync(path.join(runDir, 'logs', 'kafka.log'), 'utf8')).toMatch(
+      /shut down completed|shutting down/i,
+    );
+  }, 300_000);
+
+  it('a service does not outlive its supervisor, even when the supervisor is SIGKILLed', async () => {
+    const runDir = tempDir('emostream-supervised-');
+    const fixture = fileURLToPath(new URL('./fixtures/supervised-parent.ts', import.meta.url));
+    const parent = spawn(process.execPath, ['--import', 'tsx', fixture, runDir], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const line = await waitForLine(parent, /"pgid"/, 60_000);
+    const { pgid, port } = JSON.parse(line) as { pgid: number; port: number };
+    expect(groupAlive(pgid)).toBe(true);
+    expect((await fetch(`http://127.0.0.1:${port}/`)).ok).toBe(true);
+
+    parent.kill('SIGKILL');
+    expect(await groupsGone([pgid], 10_000)).toEqual([]);
+    expect(existsSync(path.join(runDir, 'logs', 'toy.log'))).toBe(true);
+    expect(readFileSync(path.join(runDir, 'logs', 'toy.log'), 'utf8')).toContain('supervisor went away');
+  }, 90_000);
+
+  it('refuses a port that is already taken with a PortInUseError naming it, before starting anything', async () => {
+    const holder: Server = createServer();
+    const port = await new Promise<number>((resolve) =>
+      holder.listen(0, '127.0.0.1', () => resolve((holder.address() as { port: number }).port)),
+    );
+    try {
+      const attempt = startStack({ provision: false, kafkaPort: port, runDir: tempDir('emostream-port-') });
+      await expect(attempt).rejects.toBeInstanceOf(PortInUseError);
+      await expect(attempt).rejects.toThrow(`127.0.0.1:${port}`);
+    } finally {
+      holder.close();
+    }
+  });
+});
