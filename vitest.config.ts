@@ -39,6 +39,7 @@ export default defineConfig({
               test: {
                 name: 'containers',
                 include: ['e2e/containers/**/*.test.ts'],
+                globalSetup: ['e2e/containers/global-setup.ts'],
                 // The suite removes its own containers (also on failure); no reaper container is pulled. Containers
                 // share the host's network, so the host is loopback (a daemon run with --bridge=none has no bridge
                 // network for testcontainers to look a gateway up in).

@@ -1,17 +1,15 @@
 /**
- * Container suite, first slice: Kafka and the schema registry run as containers (the local images, or any named by
- * EMOSTREAM_*_IMAGE), ingest runs in a container from this checkout; reactions POSTed over HTTP land in the
- * reactions topic and decode with the schema ingest registered, exactly as many as were accepted.
+ * Container suite, first slice: reactions POSTed to ingest (in a container, from this checkout) land in Kafka (a
+ * container) Avro-encoded with the schema ingest registered in the registry (a container): exactly as many
+ * records as were accepted, nothing from refused requests.
  */
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAvroSerde, createRegistryClient, loadSchema } from '../../common/avro-serde.ts';
-import { TOPICS } from '../../common/topics.ts';
 import { ContainerStack } from './container-stack.ts';
-import { KafkaContainer, type StartedKafkaContainer } from './modules/kafka-container.ts';
+import { createTopics } from './modules/kafka-container.ts';
 import { IngestContainer, type StartedNodeServiceContainer } from './modules/node-service-container.ts';
-import { RegistryContainer, type StartedRegistryContainer } from './modules/registry-container.ts';
 
 interface Reaction {
   event_id: string;
@@ -22,21 +20,20 @@ interface Reaction {
   ingest_ts: number;
 }
 
+const brokers = inject('containerKafkaBrokers');
+const registryUrl = inject('containerRegistryUrl');
+const topic = `containers.reactions.${randomUUID().slice(0, 8)}`;
 const stack = new ContainerStack();
-let kafka: StartedKafkaContainer;
-let registry: StartedRegistryContainer;
 let ingest: StartedNodeServiceContainer;
 
 beforeAll(async () => {
-  [kafka, registry] = await stack.addAll([
-    new KafkaContainer().withTopics([{ topic: TOPICS.reactions, numPartitions: 6 }]).start(),
-    new RegistryContainer().start(),
-  ] as const);
+  await createTopics(brokers, [{ topic, numPartitions: 6 }]);
   ingest = await stack.add(
     new IngestContainer()
-      .withKafka(kafka.getBrokers())
-      .withRegistry(registry.getCcompatUrl())
+      .withKafka(brokers)
+      .withRegistry(registryUrl)
       .withConfig({
+        INGEST_TOPIC: topic,
         INGEST_DEFAULT_MATCH_ID: 'seed-match',
         INGEST_RATE_LIMIT_PER_SEC: '1000',
         INGEST_RATE_LIMIT_BURST: '1000',
@@ -58,21 +55,21 @@ async function post(path: string, body: unknown): Promise<{ status: number; json
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
-/** Reads the reactions topic from the beginning until `count` records arrived (or fails after `timeoutMs`). */
+/** Reads the topic from the beginning until `count` records arrived (or fails after `timeoutMs`). */
 async function readReactions(count: number, timeoutMs = 30_000): Promise<{ key: string; value: Reaction }[]> {
-  const serde = await createAvroSerde<Reaction>(createRegistryClient(registry.getCcompatUrl()), {
-    topic: TOPICS.reactions,
+  const serde = await createAvroSerde<Reaction>(createRegistryClient(registryUrl), {
+    topic,
     schema: await loadSchema('reaction'),
     // Ingest registered the schema at start-up; the reader must find it, not create it.
     register: false,
   });
-  const consumer = new Kafka({ brokers: [kafka.getBrokers()], logLevel: logLevel.NOTHING }).consumer({
+  const consumer = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING }).consumer({
     groupId: `containers-${randomUUID()}`,
   });
   const records: { key: string; value: Reaction }[] = [];
   await consumer.connect();
   try {
-    await consumer.subscribe({ topic: TOPICS.reactions, fromBeginning: true });
+    await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`only ${records.length} of ${count} records after ${timeoutMs} ms`)),

@@ -36,7 +36,7 @@ export class HostProbeWaitStrategy implements WaitStrategy {
 
   constructor(
     private readonly description: string,
-    private readonly probe: () => Promise<boolean>,
+    private readonly probe: (container: Dockerode.Container) => Promise<boolean>,
     private readonly intervalMs = 250,
   ) {}
 
@@ -66,7 +66,7 @@ export class HostProbeWaitStrategy implements WaitStrategy {
         );
       }
       try {
-        if (await this.probe()) return;
+        if (await this.probe(container)) return;
       } catch (error) {
         lastError = error;
       }
@@ -75,6 +75,18 @@ export class HostProbeWaitStrategy implements WaitStrategy {
     const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
     throw new Error(`timed out after ${this.startupTimeoutMs} ms waiting for ${this.description}${why}`);
   }
+}
+
+/** Runs a command inside a container and resolves with its exit code (output is discarded). */
+export async function execExitCode(container: Dockerode.Container, cmd: string[]): Promise<number> {
+  const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  await new Promise<void>((resolve, reject) => {
+    stream.on('end', resolve);
+    stream.on('error', reject);
+    stream.resume();
+  });
+  return (await exec.inspect()).ExitCode ?? -1;
 }
 
 /** An HTTP GET from the host that answers 2xx. */

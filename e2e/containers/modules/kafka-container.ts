@@ -119,19 +119,24 @@ export class StartedKafkaContainer extends AbstractStartedContainer {
 
   /** Creates topics (waiting for their leaders); existing ones are left as they are. */
   async createTopics(topics: TopicSpec[]): Promise<void> {
-    const admin = new Kafka({
-      clientId: 'emostream-containers',
-      brokers: [this.brokers],
-      logLevel: logLevel.NOTHING,
-    }).admin();
-    await admin.connect();
-    try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: topics.map((t) => ({ topic: t.topic, numPartitions: t.numPartitions, replicationFactor: 1 })),
-      });
-    } finally {
-      await admin.disconnect();
-    }
+    await createTopics(this.brokers, topics);
+  }
+}
+
+/** Creates topics with explicit partition counts on a broker, waiting for their leaders; existing ones are kept. */
+export async function createTopics(brokers: string, topics: TopicSpec[]): Promise<void> {
+  const admin = new Kafka({
+    clientId: 'emostream-containers',
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: topics.map((t) => ({ topic: t.topic, numPartitions: t.numPartitions, replicationFactor: 1 })),
+    });
+  } finally {
+    await admin.disconnect();
   }
 }

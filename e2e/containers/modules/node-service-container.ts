@@ -96,3 +96,36 @@ export class IngestContainer extends NodeServiceContainer {
     super(['ingest/main.ts'], 'INGEST_PORT', image);
   }
 }
+
+/** The fan-out main publisher, which also serves the directory (`fanout/main.ts main-publisher`). */
+export class MainPublisherContainer extends NodeServiceContainer {
+  constructor(image?: string) {
+    super(['fanout/main.ts', 'main-publisher'], 'FANOUT_MAIN_PORT', image);
+  }
+}
+
+/** A cluster publisher (`fanout/main.ts cluster-publisher`). */
+export class ClusterPublisherContainer extends NodeServiceContainer {
+  constructor(clusterId: string, image?: string) {
+    super(['fanout/main.ts', 'cluster-publisher'], 'CLUSTER_PUBLISHER_PORT', image);
+    this.withConfig({ CLUSTER_ID: clusterId });
+  }
+}
+
+/** A subscriber node viewers connect to (`fanout/main.ts subscriber-node`). */
+export class SubscriberNodeContainer extends NodeServiceContainer {
+  constructor(clusterId: string, nodeId: string, image?: string) {
+    super(['fanout/main.ts', 'subscriber-node'], 'SUBSCRIBER_PORT', image);
+    this.withConfig({ CLUSTER_ID: clusterId, NODE_ID: nodeId });
+  }
+
+  /** Its cluster publisher's URL (`CLUSTER_PUBLISHER_URL`). */
+  withClusterPublisher(url: string): this {
+    return this.withConfig({ CLUSTER_PUBLISHER_URL: url });
+  }
+
+  /** The directory, i.e. the main publisher's URL (`DIRECTORY_URL`). */
+  withDirectory(url: string): this {
+    return this.withConfig({ DIRECTORY_URL: url });
+  }
+}
