@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { TOPICS } from '../../../common/topics.ts';
 import { cacheDir } from '../runtime/cache-dir.ts';
+import { DEFAULT_PORTS } from '../runtime/local-stack.ts';
 import { JobError } from './errors.ts';
 
 /** Where the shipped jobs live. */
@@ -54,8 +55,8 @@ const EnvSchema = z.object({
 
 /** Defaults for local use: the brokers and registry that `npm start` runs. */
 const LOCAL_DEFAULTS = {
-  KAFKA_BROKERS: '127.0.0.1:9092',
-  SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8080/apis/ccompat/v7',
+  KAFKA_BROKERS: `127.0.0.1:${DEFAULT_PORTS.kafka}`,
+  SCHEMA_REGISTRY_URL: `http://127.0.0.1:${DEFAULT_PORTS.registry}/apis/ccompat/v7`,
 };
 
 /** Parses the job scripts' configuration; every bad variable is named in one error. */

@@ -110,6 +110,7 @@ export async function readAggregates(
   brokers: string,
   registryUrl: string,
   topic: string,
+  onRow?: (row: AggregateRecord) => void,
 ): Promise<AggregateReader> {
   const kafka = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.ERROR });
   const consumer: Consumer = kafka.consumer({ groupId: `int-${randomUUID()}` });
@@ -139,6 +140,7 @@ export async function readAggregates(
     eachMessage: async ({ message }) => {
       if (!message.value) return;
       const row = await serde.deserialize(message.value);
+      onRow?.(row);
       reader.all.push({ key: message.key?.toString(), schemaId: message.value.readInt32BE(1), row });
       const k = aggregateKey(row);
       // Rows of one match share a partition (key = match_id), so the newest read is the newest written.

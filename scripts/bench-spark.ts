@@ -1,0 +1,260 @@
+#!/usr/bin/env tsx
+/**
+ * bench:spark — feeds the reactions topic at increasing rates through the emoji-swarm job (real Kafka, registry and
+ * Spark local[2]) and reports, per rate: achieved produce rate, Spark batch duration p50/p99, consumer lag trend,
+ * and produce-to-aggregate latency p50/p99 (probe reactions, each on its own match, timed from send to the moment
+ * its aggregate row is read back). The highest rate whose batches stay under the trigger with a lag that does not
+ * grow is the sustained rate. Not a test; bounded in time (--step-seconds × steps + Spark start-up).
+ *
+ *   npm run bench:spark                                  # starts its own Kafka + registry on free ports
+ *   KAFKA_BROKERS=… SCHEMA_REGISTRY_URL=… npm run bench:spark -- --rates 20000,50000,80000 --step-seconds 20
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { argv, chalk } from 'zx';
+import { createAvroSerde, createRegistryClient, loadSchema } from '../common/avro-serde.ts';
+import { type Stack, startStack } from './lib/runtime/local-stack.ts';
+import { loadJob } from './lib/spark-jobs/job-header.ts';
+import {
+  killGroup,
+  readProgress,
+  type StreamingProgress,
+  stopJob,
+  submitJob,
+  waitForRunning,
+} from './lib/spark-jobs/job-runner.ts';
+import { JOBS_DIR, loadJobsConfig } from './lib/spark-jobs/jobs-config.ts';
+import {
+  type AggregateRecord,
+  type ReactionRecord,
+  readAggregates,
+} from './lib/spark-jobs/stream-fixtures.ts';
+
+const rates = String(argv.rates ?? '10000,25000,50000,75000,100000,150000')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
+const stepSeconds = Number(argv['step-seconds'] ?? 24);
+const partitions = Number(argv.partitions ?? 4);
+const EMOJIS = ['🔥', '👏', '❤️', '😂', '😮', '😢', '👍', '🎉'];
+const MATCHES = Array.from({ length: 20 }, (_, i) => `match-${i}`);
+
+function pct(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  let stack: Stack | undefined;
+  let brokers = process.env.KAFKA_BROKERS;
+  let registryUrl = process.env.SCHEMA_REGISTRY_URL;
+  if (!brokers || !registryUrl) {
+    console.log('starting Kafka + registry for the benchmark …');
+    stack = await startStack({ topics: {} });
+    brokers = stack.kafkaBrokers;
+    registryUrl = stack.registryUrl;
+  }
+  const id = randomUUID().slice(0, 8);
+  const topics = { reactions: `bench.reactions.${id}`, aggregates: `bench.aggregates.${id}` };
+  const stateDir = await mkdtemp(path.join(os.tmpdir(), 'emostream-bench-spark-'));
+  const kafka = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.ERROR, clientId: 'bench-spark' });
+  const admin = kafka.admin();
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  let launcher: number | undefined;
+  const cleanup = async () => {
+    if (launcher) killGroup(launcher);
+    await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+    await rm(stateDir, { recursive: true, force: true });
+    await stack?.stop();
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  try {
+    await admin.connect();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: topics.reactions, numPartitions: partitions },
+        { topic: topics.aggregates, numPartitions: 2 },
+      ],
+    });
+    await producer.connect();
+    const serde = await createAvroSerde<ReactionRecord>(createRegistryClient(registryUrl), {
+      topic: topics.reactions,
+      schema: await loadSchema('reaction'),
+    });
+    const config = loadJobsConfig({
+      ...process.env,
+      KAFKA_BROKERS: brokers,
+      SCHEMA_REGISTRY_URL: registryUrl,
+      REACTIONS_TOPIC: topics.reactions,
+      AGGREGATES_TOPIC: topics.aggregates,
+      SPARK_JOBS_STATE: stateDir,
+    });
+    const job = await loadJob(path.join(JOBS_DIR, 'emoji-swarm.sql'));
+    const trigger = Number.parseInt(job.params.trigger?.value ?? '2', 10) * 1000;
+    console.log(`submitting emoji-swarm (trigger ${trigger} ms, ${partitions} partitions) …`);
+    const submitted = await submitJob(config, job, { waitRunning: false });
+    launcher = submitted.meta.launcherPid;
+    await waitForRunning(submitted.paths, launcher, 300_000);
+    console.log(`job running after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+
+    // Probe latency: the aggregate row of probe match `probe-<n>` proves reaction n went through.
+    const probeSent = new Map<string, number>();
+    const probeLatency = new Map<string, number>();
+    const reader = await readAggregates(brokers, registryUrl, topics.aggregates, (row: AggregateRecord) => {
+      const sent = probeSent.get(row.match_id);
+      if (sent !== undefined && !probeLatency.has(row.match_id))
+        probeLatency.set(row.match_id, Date.now() - sent);
+    });
+
+    const endOffsets = async () =>
+      (await admin.fetchTopicOffsets(topics.reactions)).reduce((n, p) => n + Number(p.high), 0);
+    const committed = (p: StreamingProgress | undefined) => {
+      const end = p?.sources[0]?.endOffset as Record<string, Record<string, number>> | undefined;
+      return end ? Object.values(end[topics.reactions] ?? {}).reduce((n, o) => n + o, 0) : 0;
+    };
+
+    let probeN = 0;
+    // Warm-up: JIT, first batches, state store creation.
+    // Warm-up until Spark has read it all: the first micro-batches compile code and create the state store, and
+    // take far longer than the trigger on a busy two-core machine.
+    await produceFor(6, 5000);
+    const warmTarget = await endOffsets();
+    const warmDeadline = Date.now() + 240_000;
+    while (committed((await readProgress(submitted.paths, 1))[0]) < warmTarget) {
+      if (Date.now() > warmDeadline) throw new Error('Spark did not catch up with the warm-up within 240 s');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await new Promise((r) => setTimeout(r, 2 * trigger));
+    console.log(`warmed up after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+
+    async function produceFor(seconds: number, rate: number): Promise<number> {
+      const tickMs = 100;
+      const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
+      const end = Date.now() + seconds * 1000;
+      let sent = 0;
+      let next = Date.now();
+      let lastProbe = 0;
+      let i = 0;
+      while (Date.now() < end) {
+        const now = Date.now();
+        const messages = new Array(perTick);
+        for (let k = 0; k < perTick; k++, i++) {
+          const user = `u${i % 100_000}`;
+          messages[k] = {
+            key: user,
+            value: serde.encode({
+              event_id: randomUUID(),
+              match_id: MATCHES[i % MATCHES.length] as string,
+              user_id: user,
+              emoji: EMOJIS[(i >> 3) % EMOJIS.length] as string,
+              client_ts: now,
+              ingest_ts: now,
+            }),
+          };
+        }
+        if (now - lastProbe >= 250) {
+          const match = `probe-${probeN++}`;
+          messages.push({
+            key: match,
+            value: serde.encode({
+              event_id: randomUUID(),
+              match_id: match,
+              user_id: 'probe',
+              emoji: '🔥',
+              client_ts: now,
+              ingest_ts: now,
+            }),
+          });
+          probeSent.set(match, now);
+          lastProbe = now;
+        }
+        await producer.send({ topic: topics.reactions, acks: 1, messages });
+        sent += perTick;
+        next += tickMs;
+        const wait = next - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        else if (wait < -1000) next = Date.now(); // behind by a second: the producer is the limit, do not burst
+      }
+      return sent;
+    }
+
+    const table: Record<string, string | number | boolean>[] = [];
+    let sustained = 0;
+    for (const rate of rates) {
+      const stepStart = Date.now();
+      const firstProbe = probeN;
+      const lags: number[] = [];
+      const lagTimer = setInterval(() => {
+        void Promise.all([endOffsets(), readProgress(submitted.paths, 1)]).then(([end, [p]]) =>
+          lags.push(end - committed(p)),
+        );
+      }, 1000);
+      console.log(chalk.cyan(`rate ${rate}/s for ${stepSeconds} s …`));
+      const sent = await produceFor(stepSeconds, rate);
+      const produced = sent / ((Date.now() - stepStart) / 1000);
+      await new Promise((r) => setTimeout(r, trigger + 500)); // let the last batch of the step finish
+      clearInterval(lagTimer);
+      const progress = (await readProgress(submitted.paths, 500)).filter(
+        (p) =>
+          Date.parse(p.timestamp) >= stepStart + trigger &&
+          Date.parse(p.timestamp) <= stepStart + stepSeconds * 1000,
+      );
+      const durations = progress.map((p) => p.batchDuration ?? 0);
+      const lat = [...probeLatency.entries()]
+        .filter(([m]) => Number(m.slice(6)) >= firstProbe)
+        .map(([, ms]) => ms);
+      const half = lags.slice(Math.floor(lags.length / 2));
+      const lagGrowing =
+        half.length > 2 &&
+        (half.at(-1) as number) > Math.max(2 * rate * (trigger / 1000), (half[0] as number) * 1.2);
+      const ok =
+        durations.length > 0 && pct(durations, 99) <= trigger && !lagGrowing && produced >= rate * 0.9;
+      const row = {
+        'target/s': rate,
+        'produced/s': Math.round(produced),
+        'spark in/s': Math.round(
+          progress.reduce((n, p) => n + (p.processedRowsPerSecond ?? 0), 0) / (progress.length || 1),
+        ),
+        batches: durations.length,
+        'batch p50 ms': pct(durations, 50),
+        'batch p99 ms': pct(durations, 99),
+        'lag max': Math.max(0, ...lags),
+        'lag end': lags.at(-1) ?? Number.NaN,
+        'latency p50 ms': pct(lat, 50),
+        'latency p99 ms': pct(lat, 99),
+        sustained: ok,
+      };
+      table.push(row);
+      console.log(row);
+      if (ok) sustained = rate;
+      else if (produced < rate * 0.9) {
+        console.log(chalk.yellow('the producer could not reach the target rate; stopping the ramp'));
+        break;
+      } else {
+        console.log(chalk.yellow('not sustained; stopping the ramp'));
+        break;
+      }
+    }
+    await reader.close();
+    await stopJob(submitted.paths, 60_000);
+    launcher = undefined;
+    console.table(table);
+    console.log(
+      `${chalk.bold('highest sustained rate')}: ${sustained} reactions/s (batch p99 ≤ trigger ${trigger} ms, lag not growing); ` +
+        `total ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+    );
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(chalk.red(String((err as Error).stack ?? err)));
+  process.exit(1);
+});
