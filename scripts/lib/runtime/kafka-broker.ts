@@ -132,6 +132,7 @@ export async function kafkaReady(brokers: string): Promise<boolean> {
     brokers: brokers.split(','),
     logLevel: logLevel.NOTHING,
     connectionTimeout: 1000,
+    requestTimeout: 3000,
     retry: { retries: 0 },
   });
   const admin = kafka.admin();

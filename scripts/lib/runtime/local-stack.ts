@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TOPICS } from '../../../common/topics.ts';
-import { PortInUseError } from './errors.ts';
+import { PortInUseError, RuntimeError } from './errors.ts';
 import { createTopics, prepareKafkaBroker } from './kafka-broker.ts';
 import { assertPortFree, freePort } from './ports.ts';
 import { createProgress, type Progress } from './progress.ts';
@@ -82,6 +82,7 @@ async function choosePort(service: string, host: string, wanted: number | undefi
 }
 
 const SERVICE_NAMES = ['kafka', 'registry'];
+const RUN_DIR_MARKER = '.emostream-run';
 
 /**
  * Provisions (unless told not to), then starts Kafka (KRaft, one combined node) and Apicurio Registry as child
@@ -97,12 +98,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   const ownRunDir = !options.runDir;
   const runDir = options.runDir ?? mkdtempSync(path.join(tmpdir(), 'emostream-stack-'));
-  if (!ownRunDir) {
+  if (!ownRunDir && existsSync(runDir) && readdirSync(runDir).length > 0) {
+    // Wiping is only safe for a directory an earlier stack made, never for a mistyped --run-dir.
+    if (!existsSync(path.join(runDir, RUN_DIR_MARKER))) {
+      throw new RuntimeError(
+        `refusing to use ${runDir} as run dir: it is not empty and was not made by a stack`,
+      );
+    }
     const reaped = reapStale(runDir, [...SERVICE_NAMES, 'ingest']);
     if (reaped.length) progress.info(`stopped leftovers of an earlier run: ${reaped.join(', ')}`);
     rmSync(runDir, { recursive: true, force: true });
   }
   mkdirSync(runDir, { recursive: true });
+  writeFileSync(
+    path.join(runDir, RUN_DIR_MARKER),
+    'Made by EmoStream startStack(); wiped on the next start.\n',
+  );
 
   const started: RunningService[] = [];
   const cleanup = async () => {

@@ -87,7 +87,8 @@ export interface MavenRun {
 
 /** The default local repository; only used to show download progress of one big file, so a guess is fine. */
 export function defaultLocalRepository(): string {
-  return path.join(homedir(), '.m2', 'repository');
+  const override = /-Dmaven\.repo\.local=(\S+)/.exec(process.env.MAVEN_OPTS ?? '');
+  return override?.[1] ?? path.join(homedir(), '.m2', 'repository');
 }
 
 function dirBytes(dir: string): number {

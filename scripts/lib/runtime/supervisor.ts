@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { ServiceError } from './errors.ts';
 
 const WATCHDOG = fileURLToPath(new URL('./child-watchdog.mjs', import.meta.url));
+const PROBE_TIMEOUT_MS = 5000;
 
 /** How to run and probe one service. start.ts and the stack build lists of these. */
 export interface ServiceSpec {
@@ -113,7 +114,10 @@ async function waitReady(
   while (Date.now() < deadline) {
     if (exitCode !== undefined) break;
     try {
-      if (await spec.ready(controller.signal)) return;
+      // Each probe gets its own deadline, so a service that accepts connections but never answers cannot
+      // hold the wait past its timeout.
+      const probeSignal = AbortSignal.any([controller.signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]);
+      if (await spec.ready(probeSignal)) return;
     } catch (error) {
       lastError = error;
     }
@@ -180,7 +184,11 @@ export async function startService(spec: ServiceSpec, runDir: string): Promise<R
   const stop = () => {
     stopping ??= (async () => {
       if (!groupAlive(pid)) return;
-      process.kill(pid, 'SIGTERM');
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // exited between the check and the signal
+      }
       const timer = setTimeout(() => signalGroup(pid, 'SIGKILL'), grace + 2000);
       await exited;
       clearTimeout(timer);
