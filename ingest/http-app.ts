@@ -1,9 +1,12 @@
 /**
- * The HTTP surface of ingest (express 5). Hot routes read their body themselves (see request-body.ts) and write
- * the answer directly; express contributes routing and the error boundary.
+ * The HTTP surface of ingest (express 5). The three reaction routes are the hot path: they read their body
+ * themselves (see request-body.ts), write the answer directly, and are dispatched by exact path before express
+ * sees the request — express's per-request work (prototype swaps, router walk, URL and query parsing) measured
+ * as a large share of a small request's cost. Everything else (health, readiness, metrics, OpenAPI, 404s, error
+ * boundary) is plain express. The same handlers serve both ways, so behaviour does not depend on the dispatch.
  */
 import { readFileSync } from 'node:fs';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../common/logger.ts';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, problems, toProblem } from './errors.ts';
@@ -57,7 +60,26 @@ export function writeProblem(res: ServerResponse, problem: HttpProblem, closeCon
   res.end(JSON.stringify(problem));
 }
 
-export function createHttpApp(deps: HttpAppDeps): express.Express {
+/** The request listener of the ingest server: hot reaction routes first, express for the rest. */
+export function createRequestListener(deps: HttpAppDeps): RequestListener {
+  const { app, hot } = createHttpApp(deps);
+  return (req, res) => {
+    if (req.method === 'POST') {
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      const route = hot.get(q < 0 ? url : url.slice(0, q));
+      if (route !== undefined) {
+        route(req, res);
+        return;
+      }
+    }
+    app(req, res);
+  };
+}
+
+type HotRoute = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createHttpApp(deps: HttpAppDeps): { app: express.Express; hot: Map<string, HotRoute> } {
   const { intake, metrics, logger, isDraining } = deps;
   const log = logger.child({ component: 'http' });
   const app = express();
@@ -74,7 +96,7 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
 
   function reactionRoute(kind: 'emoji' | 'reactions' | 'batch') {
     const limit = kind === 'batch' ? deps.maxBatchBodyBytes : deps.maxBodyBytes;
-    return (req: Request, res: Response): void => {
+    return (req: IncomingMessage, res: ServerResponse): void => {
       if (isDraining()) {
         refuse(res, problems.shuttingDown());
         return;
@@ -89,9 +111,13 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
     };
   }
 
-  app.post('/emoji', reactionRoute('emoji'));
-  app.post('/v1/reactions', reactionRoute('reactions'));
-  app.post('/v1/reactions\\:batch', reactionRoute('batch'));
+  const hot = new Map<string, HotRoute>([
+    ['/emoji', reactionRoute('emoji')],
+    ['/v1/reactions', reactionRoute('reactions')],
+    ['/v1/reactions:batch', reactionRoute('batch')],
+  ]);
+  // Also routed through express, for callers that mount the app elsewhere.
+  for (const [path, route] of hot) app.post(path.replace(':', '\\:'), route);
 
   app.get('/health', (_req, res) => {
     res.writeHead(200, JSON_HEADERS);
@@ -135,5 +161,5 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
       refuse(res, err);
     }
   });
-  return app;
+  return { app, hot };
 }

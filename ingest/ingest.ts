@@ -14,7 +14,7 @@ import {
 import { createLogger, type Logger } from '../common/logger.ts';
 import type { IngestConfig } from './config.ts';
 import { createEmojiNormalizer } from './emoji-normalizer.ts';
-import { createHttpApp } from './http-app.ts';
+import { createRequestListener } from './http-app.ts';
 import { createKafkaSink, type KafkaSink } from './kafka-sink.ts';
 import { createIngestMetrics } from './metrics.ts';
 import { createRateLimiter } from './rate-limiter.ts';
@@ -127,7 +127,7 @@ export function createIngest(config: IngestConfig, deps: IngestDeps = {}): Inges
     };
   }
 
-  const app = createHttpApp({
+  const listener = createRequestListener({
     intake,
     metrics,
     logger,
@@ -157,7 +157,7 @@ export function createIngest(config: IngestConfig, deps: IngestDeps = {}): Inges
       await sink.connect();
       const srv = createServer(
         { keepAliveTimeout: 65_000, headersTimeout: 20_000, requestTimeout: 60_000 },
-        app,
+        listener,
       );
       server = srv;
       await new Promise<void>((resolve, reject) => {
