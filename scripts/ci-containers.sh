@@ -106,10 +106,21 @@ else
   step "dockerd $(docker version --format '{{.Server.Version}}') ready"
 fi
 
-# --- 3. images -------------------------------------------------------------------------------------------------
+# --- 3. compose file ------------------------------------------------------------------------------------------
+# `npm test` already checks it with a YAML parser (scripts/lib/images/compose-file.test.ts); where a compose
+# implementation is installed, let it validate the file too (its public images are not pulled).
+if docker compose version > /dev/null 2>&1; then
+  step "docker compose config: infra/docker-compose.yml"
+  docker compose -f infra/docker-compose.yml config -q
+elif command -v docker-compose > /dev/null 2>&1; then
+  step "docker-compose config: infra/docker-compose.yml"
+  docker-compose -f infra/docker-compose.yml config -q
+fi
+
+# --- 4. images -------------------------------------------------------------------------------------------------
 step "building local images (cached)"
 npx --no-install tsx scripts/build-images.ts < /dev/null
 
-# --- 4. suite --------------------------------------------------------------------------------------------------
+# --- 5. suite --------------------------------------------------------------------------------------------------
 step "running the container suite"
 npm run test:containers < /dev/null
