@@ -3,6 +3,7 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel } from 'kafkajs';
 import {
   createRegistryClient,
   loadSchema,
@@ -113,6 +114,30 @@ export async function registerJobSchemas(
   return { source, sink };
 }
 
+/** Fails with the missing topics named: Spark would otherwise die mid-start with UnknownTopicOrPartition. */
+export async function assertTopicsExist(brokers: string, topics: string[]): Promise<void> {
+  const admin = new Kafka({
+    brokers: brokers.split(','),
+    logLevel: logLevel.NOTHING,
+    clientId: 'job-submit',
+  }).admin();
+  try {
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      throw new JobError(
+        `topic ${missing.join(', ')} does not exist on ${brokers} (the stack creates the default topics)`,
+      );
+    }
+  } catch (err) {
+    if (err instanceof JobError) throw err;
+    throw new JobError(`cannot reach Kafka at ${brokers}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Whether a process is alive (signal 0 probes without touching it). */
 export function isAlive(pid: number): boolean {
   try {
@@ -188,6 +213,7 @@ export async function submitJob(
   const checkpoint = checkpointOf(config, job);
   const resumed = existsSync(checkpoint);
   const otherShapes = await otherCheckpoints(config, job, checkpoint);
+  await assertTopicsExist(config.brokers, [source, sink]);
   await registerJobSchemas(config, job);
 
   await mkdir(paths.dir, { recursive: true });
