@@ -301,6 +301,46 @@ describe('fan-out with Kafka and the registry', () => {
     expect(viewer.windows('A').find((w) => w.window_start === W2)?.counts).toEqual({ '🔥': 7 });
   });
 
+  it('stops a node on SIGTERM: it leaves the directory first, its viewers move, it exits 0', async () => {
+    const proc = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(new URL('./main.ts', import.meta.url)), 'subscriber-node'],
+      {
+        env: {
+          ...process.env,
+          LOG_LEVEL: 'warn',
+          CLUSTER_ID: 'c1',
+          NODE_ID: 'c1-leaving',
+          SUBSCRIBER_PORT: '0',
+          CLUSTER_PUBLISHER_URL: publishers[0]?.url ?? '',
+          DIRECTORY_URL: main.url,
+          HEARTBEAT_MS: '300',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let stdout = '';
+    proc.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+    await until(
+      () => main.directory.nodes().some((n) => n.node_id === 'c1-leaving'),
+      60_000,
+      'node registered',
+    );
+    expect(stdout).toContain('"ready":"subscriber-node"');
+    const viewer = createViewer({ directoryUrl: main.url, matchIds: ['A'] });
+    viewers.push(viewer);
+    await viewer.start();
+    expect(viewer.assignment?.node_id).toBe('c1-leaving');
+    proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(main.directory.nodes().some((n) => n.node_id === 'c1-leaving')).toBe(false);
+    await until(() => viewer.assignment?.node_id !== 'c1-leaving', 30_000, 'viewer moved');
+    expect(viewer.windows('A').map((w) => w.window_start)).toContain(W0);
+  });
+
   it('serves health, readiness and metrics on every tier', async () => {
     const n1 = nodes.get('c1-n1');
     for (const url of [main.url, publishers[0]?.url, n1?.url]) {

@@ -31,10 +31,25 @@ const quiet = pino({ level: 'warn' });
 type ToNode = { type: 'mem' };
 type FromNode =
   | { type: 'ready'; url: string }
-  | { type: 'mem'; rss: number; heapUsed: number; viewers: number };
+  | {
+      type: 'mem';
+      rss: number;
+      heapUsed: number;
+      viewers: number;
+      cpuMs: number;
+      relayMs: number;
+      relays: number;
+    };
 type ToViewers = { type: 'target'; count: number; url: string } | { type: 'collect' } | { type: 'reset' };
 type FromViewers =
-  | { type: 'progress'; joined: number; failed: number; disconnected: number }
+  | {
+      type: 'progress';
+      joined: number;
+      failed: number;
+      disconnected: number;
+      received: number;
+      cpuMs: number;
+    }
   | { type: 'latencies'; values: number[] };
 
 // ---- child: the subscriber node --------------------------------------------------------------------------------
@@ -58,14 +73,22 @@ async function runNode(): Promise<void> {
   await node.start();
   process.on('message', (msg: ToNode) => {
     if (msg.type !== 'mem') return;
-    globalThis.gc?.();
-    const mem = process.memoryUsage();
-    process.send?.({
-      type: 'mem',
-      rss: mem.rss,
-      heapUsed: mem.heapUsed,
-      viewers: node.viewerCount,
-    } as FromNode);
+    void (async () => {
+      globalThis.gc?.();
+      const mem = process.memoryUsage();
+      const cpu = process.cpuUsage();
+      // The node's own view: seconds from the publisher's emit to its broadcast returning, summed.
+      const relay = (await node.metrics.emitLatency.get()).values;
+      process.send?.({
+        type: 'mem',
+        rss: mem.rss,
+        heapUsed: mem.heapUsed,
+        viewers: node.viewerCount,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        relayMs: (relay.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0) * 1000,
+        relays: relay.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0,
+      } as FromNode);
+    })();
   });
   process.on('SIGTERM', () => {
     void node.stop().finally(() => process.exit(0));
@@ -119,8 +142,16 @@ function runViewers(): void {
   }
 
   const progress = setInterval(() => {
-    process.send?.({ type: 'progress', joined, failed, disconnected } as FromViewers);
-  }, 500);
+    const cpu = process.cpuUsage();
+    process.send?.({
+      type: 'progress',
+      joined,
+      failed,
+      disconnected,
+      received: latencies.length,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+    } as FromViewers);
+  }, 250);
   progress.unref();
   process.on('message', (msg: ToViewers) => {
     if (msg.type === 'target') {
@@ -144,7 +175,11 @@ function runViewers(): void {
 
 /** Starts this script in a child with the given role, its fd soft limit raised to the hard limit first. */
 function spawnRole(role: 'node' | 'viewers', env: Record<string, string> = {}): ChildProcess {
-  const args = [...process.execArgv, '--expose-gc', SCRIPT];
+  const profile =
+    role === 'node' && process.env.BENCH_NODE_PROFILE_DIR
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_NODE_PROFILE_DIR}`]
+      : [];
+  const args = [...process.execArgv, '--expose-gc', ...profile, SCRIPT];
   return spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', process.execPath, ...args], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...env, BENCH_ROLE: role },
@@ -183,6 +218,12 @@ interface LevelResult {
   nodeRssMb: number;
   nodeHeapMb: number;
   bytesPerViewer: number;
+  /** Node CPU per broadcast, all work included (pings, sweeps, heartbeats). */
+  nodeCpuMsPerBroadcast: number;
+  /** Mean time from the publisher's emit to the node's broadcast call returning. */
+  nodeRelayMs: number;
+  /** CPU of all viewer processes per broadcast (receiving is part of what the latency measures). */
+  viewersCpuMsPerBroadcast: number;
 }
 
 async function runParent(): Promise<void> {
@@ -258,13 +299,14 @@ async function runParent(): Promise<void> {
 
   const pool = Array.from({ length: workers }, () => spawnRole('viewers'));
   children.push(...pool);
-  const progress = pool.map(() => ({ joined: 0, failed: 0, disconnected: 0 }));
+  const progress = pool.map(() => ({ joined: 0, failed: 0, disconnected: 0, received: 0, cpuMs: 0 }));
   pool.forEach((child, i) => {
     child.on('message', (msg: FromViewers) => {
       if (msg.type === 'progress') progress[i] = msg;
     });
   });
-  const total = (key: 'joined' | 'failed' | 'disconnected') => progress.reduce((s, p) => s + p[key], 0);
+  const total = (key: 'joined' | 'failed' | 'disconnected' | 'received' | 'cpuMs') =>
+    progress.reduce((s, p) => s + p[key], 0);
 
   const window: SwarmWindow = {
     match_id: MATCH,
@@ -299,9 +341,12 @@ async function runParent(): Promise<void> {
       }
       const rampSeconds = (Date.now() - rampStart) / 1000;
       await sleep(2000);
-      const mem = await memory();
+      const memAtRest = await memory();
       const joined = total('joined') - total('disconnected');
       for (const child of pool) child.send({ type: 'reset' } satisfies ToViewers);
+      await sleep(300);
+      const before = await memory();
+      const viewersCpuBefore = total('cpuMs');
       for (let b = 0; b < broadcasts; b++) {
         const now = Date.now();
         publisher.publish({
@@ -313,7 +358,11 @@ async function runParent(): Promise<void> {
         });
         await sleep(interval);
       }
-      await sleep(2000);
+      // Wait for every delivery (bounded): a late one must count in the percentiles, not vanish.
+      const waitUntil = Date.now() + 20_000;
+      while (total('received') < joined * broadcasts && Date.now() < waitUntil) await sleep(250);
+      const mem = await memory();
+      const viewersCpuMs = total('cpuMs') - viewersCpuBefore;
       const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000 });
       let deliveries = 0;
       for (const child of pool) {
@@ -334,9 +383,13 @@ async function runParent(): Promise<void> {
         p90: histogram.getValueAtPercentile(90),
         p99: histogram.getValueAtPercentile(99),
         max: histogram.maxValue,
-        nodeRssMb: mem.rss / 2 ** 20,
-        nodeHeapMb: mem.heapUsed / 2 ** 20,
-        bytesPerViewer: joined > 0 ? (mem.rss - baseline.rss) / joined : 0,
+        nodeRssMb: memAtRest.rss / 2 ** 20,
+        nodeHeapMb: memAtRest.heapUsed / 2 ** 20,
+        bytesPerViewer: joined > 0 ? (memAtRest.rss - baseline.rss) / joined : 0,
+        nodeCpuMsPerBroadcast: (mem.cpuMs - before.cpuMs) / broadcasts,
+        nodeRelayMs:
+          mem.relays > before.relays ? (mem.relayMs - before.relayMs) / (mem.relays - before.relays) : 0,
+        viewersCpuMsPerBroadcast: viewersCpuMs / broadcasts,
       };
       results.push(result);
       console.log(
@@ -351,14 +404,14 @@ async function runParent(): Promise<void> {
 
   const rows = results.map(
     (r) =>
-      `| ${r.joined} | ${r.rampSeconds.toFixed(1)} | ${r.deliveries}/${r.expected} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${r.nodeRssMb.toFixed(0)} | ${(r.bytesPerViewer / 1024).toFixed(1)} |`,
+      `| ${r.joined} | ${r.rampSeconds.toFixed(1)} | ${r.deliveries}/${r.expected} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${r.nodeRelayMs.toFixed(1)} | ${r.nodeCpuMsPerBroadcast.toFixed(0)} | ${r.viewersCpuMsPerBroadcast.toFixed(0)} | ${r.nodeRssMb.toFixed(0)} | ${(r.bytesPerViewer / 1024).toFixed(1)} |`,
   );
   console.log(
     [
       '',
       `Fan-out benchmark: one subscriber node, ${broadcasts} broadcasts per level every ${interval} ms, ${workers} viewer processes`,
-      '| viewers | ramp s | delivered | p50 ms | p90 ms | p99 ms | max ms | node RSS MiB | KiB/viewer (RSS) |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| viewers | ramp s | delivered | p50 ms | p90 ms | p99 ms | max ms | node relay ms | node CPU ms/bcast | viewers CPU ms/bcast | node RSS MiB | KiB/viewer (RSS) |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|',
       ...rows,
     ].join('\n'),
   );
