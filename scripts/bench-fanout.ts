@@ -8,7 +8,9 @@
  * run in several children so no process exceeds its file-descriptor limit.
  *
  * Options: --levels 1000,5000,10000,20000  --broadcasts 10 (per level, one per --interval ms)  --interval 1000
- *          --workers 4  --deadline 480 (seconds for the whole run). Writes reports/bench-fanout.json.
+ *          --workers 4  --deadline 480 (seconds for the whole run)  --client socket.io|raw (raw: a minimal
+ *          wire-protocol viewer, to separate the node's time from socket.io-client's own CPU on a shared machine).
+ *          Writes reports/bench-fanout-<client>.json.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { pino } from 'pino';
 import { io as connect, type Socket } from 'socket.io-client';
+import { WebSocket } from 'ws';
 import type { SwarmMessage, SwarmWindow } from '../common/socket-events.ts';
 import { createClusterPublisher } from '../fanout/cluster-publisher.ts';
 import { Directory } from '../fanout/directory.ts';
@@ -98,8 +101,38 @@ async function runNode(): Promise<void> {
 
 // ---- child: a group of viewers ---------------------------------------------------------------------------------
 
+/**
+ * A viewer speaking the Engine.IO v4 / Socket.IO v5 wire protocol directly over `ws` (websocket transport):
+ * open → `40` connect → `420["join",…]` → ack `430[…]`; answers pings; `42["swarm",…]` are the broadcasts.
+ * It costs the load generator a fraction of socket.io-client's CPU per message, which on a small machine
+ * shared by the node and its viewers separates the node's fan-out time from the receivers' own cost.
+ */
+function openRawViewer(
+  url: string,
+  onSwarm: (message: SwarmMessage) => void,
+  done: (ok: boolean) => void,
+  onClose: () => void,
+): { close(): void } {
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`, {
+    perMessageDeflate: false,
+  });
+  ws.on('message', (data: Buffer) => {
+    const text = data.toString();
+    const type = text.charCodeAt(0);
+    if (type === 50 /* '2' ping */) ws.send('3');
+    else if (text.startsWith('42["swarm",')) onSwarm(JSON.parse(text.slice(11, -1)) as SwarmMessage);
+    else if (type === 48 /* '0' open */) ws.send('40');
+    else if (text.startsWith('40')) ws.send(`420["join",{"match_id":"${MATCH}"}]`);
+    else if (text.startsWith('430')) done((JSON.parse(text.slice(3)) as [{ ok: boolean }])[0].ok);
+  });
+  ws.on('error', () => done(false));
+  ws.on('close', onClose);
+  return { close: () => ws.close() };
+}
+
 function runViewers(): void {
-  const sockets: Socket[] = [];
+  const raw = process.env.BENCH_CLIENT === 'raw';
+  const sockets: { close(): void }[] = [];
   let joined = 0;
   let failed = 0;
   let disconnected = 0;
@@ -112,13 +145,6 @@ function runViewers(): void {
   function openMore(): void {
     while (sockets.length < target && inFlight < MAX_IN_FLIGHT) {
       inFlight++;
-      const socket = connect(url, {
-        transports: ['websocket'],
-        forceNew: true,
-        reconnection: false,
-        timeout: 30_000,
-      });
-      sockets.push(socket);
       let settled = false;
       const done = (ok: boolean) => {
         if (settled) return;
@@ -128,6 +154,26 @@ function runViewers(): void {
         else failed++;
         setImmediate(openMore);
       };
+      if (raw) {
+        sockets.push(
+          openRawViewer(
+            url,
+            (message) => latencies.push(Date.now() - message.sent_at),
+            done,
+            () => {
+              disconnected++;
+            },
+          ),
+        );
+        continue;
+      }
+      const socket: Socket = connect(url, {
+        transports: ['websocket'],
+        forceNew: true,
+        reconnection: false,
+        timeout: 30_000,
+      });
+      sockets.push(socket);
       socket.on('swarm', (message: SwarmMessage) => {
         latencies.push(Date.now() - message.sent_at);
       });
@@ -175,10 +221,10 @@ function runViewers(): void {
 
 /** Starts this script in a child with the given role, its fd soft limit raised to the hard limit first. */
 function spawnRole(role: 'node' | 'viewers', env: Record<string, string> = {}): ChildProcess {
-  const profile =
-    role === 'node' && process.env.BENCH_NODE_PROFILE_DIR
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_NODE_PROFILE_DIR}`]
-      : [];
+  // BENCH_PROFILE_DIR=dir writes V8 CPU profiles of the node and viewer processes there.
+  const profile = process.env.BENCH_PROFILE_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}/${role}`]
+    : [];
   const args = [...process.execArgv, '--expose-gc', ...profile, SCRIPT];
   return spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', process.execPath, ...args], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -234,6 +280,7 @@ async function runParent(): Promise<void> {
       interval: { type: 'string', default: '1000' },
       workers: { type: 'string', default: '4' },
       deadline: { type: 'string', default: '480' },
+      client: { type: 'string', default: 'socket.io' },
     },
   });
   const hardLimit = Number(execFileSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim()) || 1024;
@@ -297,7 +344,9 @@ async function runParent(): Promise<void> {
   await sleep(500);
   const baseline = await memory();
 
-  const pool = Array.from({ length: workers }, () => spawnRole('viewers'));
+  if (values.client !== 'socket.io' && values.client !== 'raw')
+    throw new Error('--client is socket.io or raw');
+  const pool = Array.from({ length: workers }, () => spawnRole('viewers', { BENCH_CLIENT: values.client }));
   children.push(...pool);
   const progress = pool.map(() => ({ joined: 0, failed: 0, disconnected: 0, received: 0, cpuMs: 0 }));
   pool.forEach((child, i) => {
@@ -409,14 +458,17 @@ async function runParent(): Promise<void> {
   console.log(
     [
       '',
-      `Fan-out benchmark: one subscriber node, ${broadcasts} broadcasts per level every ${interval} ms, ${workers} viewer processes`,
+      `Fan-out benchmark: one subscriber node, ${broadcasts} broadcasts per level every ${interval} ms, ${workers} viewer processes (${values.client} clients)`,
       '| viewers | ramp s | delivered | p50 ms | p90 ms | p99 ms | max ms | node relay ms | node CPU ms/bcast | viewers CPU ms/bcast | node RSS MiB | KiB/viewer (RSS) |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|',
       ...rows,
     ].join('\n'),
   );
   mkdirSync('reports', { recursive: true });
-  writeFileSync('reports/bench-fanout.json', `${JSON.stringify({ hardLimit, results }, null, 2)}\n`);
+  writeFileSync(
+    `reports/bench-fanout-${values.client}.json`,
+    `${JSON.stringify({ client: values.client, hardLimit, broadcasts, interval, workers, results }, null, 2)}\n`,
+  );
   const top = results.at(-1);
   console.log(
     top !== undefined && top.p99 <= 250
