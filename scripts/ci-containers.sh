@@ -37,6 +37,22 @@ fi
 
 # --- 2. daemon -------------------------------------------------------------------------------------------------
 dockerd_pid=""
+child=""
+# Long steps run in the background and are waited for, so a TERM/INT reaches the trap at once (bash defers traps
+# while a foreground child runs); the trap passes it on to the step.
+run_step() {
+  "$@" < /dev/null &
+  child=$!
+  wait "$child"
+  child=""
+}
+on_signal() {
+  if [[ -n "$child" ]]; then
+    kill -TERM "$child" 2> /dev/null
+    wait "$child" 2> /dev/null
+  fi
+  exit "$1"
+}
 cleanup() {
   local rc=$?
   set +e
@@ -65,8 +81,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
 
 if docker info > /dev/null 2>&1; then
   step "using the running Docker daemon (${DOCKER_HOST:-default socket})"
@@ -119,8 +135,8 @@ fi
 
 # --- 4. images -------------------------------------------------------------------------------------------------
 step "building local images (cached)"
-npx --no-install tsx scripts/build-images.ts < /dev/null
+run_step npx --no-install tsx scripts/build-images.ts
 
 # --- 5. suite --------------------------------------------------------------------------------------------------
 step "running the container suite"
-npm run test:containers < /dev/null
+run_step npm run test:containers

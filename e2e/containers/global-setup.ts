@@ -8,6 +8,8 @@
  *   inject('containerRegistryUrl');  // "http://127.0.0.1:port/apis/ccompat/v7"
  */
 import type { TestProject } from 'vitest/node';
+import { imageLabels } from '../../scripts/lib/images/docker-cli.ts';
+import { defaultImageNames, imageNames } from '../../scripts/lib/images/image-names.ts';
 import { ContainerStack } from './container-stack.ts';
 import { KafkaContainer } from './modules/kafka-container.ts';
 import { RegistryContainer } from './modules/registry-container.ts';
@@ -26,10 +28,31 @@ declare module 'vitest' {
  * not reach): no reaper container (the suite removes its own containers), and loopback as the host, because the
  * containers share the host's network and a daemon run with --bridge=none has no bridge gateway to look up.
  */
-export const TESTCONTAINERS_ENV = { TESTCONTAINERS_RYUK_DISABLED: 'true', TESTCONTAINERS_HOST_OVERRIDE: '127.0.0.1' };
+export const TESTCONTAINERS_ENV = {
+  TESTCONTAINERS_RYUK_DISABLED: 'true',
+  TESTCONTAINERS_HOST_OVERRIDE: '127.0.0.1',
+};
+
+/**
+ * The suite's images that are the local defaults must exist: without a registry a pull can only fail, after a
+ * DNS timeout, with a message that does not say what to do. Images named through EMOSTREAM_*_IMAGE may be pulled.
+ */
+async function checkLocalImages(): Promise<void> {
+  const defaults = defaultImageNames();
+  const names = imageNames();
+  const missing: string[] = [];
+  for (const key of ['kafka', 'registry', 'spark', 'node'] as const) {
+    if (names[key] === defaults[key] && (await imageLabels(names[key])) === undefined)
+      missing.push(names[key]);
+  }
+  if (missing.length > 0) {
+    throw new Error(`local images missing: ${missing.join(', ')}; build them with \`npm run images:build\``);
+  }
+}
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   for (const [key, value] of Object.entries(TESTCONTAINERS_ENV)) process.env[key] ??= value;
+  await checkLocalImages();
   const stack = new ContainerStack();
   const started = Date.now();
   try {
