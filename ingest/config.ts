@@ -48,6 +48,8 @@ export interface IngestConfig {
   maxBatchBodyBytes: number;
   /** How long SIGTERM waits for Kafka to acknowledge the buffer, ms. @default 30000 */
   drainTimeoutMs: number;
+  /** Where the kafkajs producer runs: a worker thread (off the HTTP thread) or inline. @default 'worker' */
+  producerThread: 'worker' | 'inline';
 }
 
 const int = (min: number, max: number, dflt: number) =>
@@ -86,6 +88,7 @@ const ENV = z.object({
   INGEST_MAX_BODY_BYTES: int(64, 1_048_576, 16_384),
   INGEST_MAX_BATCH_BODY_BYTES: int(1024, 64 * 1_048_576, 1_048_576),
   INGEST_DRAIN_TIMEOUT_MS: int(0, 600_000, 30_000),
+  INGEST_PRODUCER_THREAD: z.enum(['worker', 'inline']).default('worker'),
 });
 
 /** Parses the environment; throws {@link ConfigError} naming every bad variable. */
@@ -116,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): IngestConfig {
     maxBodyBytes: e.INGEST_MAX_BODY_BYTES,
     maxBatchBodyBytes: e.INGEST_MAX_BATCH_BODY_BYTES,
     drainTimeoutMs: e.INGEST_DRAIN_TIMEOUT_MS,
+    producerThread: e.INGEST_PRODUCER_THREAD,
   };
 }
 

@@ -22,6 +22,7 @@ import { ReactionBuffer } from './reaction-buffer.ts';
 import { ReactionIntake } from './reaction-intake.ts';
 import { REACTION_SCHEMA, type ReactionRecord } from './reaction-record.ts';
 import { createReactionValidator } from './reaction-validator.ts';
+import { createThreadedKafkaSink } from './threaded-kafka-sink.ts';
 
 /** Collaborators of ingest; each defaults to the real thing built from the config. */
 export interface IngestDeps {
@@ -50,8 +51,12 @@ export function createIngest(config: IngestConfig, deps: IngestDeps = {}): Inges
   const log = logger.child({ component: 'ingest' });
   const now = deps.now ?? Date.now;
   const registry = deps.registry ?? createRegistryClient(config.schemaRegistryUrl);
+  const sinkOptions = { brokers: config.kafkaBrokers, topic: config.topic, logger };
   const sink =
-    deps.sink ?? createKafkaSink({ brokers: config.kafkaBrokers, topic: config.topic, logger: logger });
+    deps.sink ??
+    (config.producerThread === 'worker'
+      ? createThreadedKafkaSink(sinkOptions)
+      : createKafkaSink(sinkOptions));
   const normalizer = createEmojiNormalizer(config.emojiAllowlist);
 
   let buffer: ReactionBuffer | undefined;

@@ -389,6 +389,9 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   );
+  console.log(
+    `ingest producer thread: ${process.env.INGEST_PRODUCER_THREAD ?? 'worker'} (INGEST_PRODUCER_THREAD)`,
+  );
   console.log(`total time: ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
   mkdirSync('reports', { recursive: true });
