@@ -107,12 +107,14 @@ export function createViewer(options: ViewerOptions): Viewer {
         reject(err);
       });
     });
-    for (const matchId of options.matchIds) {
-      const answer: Ack = await next.timeout(5_000).emitWithAck('join', { match_id: matchId });
-      if (!answer.ok) {
-        next.close();
-        throw new Error(`join ${matchId} refused: ${answer.error.code}`);
+    try {
+      for (const matchId of options.matchIds) {
+        const answer: Ack = await next.timeout(5_000).emitWithAck('join', { match_id: matchId });
+        if (!answer.ok) throw new Error(`join ${matchId} refused: ${answer.error.code}`);
       }
+    } catch (err) {
+      next.close();
+      throw err;
     }
     socket = next;
     assignment = target;
