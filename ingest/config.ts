@@ -38,9 +38,9 @@ export interface IngestConfig {
   bufferCapacity: number;
   /** Longest a reaction waits before it is sent, ms (≤ 500). @default 100 */
   flushIntervalMs: number;
-  /** Most records per Kafka send. @default 2000 */
+  /** Most records per Kafka send (bigger sends measured markedly faster through kafkajs). @default 5000 */
   maxBatchSize: number;
-  /** Kafka sends in flight at once. @default 4 */
+  /** Kafka sends in flight at once. @default 8 */
   maxInFlight: number;
   /** Body limit of single-reaction requests, bytes. @default 16384 */
   maxBodyBytes: number;
@@ -83,8 +83,8 @@ const ENV = z.object({
   INGEST_RATE_LIMIT_MAX_USERS: int(1, 10_000_000, 100_000),
   INGEST_BUFFER_CAPACITY: int(1, 10_000_000, 200_000),
   INGEST_FLUSH_INTERVAL_MS: int(1, 500, 100),
-  INGEST_MAX_BATCH_SIZE: int(1, 100_000, 2000),
-  INGEST_MAX_IN_FLIGHT: int(1, 64, 4),
+  INGEST_MAX_BATCH_SIZE: int(1, 100_000, 5000),
+  INGEST_MAX_IN_FLIGHT: int(1, 64, 8),
   INGEST_MAX_BODY_BYTES: int(64, 1_048_576, 16_384),
   INGEST_MAX_BATCH_BODY_BYTES: int(1024, 64 * 1_048_576, 1_048_576),
   INGEST_DRAIN_TIMEOUT_MS: int(0, 600_000, 30_000),

@@ -140,27 +140,31 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
 
   // One transform rather than a string|number union, so a bad value gets one precise problem.
   const timestamp = z.unknown().transform((input, ctx) => {
-    const fail = (code: string, message: string): never => {
-      ctx.addIssue({ code: 'custom', message, params: { code } });
-      return z.NEVER;
-    };
-    if (input === undefined) return fail('required', 'is required');
+    const problem = timestampProblem(input);
+    if (typeof problem === 'number') return problem;
+    ctx.addIssue({ code: 'custom', message: problem[1], params: { code: problem[0] } });
+    return z.NEVER;
+  });
+
+  /** The timestamp in epoch ms, or [code, message] of why it is refused. No closures: this runs per item. */
+  function timestampProblem(input: unknown): number | [string, string] {
+    if (input === undefined) return ['required', 'is required'];
     if (typeof input === 'string') {
       if (input.length > MAX_TIMESTAMP_INPUT)
-        return fail('too_long', `must be at most ${MAX_TIMESTAMP_INPUT} characters`);
+        return ['too_long', `must be at most ${MAX_TIMESTAMP_INPUT} characters`];
     } else if (typeof input !== 'number') {
-      return fail('wrong_type', 'must be an ISO 8601 string or an epoch number');
+      return ['wrong_type', 'must be an ISO 8601 string or an epoch number'];
     }
     const ms = parseTimestamp(input);
     if (ms === undefined)
-      return fail('invalid_timestamp', 'must be ISO 8601, epoch seconds or epoch milliseconds');
+      return ['invalid_timestamp', 'must be ISO 8601, epoch seconds or epoch milliseconds'];
     const t = now();
     if (ms > t + skewAheadMs)
-      return fail('timestamp_in_future', `is more than ${skewAheadMs} ms ahead of the server clock`);
+      return ['timestamp_in_future', `is more than ${skewAheadMs} ms ahead of the server clock`];
     if (ms < t - skewBehindMs)
-      return fail('timestamp_too_old', `is more than ${skewBehindMs} ms behind the server clock`);
+      return ['timestamp_too_old', `is more than ${skewBehindMs} ms behind the server clock`];
     return ms;
-  });
+  }
 
   const asObject = { error: 'must be a JSON object' };
   const reactionSchema = z.strictObject({ match_id: id, user_id: id, emoji, timestamp }, asObject);
