@@ -107,6 +107,17 @@ describe('infra/docker-compose.yml', () => {
           expect(svc(dep).healthcheck, `${dep} health check`).toBeDefined();
       }
       if (name !== 'kafka-topics') expect(s.healthcheck, `${name} health check`).toBeDefined();
+      // Exec form: ["CMD", program, args…] or ["CMD-SHELL", one command line], every item a string (an unquoted
+      // `a ? b : c` would silently turn into a YAML mapping).
+      const test = s.healthcheck?.test;
+      if (test) {
+        expect(
+          test.every((t) => typeof t === 'string'),
+          `${name} health check items`,
+        ).toBe(true);
+        expect(['CMD', 'CMD-SHELL'], name).toContain(test[0]);
+        if (test[0] === 'CMD-SHELL') expect(test, name).toHaveLength(2);
+      }
     }
     const visiting = new Set<string>();
     const done = new Set<string>();
