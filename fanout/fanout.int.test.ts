@@ -341,6 +341,43 @@ describe('fan-out with Kafka and the registry', () => {
     expect(viewer.windows('A').map((w) => w.window_start)).toContain(W0);
   });
 
+  it('rebuilds the recent windows on start by replaying the aggregates topic', async () => {
+    const fresh = createMainPublisher(
+      {
+        kafkaBrokers: [brokers],
+        registryUrl,
+        host: '127.0.0.1',
+        port: 0,
+        aggregatesTopic,
+        groupId: `fanout-main-restarted-${run}`,
+        topicPrefix,
+        topicPartitions: 2,
+        windowsKept: 30,
+        maxMatches: 1000,
+        replayMs: 120_000,
+        nodeTtlMs: 3_000,
+      },
+      { logger },
+    );
+    try {
+      await fresh.start();
+      const windowsOf = async () =>
+        ((await (await fetch(`${fresh.url}/v1/matches/A/windows`)).json()) as { windows: SwarmMessage[] })
+          .windows;
+      let windows: SwarmMessage[] = [];
+      const deadline = Date.now() + 60_000;
+      while (windows.length < 3 && Date.now() < deadline) {
+        windows = await windowsOf();
+        if (windows.length < 3) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(windows.map((w) => w.window_start)).toEqual([W0, W1, W2]);
+      expect(windows[0]?.counts).toEqual({ '🔥': 3785, '😂': 12 });
+      expect(windows[0]?.swarm).toEqual({ '🔥': 3, '😂': 1 });
+    } finally {
+      await fresh.stop();
+    }
+  });
+
   it('serves health, readiness and metrics on every tier', async () => {
     const n1 = nodes.get('c1-n1');
     for (const url of [main.url, publishers[0]?.url, n1?.url]) {

@@ -56,6 +56,10 @@ describe('WindowStore.apply', () => {
     expect(twice.unchanged).toBe(1);
     const again = store.apply([row({ emoji: '🔥', count: 40 })]);
     expect(again.changed).toEqual([]);
+    // The same total re-emitted by a later micro-batch (a re-run after a restart) is not a change either.
+    const rerun = store.apply([row({ emoji: '🔥', count: 40, emitted_at: T0 + 9000 })]);
+    expect(rerun.changed).toEqual([]);
+    expect(rerun.unchanged).toBe(1);
     expect(store.snapshot('A')).toHaveLength(1);
     expect(store.snapshot('A')[0]?.counts['🔥']).toBe(40);
   });

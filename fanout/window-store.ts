@@ -108,6 +108,12 @@ export class WindowStore {
         unchanged++;
         continue;
       }
+      if (previous !== undefined && previous.count === row.count && previous.swarm === row.swarm) {
+        // The job re-emitted the same total (e.g. a micro-batch re-run after a restart): nothing to send.
+        previous.emittedAt = row.emitted_at;
+        unchanged++;
+        continue;
+      }
       state.emojis.set(row.emoji, { count: row.count, swarm: row.swarm, emittedAt: row.emitted_at });
       state.windowEnd = row.window_end;
       if (row.emitted_at > state.emitted_at) state.emitted_at = row.emitted_at;
