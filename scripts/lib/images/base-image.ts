@@ -98,6 +98,12 @@ async function debootstrap(
   tarball: string,
   log: (line: string) => void,
 ): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      'building the base root file system runs debootstrap, which needs root: run `sudo -E npm run images:build` ' +
+        '(once; later builds reuse the cached root file system) or scripts/ci-containers.sh as root',
+    );
+  }
   // Same file system as the cache, so the final rename is atomic and a cut-short run leaves no half tarball.
   const root = await mkdtemp(path.join(workDir, 'rootfs-'));
   try {
@@ -114,7 +120,12 @@ async function debootstrap(
         source.uri,
       ],
       { progress: '  debootstrap| ', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } },
-    );
+    ).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new Error('debootstrap is not installed: `apt-get install debootstrap`', { cause: error });
+      }
+      throw error;
+    });
     // Package caches and lists are dead weight in an image that never runs apt.
     for (const junk of ['var/cache/apt/archives', 'var/lib/apt/lists', 'usr/share/doc', 'usr/share/man']) {
       await rm(path.join(root, junk), { recursive: true, force: true });
