@@ -48,7 +48,11 @@ beforeAll(async () => {
     { topic: topics.reactions, numPartitions: 6 },
     { topic: topics.aggregates, numPartitions: 3 },
   ]);
-  [ingest] = await stack.addAll([
+  // Ingest, the Spark job and the main publisher need only Kafka and the registry: they start at once. Cluster
+  // publishers come after the main publisher (both create the per-cluster topics; concurrent creation can fail a
+  // publisher's start), subscriber nodes after their publisher and the directory.
+  const fanoutConfig = { FANOUT_TOPIC_PREFIX: fanoutPrefix };
+  const [ingestStarted, , mainStarted] = await stack.addAll([
     new IngestContainer()
       .withKafka(brokers)
       .withRegistry(registryUrl)
@@ -65,10 +69,6 @@ beforeAll(async () => {
       .withRegistry(registryUrl)
       .withTopics(topics)
       .start(),
-  ] as const);
-
-  const fanoutConfig = { FANOUT_TOPIC_PREFIX: fanoutPrefix };
-  main = await stack.add(
     new MainPublisherContainer()
       .withKafka(brokers)
       .withRegistry(registryUrl)
@@ -78,7 +78,9 @@ beforeAll(async () => {
         FANOUT_MAIN_GROUP_ID: `main-${run}`,
       })
       .start(),
-  );
+  ] as const);
+  ingest = ingestStarted;
+  main = mainStarted;
   const publishers = await stack.addAll(
     CLUSTERS.map((c) =>
       new ClusterPublisherContainer(c)
