@@ -1,78 +1,133 @@
 #!/usr/bin/env tsx
 /**
- * `npm start` — provision, run Kafka and the schema registry, then the EmoStream services as child processes,
- * each started after the previous is ready; Ctrl-C stops them in reverse order.
- * Ports as in `npm run stack`, plus --ingest-port/INGEST_PORT (8080).
+ * `npm start [-- --demo]` — provision, run Kafka and the schema registry, then the EmoStream pipeline as child
+ * processes, each started after the previous is ready: ingest, the emoji-swarm Spark SQL job, the fan-out main
+ * publisher (directory), and 2 clusters × (cluster publisher + 2 subscriber nodes). Prints the addresses;
+ * Ctrl-C stops everything in reverse order (the Spark job gracefully).
+ *
+ * Ports as in `npm run stack`, plus --ingest-port/INGEST_PORT (8080) and --fanout-port/FANOUT_PORT (8090: the
+ * directory; cluster publishers and nodes take the next six). `--demo` adds simulated viewers and reactions.
  *
  * To add a service, append a factory to SERVICES: it gets the stack's addresses and returns a spec (command,
  * env, readiness probe) or `{ skip }` with the reason it cannot run yet.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { argv } from 'zx';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { argv, chalk } from 'zx';
+import { type Demo, startDemo } from './lib/pipeline/demo-traffic.ts';
+import {
+  defaultPipelinePorts,
+  type PipelineOptions,
+  pipelineAddresses,
+  pipelineSpecs,
+} from './lib/pipeline/pipeline-services.ts';
+import { RuntimeError } from './lib/runtime/errors.ts';
 import {
   portsFrom,
   reportFailure,
   runDirFrom,
   runForeground,
+  type ServiceContext,
   type ServiceFactory,
 } from './lib/runtime/foreground.ts';
 import { assertPortFree } from './lib/runtime/ports.ts';
-import { repoRoot } from './lib/runtime/versions.ts';
 
+const HOST = '127.0.0.1';
 let ports: ReturnType<typeof portsFrom>;
+let pipelinePorts: PipelineOptions['ports'];
+const runDir = runDirFrom(argv);
 try {
   ports = portsFrom(argv);
+  const fanoutBase = Number(argv['fanout-port'] ?? process.env.FANOUT_PORT ?? 8090);
+  if (!Number.isInteger(fanoutBase) || fanoutBase < 1 || fanoutBase > 65_528) {
+    throw new RuntimeError(
+      `--fanout-port must be a port number (it and the next 6 are used), got ${fanoutBase}`,
+    );
+  }
+  pipelinePorts = defaultPipelinePorts(ports.ingest, fanoutBase);
   // Checked before anything starts, so a taken port fails fast instead of after Kafka and the registry are up.
-  await assertPortFree('Ingest API', '127.0.0.1', ports.ingest);
+  await assertPortFree('Ingest API', HOST, pipelinePorts.ingest);
+  await assertPortFree('Fan-out directory (main publisher)', HOST, pipelinePorts.main);
+  for (const p of pipelinePorts.clusterPublishers) await assertPortFree('Cluster publisher', HOST, p);
+  for (const p of pipelinePorts.nodes.flat()) await assertPortFree('Subscriber node', HOST, p);
 } catch (error) {
   process.exit(reportFailure(error));
 }
 
-/** Runs a TypeScript entry point with this repo's tsx loader. */
-function tsxEntry(entry: string): { command: string; args: string[] } {
-  return { command: process.execPath, args: ['--import', 'tsx', path.join(repoRoot, entry)] };
+/** The pipeline's options on the stack `ctx` describes. */
+function pipelineOn(ctx: Pick<ServiceContext, 'host' | 'kafkaBrokers' | 'registryUrl'>): PipelineOptions {
+  return {
+    host: ctx.host,
+    kafkaBrokers: ctx.kafkaBrokers,
+    registryUrl: ctx.registryUrl,
+    ports: pipelinePorts,
+    // Beside Kafka's data in the run dir: both are wiped together on the next start, so a checkpoint never
+    // points at offsets of a broker that no longer exists.
+    sparkState: path.join(runDir, 'spark-jobs'),
+  };
 }
 
-/** GET `url` answers 2xx. */
-async function httpOk(url: string, signal: AbortSignal): Promise<boolean> {
-  const res = await fetch(url, { signal });
-  await res.body?.cancel();
-  return res.ok;
+// One factory per pipeline service, in start order; the specs are built once, from the first context.
+const placeholder = pipelineOn({ host: HOST, kafkaBrokers: `${HOST}:1`, registryUrl: `http://${HOST}:1` });
+let specs: ReturnType<typeof pipelineSpecs> | undefined;
+const SERVICES: ServiceFactory[] = pipelineSpecs(placeholder).map((_, i) => (ctx) => {
+  specs ??= pipelineSpecs(pipelineOn(ctx));
+  const spec = specs[i];
+  return spec ?? { skip: `pipeline service #${i} is missing` };
+});
+
+const addresses = pipelineAddresses(placeholder);
+const done = new AbortController();
+let demo: Demo | undefined;
+
+/** Waits until the last service (a subscriber node) is ready, i.e. the whole pipeline is up, then prints hints. */
+async function whenUp(): Promise<void> {
+  const last = addresses.nodes.at(-1)?.url ?? addresses.directoryUrl;
+  while (!done.signal.aborted) {
+    try {
+      const res = await fetch(`${last}/ready`, { signal: AbortSignal.timeout(2_000) });
+      await res.body?.cancel();
+      if (res.ok) break;
+    } catch {
+      // not up yet
+    }
+    await sleep(1000);
+  }
+  // Let runForeground print its address block first.
+  await sleep(500);
+  if (done.signal.aborted) return;
+  process.stdout.write(
+    `${chalk.bold('Try:')} npm run client -- --match demo-final   (keys 1–5 react)\n` +
+      `     npm run load -- --rate 2000 --viewers 200 --duration 30 --matches 4\n` +
+      `     SPARK_JOBS_STATE=${addresses.sparkState} npm run job:status -- emoji-swarm\n\n`,
+  );
+  if (argv.demo) {
+    try {
+      demo = await startDemo({ ingestUrl: addresses.ingestUrl, directoryUrl: addresses.directoryUrl });
+    } catch (err) {
+      process.stderr.write(chalk.yellow(`demo could not start: ${(err as Error).message}\n`));
+    }
+  }
 }
 
-const SERVICES: ServiceFactory[] = [
-  (ctx) => {
-    const entry = 'ingest/main.ts';
-    if (!existsSync(path.join(repoRoot, entry))) return { skip: `ingest: ${entry} does not exist yet` };
-    const base = `http://${ctx.host}:${ports.ingest}`;
-    return {
-      name: 'ingest',
-      ...tsxEntry(entry),
-      cwd: repoRoot,
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: ctx.kafkaBrokers,
-        SCHEMA_REGISTRY_URL: ctx.registryUrl,
-        HOST: ctx.host,
-        INGEST_PORT: String(ports.ingest),
-      },
-      readyTimeoutMs: 60_000,
-      stopTimeoutMs: 15_000,
-      addresses: { url: base },
-      ready: (signal) => httpOk(`${base}/ready`, signal),
-    };
-  },
-];
+const stopDemo = () => {
+  done.abort();
+  demo?.stop();
+};
+process.on('SIGINT', stopDemo);
+process.on('SIGTERM', stopDemo);
+void whenUp();
 
 try {
   process.exitCode = await runForeground({
     kafkaPort: ports.kafka,
     kafkaControllerPort: ports.kafkaController,
     registryPort: ports.registry,
-    runDir: runDirFrom(argv),
+    runDir,
     services: SERVICES,
   });
 } catch (error) {
   process.exitCode = reportFailure(error);
+} finally {
+  stopDemo();
 }

@@ -1,0 +1,368 @@
+/**
+ * The EmoStream services on top of a running Kafka + registry, as supervised child processes: ingest, the
+ * emoji-swarm Spark SQL job, the fan-out main publisher, and per cluster a cluster publisher and its subscriber
+ * nodes. `npm start` turns {@link pipelineSpecs} into its SERVICES; tests and the load simulator call
+ * {@link startPipeline}, which also picks free ports and tears everything down on stop().
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TOPICS } from '../../../common/topics.ts';
+import { freePort } from '../runtime/ports.ts';
+import {
+  type RunningService,
+  type ServiceSpec,
+  startService,
+  startServices,
+  stopServices,
+} from '../runtime/supervisor.ts';
+import { repoRoot } from '../runtime/versions.ts';
+import { readStatus, runPaths } from '../spark-jobs/job-runner.ts';
+import { loadJobsConfig } from '../spark-jobs/jobs-config.ts';
+
+/** The job `npm start` runs. */
+export const PIPELINE_JOB = 'emoji-swarm';
+
+/** Clusters and nodes per cluster of the local pipeline (2 × 2, as the issue asks). */
+export const DEFAULT_TOPOLOGY = { clusters: ['cluster-a', 'cluster-b'], nodesPerCluster: 2 } as const;
+
+/** Ports of the pipeline services; `npm start` uses {@link DEFAULT_PIPELINE_PORTS}, tests free ones. */
+export interface PipelinePorts {
+  ingest: number;
+  /** Main publisher (directory + snapshots). */
+  main: number;
+  /** One per cluster, in {@link PipelineOptions.clusters} order. */
+  clusterPublishers: number[];
+  /** Per cluster, one per node. */
+  nodes: number[][];
+}
+
+/** Fixed ports of `npm start`: ingest 8080, directory 8090, cluster publishers 8091–8092, nodes 8093–8096. */
+export function defaultPipelinePorts(ingest = 8080, base = 8090): PipelinePorts {
+  const { clusters, nodesPerCluster } = DEFAULT_TOPOLOGY;
+  return {
+    ingest,
+    main: base,
+    clusterPublishers: clusters.map((_, i) => base + 1 + i),
+    nodes: clusters.map((_, c) =>
+      Array.from({ length: nodesPerCluster }, (_, n) => base + 1 + clusters.length + c * nodesPerCluster + n),
+    ),
+  };
+}
+
+/** Topic names the pipeline uses; tests pass fresh ones to stay apart from other tests on the same broker. */
+export interface PipelineTopics {
+  reactions: string;
+  aggregates: string;
+  /** Prefix of the per-cluster topics between the main and the cluster publishers. */
+  fanoutPrefix: string;
+}
+
+/** Where the pipeline runs and how. */
+export interface PipelineOptions {
+  host: string;
+  kafkaBrokers: string;
+  registryUrl: string;
+  ports: PipelinePorts;
+  /** @default DEFAULT_TOPOLOGY.clusters */
+  clusters?: readonly string[];
+  /** @default the default topic names */
+  topics?: PipelineTopics;
+  /**
+   * Run directories and checkpoints of the Spark job (SPARK_JOBS_STATE). Keep it beside Kafka's data: a
+   * checkpoint holds offsets of one Kafka's topics and cannot be resumed on a freshly formatted broker.
+   */
+  sparkState: string;
+  /** Suffix of the fan-out consumer group ids (fresh ones per test run). */
+  groupSuffix?: string;
+  /** Extra environment of ingest (e.g. a bigger batch limit for tests). */
+  ingestEnv?: Record<string, string>;
+  /** Extra environment of every fan-out service. */
+  fanoutEnv?: Record<string, string>;
+  /** Extra environment of the Spark job (e.g. SPARK_MASTER). */
+  sparkEnv?: Record<string, string>;
+}
+
+/** A subscriber node of the pipeline. */
+export interface PipelineNode {
+  /** Service name and NODE_ID, e.g. `node-cluster-a-1`. */
+  name: string;
+  cluster: string;
+  url: string;
+}
+
+/** Where a running pipeline answers. */
+export interface PipelineAddresses {
+  ingestUrl: string;
+  /** The main publisher: `GET /v1/assign`, snapshots, node list. */
+  directoryUrl: string;
+  clusterPublisherUrls: string[];
+  nodes: PipelineNode[];
+  /** SPARK_JOBS_STATE of the job, for `npm run job:status`. */
+  sparkState: string;
+}
+
+/** Runs a TypeScript entry point with this repo's tsx loader. */
+function tsxEntry(entry: string, ...args: string[]): { command: string; args: string[] } {
+  return { command: process.execPath, args: ['--import', 'tsx', path.join(repoRoot, entry), ...args] };
+}
+
+/** GET `url` answers 2xx. */
+async function httpOk(url: string, signal: AbortSignal): Promise<boolean> {
+  const res = await fetch(url, { signal });
+  await res.body?.cancel();
+  return res.ok;
+}
+
+/** The addresses the services of `options` will have. */
+export function pipelineAddresses(options: PipelineOptions): PipelineAddresses {
+  const { host, ports } = options;
+  const clusters = options.clusters ?? DEFAULT_TOPOLOGY.clusters;
+  return {
+    ingestUrl: `http://${host}:${ports.ingest}`,
+    directoryUrl: `http://${host}:${ports.main}`,
+    clusterPublisherUrls: clusters.map((_, i) => `http://${host}:${ports.clusterPublishers[i]}`),
+    nodes: clusters.flatMap((cluster, c) =>
+      (ports.nodes[c] ?? []).map((port, n) => ({
+        name: `node-${cluster}-${n + 1}`,
+        cluster,
+        url: `http://${host}:${port}`,
+      })),
+    ),
+    sparkState: options.sparkState,
+  };
+}
+
+/**
+ * The service specs of the pipeline in start order: ingest, the Spark job, the main publisher, then per cluster
+ * its publisher and nodes (a cluster publisher after the main publisher: both create the per-cluster topics, and
+ * nodes after the publisher and directory they connect to).
+ */
+export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
+  const addresses = pipelineAddresses(options);
+  const clusters = options.clusters ?? DEFAULT_TOPOLOGY.clusters;
+  const topics = options.topics ?? {
+    reactions: TOPICS.reactions,
+    aggregates: TOPICS.aggregates,
+    fanoutPrefix: TOPICS.fanout,
+  };
+  const suffix = options.groupSuffix ? `-${options.groupSuffix}` : '';
+  const common = {
+    ...process.env,
+    KAFKA_BROKERS: options.kafkaBrokers,
+    SCHEMA_REGISTRY_URL: options.registryUrl,
+    HOST: options.host,
+  };
+  const fanoutCommon = {
+    ...common,
+    FANOUT_TOPIC_PREFIX: topics.fanoutPrefix,
+    AGGREGATES_TOPIC: topics.aggregates,
+    ...options.fanoutEnv,
+  };
+  const specs: ServiceSpec[] = [
+    {
+      name: 'ingest',
+      ...tsxEntry('ingest/main.ts'),
+      cwd: repoRoot,
+      env: {
+        ...common,
+        INGEST_PORT: String(options.ports.ingest),
+        INGEST_TOPIC: topics.reactions,
+        ...options.ingestEnv,
+      },
+      readyTimeoutMs: 60_000,
+      stopTimeoutMs: 15_000,
+      addresses: { url: addresses.ingestUrl },
+      ready: (signal) => httpOk(`${addresses.ingestUrl}/ready`, signal),
+    },
+  ];
+
+  const sparkEnv = {
+    ...common,
+    REACTIONS_TOPIC: topics.reactions,
+    AGGREGATES_TOPIC: topics.aggregates,
+    SPARK_JOBS_STATE: options.sparkState,
+    ...options.sparkEnv,
+  };
+  const jobPaths = runPaths(loadJobsConfig(sparkEnv), PIPELINE_JOB);
+  specs.push({
+    name: 'spark-job',
+    ...tsxEntry('scripts/lib/pipeline/spark-job-service.ts', PIPELINE_JOB),
+    cwd: repoRoot,
+    env: sparkEnv,
+    // Spark starts slowly on two cores; the job service waits for the query itself and says why it failed.
+    readyTimeoutMs: 300_000,
+    // The runner lets the micro-batch in flight commit before it stops; the service allows it 60 s.
+    stopTimeoutMs: 75_000,
+    addresses: { 'driver log': jobPaths.log },
+    ready: async () => (await readStatus(jobPaths))?.state === 'running',
+  });
+
+  specs.push({
+    name: 'main-publisher',
+    ...tsxEntry('fanout/main.ts', 'main-publisher'),
+    cwd: repoRoot,
+    env: {
+      ...fanoutCommon,
+      FANOUT_MAIN_PORT: String(options.ports.main),
+      FANOUT_MAIN_GROUP_ID: `emostream-fanout-main${suffix}`,
+    },
+    readyTimeoutMs: 60_000,
+    stopTimeoutMs: 15_000,
+    addresses: { directory: addresses.directoryUrl },
+    ready: (signal) => httpOk(`${addresses.directoryUrl}/ready`, signal),
+  });
+
+  clusters.forEach((cluster, c) => {
+    const publisherUrl = addresses.clusterPublisherUrls[c] ?? '';
+    specs.push({
+      name: `cluster-publisher-${cluster}`,
+      ...tsxEntry('fanout/main.ts', 'cluster-publisher'),
+      cwd: repoRoot,
+      env: {
+        ...fanoutCommon,
+        CLUSTER_ID: cluster,
+        CLUSTER_PUBLISHER_PORT: String(options.ports.clusterPublishers[c]),
+        FANOUT_CLUSTER_GROUP_ID: `emostream-fanout-cluster-${cluster}${suffix}`,
+      },
+      readyTimeoutMs: 60_000,
+      stopTimeoutMs: 15_000,
+      addresses: { url: publisherUrl },
+      ready: (signal) => httpOk(`${publisherUrl}/ready`, signal),
+    });
+    for (const node of addresses.nodes.filter((n) => n.cluster === cluster)) {
+      specs.push({
+        name: node.name,
+        ...tsxEntry('fanout/main.ts', 'subscriber-node'),
+        cwd: repoRoot,
+        env: {
+          ...fanoutCommon,
+          CLUSTER_ID: cluster,
+          NODE_ID: node.name,
+          SUBSCRIBER_PORT: new URL(node.url).port,
+          CLUSTER_PUBLISHER_URL: publisherUrl,
+          DIRECTORY_URL: addresses.directoryUrl,
+        },
+        readyTimeoutMs: 60_000,
+        stopTimeoutMs: 15_000,
+        addresses: { url: node.url },
+        // Ready = connected to its cluster publisher and reported to the directory.
+        ready: (signal) => httpOk(`${node.url}/ready`, signal),
+      });
+    }
+  });
+  return specs;
+}
+
+/** Free loopback ports for every service of the pipeline. */
+export async function freePipelinePorts(
+  host = '127.0.0.1',
+  clusters: readonly string[] = DEFAULT_TOPOLOGY.clusters,
+  nodesPerCluster: number = DEFAULT_TOPOLOGY.nodesPerCluster,
+): Promise<PipelinePorts> {
+  // Held apart by asking one at a time and refusing repeats: the OS may hand out a just-closed port again.
+  const taken = new Set<number>();
+  const next = async () => {
+    for (;;) {
+      const port = await freePort(host);
+      if (!taken.has(port)) {
+        taken.add(port);
+        return port;
+      }
+    }
+  };
+  const ingest = await next();
+  const main = await next();
+  const clusterPublishers: number[] = [];
+  const nodes: number[][] = [];
+  for (const _ of clusters) {
+    clusterPublishers.push(await next());
+    const ports: number[] = [];
+    for (let n = 0; n < nodesPerCluster; n++) ports.push(await next());
+    nodes.push(ports);
+  }
+  return { ingest, main, clusterPublishers, nodes };
+}
+
+/** A pipeline started by {@link startPipeline}. */
+export interface Pipeline extends PipelineAddresses {
+  services: RunningService[];
+  runDir: string;
+  /** The running service of that name (e.g. `node-cluster-a-1`). */
+  service(name: string): RunningService;
+  /** SIGKILLs a service's whole process group (a crash, not a stop) and waits until it is gone. */
+  kill(name: string): Promise<void>;
+  /** Stops everything in reverse start order (the Spark job gracefully). */
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Options of {@link startPipeline}: {@link PipelineOptions} with ports, state and run dir optional. */
+export interface StartPipelineOptions
+  extends Omit<PipelineOptions, 'ports' | 'sparkState' | 'host'>,
+    Partial<Pick<PipelineOptions, 'ports' | 'sparkState' | 'host'>> {
+  /** Logs and pid files. Absent: a temp dir, removed by stop() unless EMOSTREAM_KEEP_RUN_DIR is set. */
+  runDir?: string;
+}
+
+/**
+ * Starts the pipeline as supervised child processes against a running Kafka + registry; on any failure stops what
+ * it started. The Spark job starts alongside the other services (it alone takes a minute or more).
+ */
+export async function startPipeline(options: StartPipelineOptions): Promise<Pipeline> {
+  const host = options.host ?? '127.0.0.1';
+  const ownRunDir = !options.runDir;
+  const runDir = options.runDir ?? mkdtempSync(path.join(tmpdir(), 'emostream-pipeline-'));
+  const full: PipelineOptions = {
+    ...options,
+    host,
+    ports: options.ports ?? (await freePipelinePorts(host, options.clusters)),
+    sparkState: options.sparkState ?? path.join(runDir, 'spark-jobs'),
+  };
+  const specs = pipelineSpecs(full);
+  const sparkSpec = specs.find((s) => s.name === 'spark-job');
+  const rest = specs.filter((s) => s !== sparkSpec);
+  const [spark, others] = await Promise.allSettled([
+    sparkSpec ? startService(sparkSpec, runDir) : Promise.resolve(undefined),
+    startServices(rest, runDir),
+  ]);
+  const services: RunningService[] = [];
+  if (others.status === 'fulfilled') services.push(...others.value);
+  if (spark.status === 'fulfilled' && spark.value) services.splice(1, 0, spark.value);
+  const cleanup = async () => {
+    await stopServices(services);
+    if (ownRunDir && !process.env.EMOSTREAM_KEEP_RUN_DIR) rmSync(runDir, { recursive: true, force: true });
+  };
+  const failed = [spark, others].find((r) => r.status === 'rejected');
+  if (failed?.status === 'rejected') {
+    await cleanup();
+    throw failed.reason;
+  }
+  const byName = (name: string) => {
+    const found = services.find((s) => s.name === name);
+    if (!found) throw new Error(`no service ${name} (have ${services.map((s) => s.name).join(', ')})`);
+    return found;
+  };
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= cleanup();
+    return stopping;
+  };
+  return {
+    ...pipelineAddresses(full),
+    services,
+    runDir,
+    service: byName,
+    async kill(name) {
+      const s = byName(name);
+      try {
+        process.kill(-s.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await s.exited;
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}

@@ -1,0 +1,335 @@
+#!/usr/bin/env tsx
+/**
+ * `npm run load -- --rate R --viewers V --duration D --matches K [--directory URL] [--ingest URL] [--batch N]`
+ *
+ * Load simulator against a running pipeline (`npm start`): posts R reactions/s through the batch endpoint across K
+ * matches for D seconds while holding V viewers, spread over the matches and assigned to subscriber nodes by the
+ * directory. Prints a progress line each second and writes a JSON report to reports/load-<time>.json with
+ * accepted/rejected, end-to-end latency p50/p95/p99 (ingest accepted → first viewer whose window count includes
+ * the reaction; see scripts/lib/pipeline/latency-tracker.ts) and deliveries/s. Loopback addresses only.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { argv, chalk } from 'zx';
+import type { SwarmMessage } from '../common/socket-events.ts';
+import { createViewer, type Viewer } from '../fanout/viewer-client.ts';
+import { LatencyTracker } from './lib/pipeline/latency-tracker.ts';
+import { repoRoot } from './lib/runtime/versions.ts';
+
+const WINDOW_MS = 2000;
+const TICK_MS = 50;
+/** Emojis and their share of the traffic. */
+const MIX: [string, number][] = [
+  ['🔥', 0.4],
+  ['👏', 0.25],
+  ['❤️', 0.15],
+  ['😂', 0.12],
+  ['😮', 0.08],
+];
+
+function fail(message: string): never {
+  console.error(chalk.red(message));
+  process.exit(2);
+}
+
+function intOption(name: string, fallback: number, min: number, max: number): number {
+  const raw = argv[name];
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be an integer in ${min}–${max}`);
+  return n;
+}
+
+function loopbackUrl(name: string, value: string): string {
+  const url = new URL(value);
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
+    fail(`--${name} ${value}: the load simulator only targets loopback addresses`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+const rate = intOption('rate', 1000, 1, 200_000);
+const viewerCount = intOption('viewers', 100, 0, 20_000);
+const durationS = intOption('duration', 30, 1, 600);
+const matchCount = intOption('matches', 4, 1, 1000);
+const batchMax = intOption('batch', 500, 1, 5000);
+const maxInFlight = intOption('in-flight', 16, 1, 256);
+const drainS = intOption('drain', 20, 0, 120);
+const directoryUrl = loopbackUrl(
+  'directory',
+  String(argv.directory ?? process.env.DIRECTORY_URL ?? 'http://127.0.0.1:8090'),
+);
+const ingestUrl = loopbackUrl(
+  'ingest',
+  String(argv.ingest ?? process.env.INGEST_URL ?? 'http://127.0.0.1:8080'),
+);
+const runId = randomUUID().slice(0, 6);
+const matches = Array.from({ length: matchCount }, (_, i) => `load-${runId}-${i + 1}`);
+// Enough users that none comes near ingest's per-user rate limit (20/s by default).
+const users = Math.max(1000, rate);
+
+const tracker = new LatencyTracker();
+const totals = {
+  requests: 0,
+  accepted: 0,
+  rejected: 0,
+  rejectedByStatus: {} as Record<string, number>,
+  networkErrors: 0,
+  /** Batches answered in a later window than they were sent in (credited to the later one). */
+  ambiguousBatches: 0,
+  /** Reactions due but not sent because `--in-flight` requests were already waiting (ingest too slow). */
+  skipped: 0,
+  deliveries: 0,
+  snapshots: 0,
+  disconnects: 0,
+};
+
+function pickEmoji(): string {
+  let r = Math.random();
+  for (const [emoji, share] of MIX) {
+    r -= share;
+    if (r < 0) return emoji;
+  }
+  return MIX[0]?.[0] ?? '🔥';
+}
+
+function onWindow(m: SwarmMessage): void {
+  let total = 0;
+  for (const n of Object.values(m.counts)) total += n;
+  tracker.observed(m.match_id, m.window_start, total, Date.now());
+}
+
+// --- viewers ---------------------------------------------------------------------------------------------------
+const viewers: Viewer[] = [];
+async function connectViewers(): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < viewerCount) {
+      const i = next++;
+      const viewer = createViewer({
+        directoryUrl,
+        matchIds: [matches[i % matchCount] ?? ''],
+        windowsPerMatch: 5,
+      });
+      viewer.on('swarm', (m) => {
+        totals.deliveries++;
+        onWindow(m);
+      });
+      viewer.on('snapshot', (s) => {
+        totals.snapshots++;
+        for (const w of s.windows) onWindow(w);
+      });
+      viewer.on('disconnected', () => totals.disconnects++);
+      viewer.on('error', () => {});
+      viewers.push(viewer);
+      await viewer.start();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(20, viewerCount) }, worker));
+}
+
+// --- reactions -------------------------------------------------------------------------------------------------
+let inFlight = 0;
+async function postBatch(matchId: string, n: number): Promise<void> {
+  const now = Date.now();
+  const reactions = Array.from({ length: n }, () => ({
+    match_id: matchId,
+    user_id: `load-${Math.floor(Math.random() * users)}`,
+    emoji: pickEmoji(),
+    timestamp: now,
+  }));
+  inFlight++;
+  totals.requests++;
+  const before = Date.now();
+  try {
+    const res = await fetch(`${ingestUrl}/v1/reactions:batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reactions }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const after = Date.now();
+    const body = (await res.json().catch(() => ({}))) as { accepted?: number; rejected?: number };
+    if (res.status === 200 || res.status === 202) {
+      const accepted = body.accepted ?? 0;
+      totals.accepted += accepted;
+      totals.rejected += body.rejected ?? 0;
+      if ((body.rejected ?? 0) > 0) {
+        totals.rejectedByStatus.item = (totals.rejectedByStatus.item ?? 0) + (body.rejected ?? 0);
+      }
+      // One ingest timestamp per request, taken between `before` and `after`.
+      const sentIn = Math.floor(before / WINDOW_MS) * WINDOW_MS;
+      const answeredIn = Math.floor(after / WINDOW_MS) * WINDOW_MS;
+      if (sentIn !== answeredIn) totals.ambiguousBatches++;
+      tracker.accepted(matchId, answeredIn, accepted, after);
+    } else {
+      totals.rejected += n;
+      totals.rejectedByStatus[res.status] = (totals.rejectedByStatus[res.status] ?? 0) + n;
+    }
+  } catch {
+    totals.networkErrors++;
+    totals.rejected += n;
+  } finally {
+    inFlight--;
+  }
+}
+
+// --- run -------------------------------------------------------------------------------------------------------
+let stopping = false;
+process.on('SIGINT', () => {
+  if (stopping) process.exit(130);
+  stopping = true;
+  console.log(chalk.yellow('\ninterrupted: stopping early, report follows'));
+});
+
+console.log(
+  `load: ${rate} reactions/s across ${matchCount} matches for ${durationS} s, ${viewerCount} viewers ` +
+    `(ingest ${ingestUrl}, directory ${directoryUrl})`,
+);
+const connectStarted = Date.now();
+try {
+  await connectViewers();
+} catch (err) {
+  for (const v of viewers) v.stop();
+  fail(
+    `could not connect the viewers through ${directoryUrl}: ${(err as Error).message} (is npm start running?)`,
+  );
+}
+const perNode: Record<string, number> = {};
+for (const v of viewers) {
+  const node = v.assignment?.node_id ?? '?';
+  perNode[node] = (perNode[node] ?? 0) + 1;
+}
+console.log(
+  `${viewers.length} viewers connected in ${((Date.now() - connectStarted) / 1000).toFixed(1)} s: ` +
+    Object.entries(perNode)
+      .sort()
+      .map(([n, c]) => `${n} ${c}`)
+      .join(', '),
+);
+
+const started = Date.now();
+const end = started + durationS * 1000;
+let due = 0;
+let sent = 0;
+let matchCursor = 0;
+let last = { at: started, accepted: 0, deliveries: 0 };
+const series: Record<string, number>[] = [];
+
+function progress(final = false): void {
+  const now = Date.now();
+  const dt = (now - last.at) / 1000;
+  const s = tracker.summary();
+  const line = {
+    t: Math.round((now - started) / 1000),
+    accepted_per_s: Math.round((totals.accepted - last.accepted) / dt),
+    deliveries_per_s: Math.round((totals.deliveries - last.deliveries) / dt),
+    p50: s.p50,
+    p95: s.p95,
+    p99: s.p99,
+    pending: tracker.pending,
+  };
+  series.push(line);
+  last = { at: now, accepted: totals.accepted, deliveries: totals.deliveries };
+  if (!final) {
+    console.log(
+      `t=${String(line.t).padStart(3)}s  accepted ${String(line.accepted_per_s).padStart(6)}/s  ` +
+        `rejected ${totals.rejected}  deliveries ${String(line.deliveries_per_s).padStart(5)}/s  ` +
+        `e2e p50/p95/p99 ${s.p50}/${s.p95}/${s.p99} ms (n=${s.count})  not yet seen ${line.pending}  ` +
+        `viewers ${viewers.filter((v) => v.assignment).length}`,
+    );
+  }
+}
+
+const progressTimer = setInterval(progress, 1000);
+while (!stopping && Date.now() < end) {
+  const now = Date.now();
+  // A request sent in the last moments of a window may be stamped in the next: wait for the boundary instead.
+  const toBoundary = WINDOW_MS - (now % WINDOW_MS);
+  if (toBoundary < 15) {
+    await sleep(toBoundary + 1);
+    continue;
+  }
+  due = Math.floor(((now - started) / 1000) * rate);
+  let owed = due - sent;
+  while (owed > 0) {
+    const n = Math.min(owed, batchMax);
+    if (inFlight >= maxInFlight) {
+      totals.skipped += owed;
+      sent += owed;
+      break;
+    }
+    const matchId = matches[matchCursor++ % matchCount] ?? '';
+    void postBatch(matchId, n);
+    sent += n;
+    owed -= n;
+  }
+  await sleep(TICK_MS);
+}
+const sendSeconds = (Date.now() - started) / 1000;
+while (inFlight > 0) await sleep(20);
+// Give the last windows time to come through Spark and the fan-out before calling them unseen.
+const drainEnd = Date.now() + drainS * 1000;
+while (!stopping && tracker.pending > 0 && Date.now() < drainEnd) await sleep(200);
+clearInterval(progressTimer);
+progress(true);
+for (const v of viewers) v.stop();
+
+const latency = tracker.summary();
+const elapsed = (Date.now() - started) / 1000;
+const report = {
+  kind: 'emostream-load',
+  at: new Date(started).toISOString(),
+  config: {
+    rate,
+    viewers: viewerCount,
+    duration_s: durationS,
+    matches: matchCount,
+    batch: batchMax,
+    in_flight: maxInFlight,
+    ingest: ingestUrl,
+    directory: directoryUrl,
+  },
+  reactions: {
+    offered: sent,
+    accepted: totals.accepted,
+    rejected: totals.rejected,
+    rejected_by_status: totals.rejectedByStatus,
+    skipped_ingest_busy: totals.skipped,
+    network_errors: totals.networkErrors,
+    requests: totals.requests,
+    accepted_per_s: Math.round(totals.accepted / sendSeconds),
+    ambiguous_batches: totals.ambiguousBatches,
+  },
+  latency_ms: {
+    what: 'ingest accepted → first viewer holding a window count that includes the reaction',
+    ...latency,
+    not_seen_after_drain: tracker.pending,
+    seen_beyond_accepted: tracker.unexplained,
+  },
+  viewers: {
+    connected: viewers.length,
+    per_node: perNode,
+    disconnects: totals.disconnects,
+    snapshots: totals.snapshots,
+  },
+  deliveries: {
+    total: totals.deliveries,
+    per_s: Math.round(totals.deliveries / elapsed),
+  },
+  series,
+};
+const dir = path.join(repoRoot, 'reports');
+mkdirSync(dir, { recursive: true });
+const file = path.join(dir, `load-${report.at.replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+console.log(
+  `\n${chalk.bold('done')}: accepted ${totals.accepted} (${report.reactions.accepted_per_s}/s), rejected ${totals.rejected}` +
+    `${totals.skipped ? `, ${totals.skipped} not sent (ingest busy)` : ''}\n` +
+    `  e2e latency p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms, max ${latency.max} ms ` +
+    `(n=${latency.count}, not seen ${tracker.pending})\n` +
+    `  deliveries ${totals.deliveries} (${report.deliveries.per_s}/s) to ${viewers.length} viewers\n` +
+    `  report ${path.relative(process.cwd(), file)}`,
+);
+process.exit(0);
