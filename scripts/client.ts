@@ -74,9 +74,10 @@ const viewer = createViewer({
 viewer.on('connected', (a) =>
   console.log(chalk.green(`joined ${matchId} on ${a.node_id} (${a.cluster_id}) ${a.url}`)),
 );
-viewer.on('disconnected', (reason) =>
-  console.log(chalk.yellow(`disconnected (${reason}); asking the directory again…`)),
-);
+viewer.on('disconnected', (reason) => {
+  // Our own stop closes the socket too; only a lost connection is news.
+  if (!stopping) console.log(chalk.yellow(`disconnected (${reason}); asking the directory again…`));
+});
 viewer.on('error', (err) => {
   console.error(chalk.red(err.message));
   void shutdown(1);

@@ -120,7 +120,10 @@ async function connectViewers(): Promise<void> {
         totals.snapshots++;
         for (const w of s.windows) onWindow(w);
       });
-      viewer.on('disconnected', () => totals.disconnects++);
+      viewer.on('disconnected', () => {
+        // Our own stop at the end closes every socket: only losses before it count.
+        if (!finished) totals.disconnects++;
+      });
       viewer.on('error', () => {});
       viewers.push(viewer);
       await viewer.start();
@@ -177,6 +180,7 @@ async function postBatch(matchId: string, n: number): Promise<void> {
 
 // --- run -------------------------------------------------------------------------------------------------------
 let stopping = false;
+let finished = false;
 process.on('SIGINT', () => {
   if (stopping) process.exit(130);
   stopping = true;
@@ -274,6 +278,7 @@ const drainEnd = Date.now() + drainS * 1000;
 while (!stopping && tracker.pending > 0 && Date.now() < drainEnd) await sleep(200);
 clearInterval(progressTimer);
 progress(true);
+finished = true;
 for (const v of viewers) v.stop();
 
 const latency = tracker.summary();
