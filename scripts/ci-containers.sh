@@ -76,6 +76,8 @@ cleanup() {
       echo "ci-containers: dockerd did not stop in 30 s; killing it" >&2
       kill -KILL "$dockerd_pid" 2> /dev/null
     fi
+    # dockerd leaves its default network namespace mounted under the exec root; unmount it too.
+    umount "$run_dir/exec/netns/default" 2> /dev/null
   fi
   step "finished with exit code $rc"
   exit "$rc"
