@@ -2,6 +2,8 @@
  * Kafka plumbing shared by the publishers: a kafkajs client logging through pino, idempotent topic creation,
  * and the start-up replay of the main publisher.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Admin, type Consumer, Kafka, type LogEntry, logLevel } from 'kafkajs';
 import type { Logger } from '../common/logger.ts';
 
@@ -25,16 +27,36 @@ export function createKafka(clientId: string, brokers: string[], logger: Logger)
 }
 
 /**
- * Creates a topic with an explicit partition count if it does not exist yet (other creators may race us: the
- * broker's "already exists" is success).
+ * Creates a topic with an explicit partition count if it does not exist yet. Other creators may race us (the main
+ * publisher creates the cluster topics while the cluster publishers start): "already exists" is success, and a
+ * retriable answer (e.g. UNKNOWN_TOPIC_OR_PARTITION while the leaders of a topic just created elsewhere are being
+ * elected) is retried until the topic's metadata is complete, within a bounded number of attempts.
  */
-export async function ensureTopic(admin: Admin, topic: string, numPartitions: number): Promise<void> {
-  const existing = await admin.listTopics();
-  if (existing.includes(topic)) return;
-  try {
-    await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true });
-  } catch (err) {
-    if (!String((err as Error).message).includes('already exists')) throw err;
+export async function ensureTopic(
+  admin: Admin,
+  topic: string,
+  numPartitions: number,
+  attempts = 10,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const existing = await admin.listTopics();
+      if (!existing.includes(topic)) {
+        await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true });
+      }
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = topics[0]?.partitions ?? [];
+      if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return;
+      throw Object.assign(new Error(`topic ${topic} has no leader for every partition yet`), {
+        retriable: true,
+      });
+    } catch (err) {
+      const e = err as Error & { retriable?: boolean; errors?: { retriable?: boolean }[] };
+      const retriable =
+        e.retriable === true || (e.errors?.length ? e.errors.every((x) => x.retriable) : false);
+      if (!retriable || attempt >= attempts) throw err;
+      await sleep(Math.min(100 * 2 ** attempt, 2_000));
+    }
   }
 }
 
