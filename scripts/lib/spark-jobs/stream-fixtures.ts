@@ -6,6 +6,8 @@ import {
   createRegistryClient,
   loadSchema,
 } from '../../../common/avro-serde.ts';
+import type { AggregateRow } from '../../../fanout/window-store.ts';
+import type { ReactionRecord } from '../../../ingest/reaction-record.ts';
 
 /** A run of identical reactions: `n` taps of `emoji` on `match` stamped `ts` (ms). */
 export interface ReactionRun {
@@ -15,26 +17,9 @@ export interface ReactionRun {
   n: number;
 }
 
-/** The Avro record of schemas/reaction.avsc (timestamps as epoch ms). */
-export interface ReactionRecord {
-  event_id: string;
-  match_id: string;
-  user_id: string;
-  emoji: string;
-  client_ts: number;
-  ingest_ts: number;
-}
-
-/** The Avro record of schemas/aggregate.avsc. */
-export interface AggregateRecord {
-  match_id: string;
-  window_start: number;
-  window_end: number;
-  emoji: string;
-  count: number;
-  swarm: number;
-  emitted_at: number;
-}
+/** The records on the reactions and aggregates topics: the services' own types, so fixtures cannot drift. */
+export type { ReactionRecord };
+export type AggregateRecord = AggregateRow;
 
 /** Key of an idempotent aggregate row: (match, window start, emoji). */
 export const aggregateKey = (r: { match_id: string; window_start: number; emoji: string }) =>
