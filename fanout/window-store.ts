@@ -6,18 +6,10 @@
  * `emitted_at` (the job's micro-batch time); at equal `emitted_at` the greater count wins, so the order rows of
  * one batch arrive in does not matter.
  */
+import type { AggregateRow } from '../common/records.ts';
 import type { SwarmMessage, SwarmWindow } from '../common/socket-events.ts';
 
-/** One row of `emoji.aggregates.v1` (`schemas/aggregate.avsc`), timestamps as epoch milliseconds. */
-export interface AggregateRow {
-  match_id: string;
-  window_start: number;
-  window_end: number;
-  emoji: string;
-  count: number;
-  swarm: number;
-  emitted_at: number;
-}
+export type { AggregateRow };
 
 /** Bounds of a {@link WindowStore}. */
 export interface WindowStoreOptions {

@@ -6,8 +6,7 @@ import {
   createRegistryClient,
   loadSchema,
 } from '../../../common/avro-serde.ts';
-import type { AggregateRow } from '../../../fanout/window-store.ts';
-import type { ReactionRecord } from '../../../ingest/reaction-record.ts';
+import type { AggregateRow, ReactionRecord } from '../../../common/records.ts';
 
 /** A run of identical reactions: `n` taps of `emoji` on `match` stamped `ts` (ms). */
 export interface ReactionRun {
