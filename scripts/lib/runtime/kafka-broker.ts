@@ -103,8 +103,8 @@ export async function prepareKafkaBroker(
       'kafka.tools.StorageTool',
       'format',
       '--standalone',
-      '--cluster-id',
-      clusterId(),
+      // `=` form: a base64url id may start with '-', which the tool's argparse would take for an option.
+      `--cluster-id=${clusterId()}`,
       '--config',
       configFile,
     ]);
