@@ -8,9 +8,10 @@
  *
  *   npm run bench:spark                                  # starts its own Kafka + registry on free ports
  *   KAFKA_BROKERS=… SCHEMA_REGISTRY_URL=… npm run bench:spark -- --rates 20000,50000,80000 --step-seconds 20
+ *   npm run bench:spark -- --keep-progress /tmp/progress.jsonl   # keep every micro-batch's progress JSON
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -39,6 +40,8 @@ const rates = String(argv.rates ?? '10000,25000,50000,75000,100000,150000')
   .filter((n) => n > 0);
 const stepSeconds = Number(argv['step-seconds'] ?? 24);
 const partitions = Number(argv.partitions ?? 4);
+/** `--keep-progress <file>`: copy the job's progress.jsonl there before the run directory is removed. */
+const keepProgress = argv['keep-progress'] ? path.resolve(String(argv['keep-progress'])) : undefined;
 const EMOJIS = ['🔥', '👏', '❤️', '😂', '😮', '😢', '👍', '🎉'];
 const MATCHES = Array.from({ length: 20 }, (_, i) => `match-${i}`);
 
@@ -46,6 +49,24 @@ function pct(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
+}
+
+/** Mean of each durationMs phase and of the state operators' timings over the step's batches: where batch time goes. */
+function formatBreakdown(progress: StreamingProgress[]): string {
+  const sums = new Map<string, number>();
+  for (const p of progress) {
+    for (const [k, v] of Object.entries(p.durationMs ?? {})) sums.set(k, (sums.get(k) ?? 0) + v);
+    for (const op of p.stateOperators ?? []) {
+      for (const k of ['allUpdatesTimeMs', 'allRemovalsTimeMs', 'commitTimeMs'] as const)
+        sums.set(`state.${k}`, (sums.get(`state.${k}`) ?? 0) + (op[k] ?? 0));
+      sums.set('state.rows', (sums.get('state.rows') ?? 0) + (op.numRowsTotal ?? 0));
+    }
+  }
+  const n = progress.length || 1;
+  return [...sums.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${Math.round(v / n)}`)
+    .join(', ');
 }
 
 async function main(): Promise<void> {
@@ -69,6 +90,9 @@ async function main(): Promise<void> {
   const cleanup = async () => {
     if (launcher) killGroup(launcher);
     await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+    if (keepProgress) {
+      await copyFile(path.join(stateDir, 'runs', 'emoji-swarm', 'progress.jsonl'), keepProgress).catch(() => {});
+    }
     await rm(stateDir, { recursive: true, force: true });
     await stack?.stop();
   };
@@ -188,6 +212,7 @@ async function main(): Promise<void> {
     let sustained = 0;
     for (const rate of rates) {
       const stepStart = Date.now();
+      const cpuStart = process.cpuUsage();
       const firstProbe = probeN;
       const lags: number[] = [];
       const lagTimer = setInterval(() => {
@@ -198,6 +223,9 @@ async function main(): Promise<void> {
       console.log(chalk.cyan(`rate ${rate}/s for ${stepSeconds} s …`));
       const sent = await produceFor(stepSeconds, rate);
       const produced = sent / ((Date.now() - stepStart) / 1000);
+      // The producer shares the cores with Spark and the broker: its CPU share says whether the bench is the limit.
+      const cpu = process.cpuUsage(cpuStart);
+      const benchCpu = (cpu.user + cpu.system) / 1000 / (Date.now() - stepStart);
       await new Promise((r) => setTimeout(r, trigger + 500)); // let the last batch of the step finish
       clearInterval(lagTimer);
       const progress = (await readProgress(submitted.paths, 500)).filter(
@@ -232,6 +260,8 @@ async function main(): Promise<void> {
       };
       table.push(row);
       console.log(row);
+      console.log(`  bench process CPU ${(benchCpu * 100).toFixed(0)}% of one core`);
+      console.log(`  per-batch ms (mean): ${formatBreakdown(progress)}`);
       if (ok) sustained = rate;
       else if (produced < rate * 0.9) {
         console.log(chalk.yellow('the producer could not reach the target rate; stopping the ramp'));

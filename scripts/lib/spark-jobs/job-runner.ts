@@ -347,6 +347,12 @@ export interface StreamingProgress {
     metrics?: Record<string, string>;
   }[];
   sink?: { numOutputRows?: number };
+  stateOperators?: {
+    numRowsTotal?: number;
+    allUpdatesTimeMs?: number;
+    allRemovalsTimeMs?: number;
+    commitTimeMs?: number;
+  }[];
 }
 
 /** Offsets behind the latest, from the Kafka source's metrics (summed over partitions by Spark as max/avg). */
