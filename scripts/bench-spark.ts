@@ -91,7 +91,9 @@ async function main(): Promise<void> {
     if (launcher) killGroup(launcher);
     await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
     if (keepProgress) {
-      await copyFile(path.join(stateDir, 'runs', 'emoji-swarm', 'progress.jsonl'), keepProgress).catch(() => {});
+      await copyFile(path.join(stateDir, 'runs', 'emoji-swarm', 'progress.jsonl'), keepProgress).catch(
+        () => {},
+      );
     }
     await rm(stateDir, { recursive: true, force: true });
     await stack?.stop();
