@@ -1,10 +1,11 @@
 /**
  * The kafkajs side of ingest: one producer, acks from all in-sync replicas, records keyed by user id so one
  * viewer's taps stay in order on one partition (Java-compatible murmur2 partitioner, same as Spark and the JVM
- * clients would pick).
+ * clients would pick; see kafka-partitioner.ts).
  */
-import { Kafka, logLevel as KafkaLogLevel, type LogEntry, Partitioners, type Producer } from 'kafkajs';
+import { Kafka, logLevel as KafkaLogLevel, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '../common/logger.ts';
+import { FastKeyPartitioner } from './kafka-partitioner.ts';
 import type { OutboundRecord, RecordSink } from './reaction-buffer.ts';
 
 /** Options of {@link createKafkaSink}. */
@@ -50,7 +51,7 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
   });
   const producer: Producer = kafka.producer({
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: FastKeyPartitioner,
     allowAutoTopicCreation: false,
     idempotent: false,
   });

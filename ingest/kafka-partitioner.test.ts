@@ -1,0 +1,52 @@
+import { createRequire } from 'node:module';
+import { Partitioners } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { FastKeyPartitioner, murmur2 } from './kafka-partitioner.ts';
+
+const require = createRequire(import.meta.url);
+const kafkajsMurmur2 = require('kafkajs/src/producer/partitioners/default/murmur2.js') as (
+  k: string,
+) => number;
+
+const keys = [
+  '',
+  'a',
+  'ab',
+  'abc',
+  'abcd',
+  'user-0-17',
+  '12345',
+  'ünïcödé',
+  '🔥👍',
+  '\uD800',
+  'x'.repeat(400),
+  ...Array.from({ length: 2000 }, (_, i) => `user-${i % 7}-${i * 7919}${'é'.repeat(i % 3)}`),
+];
+
+describe('murmur2', () => {
+  it('matches kafkajs (Java-compatible) on ASCII, non-ASCII and long keys', () => {
+    for (const key of keys) expect(murmur2(key), key).toBe(kafkajsMurmur2(key));
+  });
+});
+
+describe('FastKeyPartitioner', () => {
+  const partitionMetadata = Array.from({ length: 12 }, (_, i) => ({
+    partitionId: i,
+    leader: 0,
+    partitionErrorCode: 0,
+    replicas: [0],
+    isr: [0],
+  }));
+  it('picks the same partition as kafkajs DefaultPartitioner', () => {
+    const fast = FastKeyPartitioner();
+    const reference = Partitioners.DefaultPartitioner();
+    for (const key of keys) {
+      const args = { topic: 't', partitionMetadata, message: { key, value: 'v' } };
+      expect(fast(args), key).toBe(reference(args));
+    }
+  });
+  it('keeps an explicit partition', () => {
+    const fast = FastKeyPartitioner();
+    expect(fast({ topic: 't', partitionMetadata, message: { key: 'k', value: 'v', partition: 5 } })).toBe(5);
+  });
+});
