@@ -78,6 +78,20 @@ describe('createAvroSerde', () => {
     expect(await serde.deserialize(theirs)).toEqual(sample);
   });
 
+  it('returns independent buffers, also for records larger than the scratch buffer', async () => {
+    const serde = await createAvroSerde<Reaction>(mockClient(), {
+      topic: 'r',
+      schema: await loadSchema('reaction'),
+    });
+    const big = { ...sample, match_id: 'm'.repeat(40_000) };
+    const a = serde.encode(sample);
+    const b = serde.encode(big);
+    const c = serde.encode({ ...sample, user_id: 'someone-else' });
+    expect(await serde.deserialize(a)).toEqual(sample);
+    expect(await serde.deserialize(b)).toEqual(big);
+    expect((await serde.deserialize(c)).user_id).toBe('someone-else');
+  });
+
   it('refuses values that do not match the schema', async () => {
     const serde = await createAvroSerde<Reaction>(mockClient(), {
       topic: 'r',
