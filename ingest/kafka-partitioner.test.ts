@@ -43,6 +43,8 @@ describe('FastKeyPartitioner', () => {
     for (const key of keys) {
       const args = { topic: 't', partitionMetadata, message: { key, value: 'v' } };
       expect(fast(args), key).toBe(reference(args));
+      const bufArgs = { topic: 't', partitionMetadata, message: { key: Buffer.from(key), value: 'v' } };
+      expect(fast(bufArgs), key).toBe(reference(args));
     }
   });
   it('keeps an explicit partition', () => {

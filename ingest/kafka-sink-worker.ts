@@ -5,16 +5,16 @@
  *
  * Protocol (one request, one reply with the same id):
  *   → { id, op: 'connect' | 'disconnect' | 'ping' }            ← { id, ok: true } | { id, ok: false, error }
- *   → { id, op: 'send', keys: string[], ends: Uint32Array, data: ArrayBuffer }  (values packed back to back)
+ *   → { id, op: 'send', ends: Uint32Array, data: ArrayBuffer }  (key, value, key, value, ... back to back; ends
+ *     holds the end offset of each key and each value)
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../common/logger.ts';
-import { createKafkaSink, type KafkaSinkOptions } from './kafka-sink.ts';
-import type { OutboundRecord } from './reaction-buffer.ts';
+import { createKafkaSink, type KafkaSinkOptions, type WireRecord } from './kafka-sink.ts';
 
 export type WorkerRequest =
   | { id: number; op: 'connect' | 'disconnect' | 'ping' }
-  | { id: number; op: 'send'; keys: string[]; ends: Uint32Array; data: ArrayBuffer };
+  | { id: number; op: 'send'; ends: Uint32Array; data: ArrayBuffer };
 export type WorkerReply = { id: number; ok: true } | { id: number; ok: false; error: string };
 
 /** What the parent passes as `workerData` (everything but the logger, which cannot cross threads). */
@@ -40,11 +40,12 @@ if (parentPort) {
         break;
       case 'send': {
         const data = Buffer.from(msg.data);
-        const records = new Array<OutboundRecord>(msg.keys.length);
+        const records = new Array<WireRecord>(msg.ends.length / 2);
         let start = 0;
         for (let i = 0; i < records.length; i++) {
-          const end = msg.ends[i] as number;
-          records[i] = { key: msg.keys[i] as string, value: data.subarray(start, end) };
+          const keyEnd = msg.ends[2 * i] as number;
+          const end = msg.ends[2 * i + 1] as number;
+          records[i] = { key: data.subarray(start, keyEnd), value: data.subarray(keyEnd, end) };
           start = end;
         }
         work = sink.send(records);

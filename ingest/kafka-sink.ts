@@ -6,7 +6,7 @@
 import { Kafka, logLevel as KafkaLogLevel, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '../common/logger.ts';
 import { FastKeyPartitioner } from './kafka-partitioner.ts';
-import type { OutboundRecord, RecordSink } from './reaction-buffer.ts';
+import type { RecordSink } from './reaction-buffer.ts';
 
 /** Options of {@link createKafkaSink}. */
 export interface KafkaSinkOptions {
@@ -16,6 +16,12 @@ export interface KafkaSinkOptions {
   /** Broker-side wait for the in-sync replicas, ms. @default 30000 */
   ackTimeoutMs?: number;
   logger: Logger;
+}
+
+/** A record as kafkajs takes it: the key as a string or as its UTF-8 bytes (same partition either way). */
+export interface WireRecord {
+  key: string | Buffer;
+  value: Buffer;
 }
 
 /** {@link RecordSink} plus lifecycle and a readiness probe. */
@@ -38,7 +44,9 @@ export function kafkaLogCreator(logger: Logger) {
     };
 }
 
-export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
+export function createKafkaSink(
+  options: KafkaSinkOptions,
+): KafkaSink & { send(records: WireRecord[]): Promise<void> } {
   const log = options.logger.child({ component: 'kafka' });
   const kafka = new Kafka({
     clientId: options.clientId ?? 'emostream-ingest',
@@ -67,7 +75,7 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
       await producer.disconnect();
       if (adminConnected) await adminConnected.then(() => admin.disconnect()).catch(() => {});
     },
-    async send(records: OutboundRecord[]) {
+    async send(records: WireRecord[]) {
       await producer.send({ topic: options.topic, acks: -1, timeout: ackTimeout, messages: records });
     },
     async ping() {
