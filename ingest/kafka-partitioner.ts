@@ -1,58 +1,12 @@
 /**
  * kafkajs' DefaultPartitioner with a faster hash for string and Buffer keys. kafkajs computes murmur2 on its own 64-bit Long
  * emulation and filters the partition list per message; in the producer thread that measured about an eighth of
- * its CPU. This computes the same Java-compatible murmur2 with 32-bit integer math (`Math.imul`), so every key
- * still lands on the partition the JVM clients and Spark would pick. Anything else (explicit partition, missing
- * key) is left to kafkajs' own partitioner.
+ * its CPU. The hash here is the same Java-compatible murmur2 on 32-bit math (common/murmur2.ts), so every key still
+ * lands on the partition the JVM clients and Spark would pick. Anything else (explicit partition, missing key) is
+ * left to kafkajs' own partitioner.
  */
 import { type ICustomPartitioner, Partitioners } from 'kafkajs';
-
-const SEED = 0x9747b28c;
-const M = 0x5bd1e995;
-const scratch = Buffer.allocUnsafe(1024);
-
-/** Java `Utils.murmur2` over bytes `[0, length)` of `data`. */
-function murmur2Bytes(data: Uint8Array, length: number): number {
-  let h = SEED ^ length;
-  const length4 = length >>> 2;
-  for (let i = 0; i < length4; i++) {
-    const i4 = i * 4;
-    let k =
-      (data[i4] as number) |
-      ((data[i4 + 1] as number) << 8) |
-      ((data[i4 + 2] as number) << 16) |
-      ((data[i4 + 3] as number) << 24);
-    k = Math.imul(k, M);
-    k ^= k >>> 24;
-    k = Math.imul(k, M);
-    h = Math.imul(h, M) ^ k;
-  }
-  const tail = length & ~3;
-  switch (length & 3) {
-    // biome-ignore lint/suspicious/noFallthroughSwitchClause: murmur2 folds the tail bytes by falling through
-    case 3:
-      h ^= (data[tail + 2] as number) << 16;
-    // biome-ignore lint/suspicious/noFallthroughSwitchClause: see above
-    case 2:
-      h ^= (data[tail + 1] as number) << 8;
-    case 1:
-      h ^= data[tail] as number;
-      h = Math.imul(h, M);
-  }
-  h ^= h >>> 13;
-  h = Math.imul(h, M);
-  h ^= h >>> 15;
-  return h | 0;
-}
-
-/** Java-compatible murmur2 of the UTF-8 bytes of `key` (what kafkajs and the JVM clients hash). */
-export function murmur2(key: string): number {
-  if (key.length * 3 <= scratch.length) {
-    return murmur2Bytes(scratch, scratch.write(key, 0, 'utf8'));
-  }
-  const data = Buffer.from(key);
-  return murmur2Bytes(data, data.length);
-}
+import { keyPartition } from '../common/murmur2.ts';
 
 /** Drop-in for `Partitioners.DefaultPartitioner`. */
 export const FastKeyPartitioner: ICustomPartitioner = () => {
@@ -61,9 +15,7 @@ export const FastKeyPartitioner: ICustomPartitioner = () => {
     const { message, partitionMetadata } = args;
     if (message.partition === undefined || message.partition === null) {
       const key = message.key;
-      if (typeof key === 'string') return (murmur2(key) & 0x7fffffff) % partitionMetadata.length;
-      if (Buffer.isBuffer(key))
-        return (murmur2Bytes(key, key.length) & 0x7fffffff) % partitionMetadata.length;
+      if (typeof key === 'string' || Buffer.isBuffer(key)) return keyPartition(key, partitionMetadata.length);
     }
     return fallback(args);
   };
