@@ -1,26 +1,12 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { HASH_KEYS as keys } from './murmur2.fixture.ts';
 import { keyPartition, murmur2, murmur2Bytes } from './murmur2.ts';
 
 const require = createRequire(import.meta.url);
 const kafkajsMurmur2 = require('kafkajs/src/producer/partitioners/default/murmur2.js') as (
   k: string | Buffer,
 ) => number;
-
-const keys = [
-  '',
-  'a',
-  'ab',
-  'abc',
-  'abcd',
-  'user-0-17',
-  '12345',
-  'ünïcödé',
-  '🔥👍',
-  '\uD800',
-  'x'.repeat(400),
-  ...Array.from({ length: 2000 }, (_, i) => `user-${i % 7}-${i * 7919}${'é'.repeat(i % 3)}`),
-];
 
 describe('murmur2', () => {
   it('matches kafkajs (Java-compatible) on ASCII, non-ASCII and long keys', () => {

@@ -1,21 +1,7 @@
 import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
+import { HASH_KEYS as keys } from '../common/murmur2.fixture.ts';
 import { FastKeyPartitioner } from './kafka-partitioner.ts';
-
-const keys = [
-  '',
-  'a',
-  'ab',
-  'abc',
-  'abcd',
-  'user-0-17',
-  '12345',
-  'ünïcödé',
-  '🔥👍',
-  '\uD800',
-  'x'.repeat(400),
-  ...Array.from({ length: 2000 }, (_, i) => `user-${i % 7}-${i * 7919}${'é'.repeat(i % 3)}`),
-];
 
 describe('FastKeyPartitioner', () => {
   const partitionMetadata = Array.from({ length: 12 }, (_, i) => ({
