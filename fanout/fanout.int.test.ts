@@ -35,7 +35,8 @@ const publishers: ClusterPublisher[] = [];
 const nodes = new Map<string, SubscriberNode>();
 const sockets: Socket[] = [];
 const viewers: Viewer[] = [];
-let child: ChildProcess | undefined;
+/** Child processes a test spawned; killed in afterAll, also when the test failed before stopping them. */
+const children: ChildProcess[] = [];
 
 function row(
   matchId: string,
@@ -181,7 +182,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const v of viewers) v.stop();
   for (const s of sockets) s.close();
-  child?.kill('SIGKILL');
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const node of nodes.values()) await node.stop();
   for (const publisher of publishers) await publisher.stop();
   await main?.stop();
@@ -251,7 +252,7 @@ describe('fan-out with Kafka and the registry', () => {
 
   it('moves the viewers of a killed node to another node through the directory, with a snapshot', async () => {
     // A node in its own process (fanout/main.ts), so it can be killed outright.
-    child = spawn(
+    const child = spawn(
       process.execPath,
       ['--import', 'tsx', fileURLToPath(new URL('./main.ts', import.meta.url)), 'subscriber-node'],
       {
@@ -268,6 +269,7 @@ describe('fan-out with Kafka and the registry', () => {
         stdio: ['ignore', 'ignore', 'inherit'],
       },
     );
+    children.push(child);
     await until(
       () => main.directory.nodes().some((n) => n.node_id === 'c2-doomed'),
       60_000,
@@ -319,17 +321,20 @@ describe('fan-out with Kafka and the registry', () => {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
     );
+    children.push(proc);
     let stdout = '';
     proc.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
     });
     const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+    // The node registers with the directory while starting and prints its ready line once started: wait for both
+    // (the stdout pipe may deliver the line after the registration is visible).
     await until(
       () => main.directory.nodes().some((n) => n.node_id === 'c1-leaving'),
       60_000,
       'node registered',
     );
-    expect(stdout).toContain('"ready":"subscriber-node"');
+    await until(() => stdout.includes('"ready":"subscriber-node"'), 30_000, 'ready line on stdout');
     const viewer = createViewer({ directoryUrl: main.url, matchIds: ['A'] });
     viewers.push(viewer);
     await viewer.start();
