@@ -9,15 +9,7 @@ import {
   loadSchema,
   registerSchema,
 } from './avro-serde.ts';
-
-interface Reaction {
-  event_id: string;
-  match_id: string;
-  user_id: string;
-  emoji: string;
-  client_ts: number;
-  ingest_ts: number;
-}
+import type { ReactionRecord as Reaction } from './records.ts';
 
 const sample: Reaction = {
   event_id: '6f1c1d5e-6d0b-4c53-9a55-0c0b7c3a1f42',

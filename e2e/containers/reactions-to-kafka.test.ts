@@ -7,18 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAvroSerde, createRegistryClient, loadSchema } from '../../common/avro-serde.ts';
+import type { ReactionRecord as Reaction } from '../../common/records.ts';
 import { ContainerStack } from './container-stack.ts';
 import { createTopics } from './modules/kafka-container.ts';
 import { IngestContainer, type StartedNodeServiceContainer } from './modules/node-service-container.ts';
-
-interface Reaction {
-  event_id: string;
-  match_id: string;
-  user_id: string;
-  emoji: string;
-  client_ts: number;
-  ingest_ts: number;
-}
 
 const brokers = inject('containerKafkaBrokers');
 const registryUrl = inject('containerRegistryUrl');
