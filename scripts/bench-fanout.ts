@@ -9,11 +9,14 @@
  *
  * Options: --levels 1000,5000,10000,20000  --broadcasts 10 (per level, one per --interval ms)  --interval 1000
  *          --workers 4  --deadline 480 (seconds for the whole run)  --client socket.io|raw (raw: a minimal
- *          wire-protocol viewer, to separate the node's time from socket.io-client's own CPU on a shared machine).
+ *          wire-protocol viewer, to separate the node's time from socket.io-client's own CPU on a shared machine;
+ *          floor: no Socket.IO, Engine.IO or WebSocket at all — a plain `node:net` server writes a frame of the same
+ *          size to every plain TCP viewer, the least any single process can spend per broadcast on this machine).
  *          Writes reports/bench-fanout-<client>.json.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket as TcpSocket, connect as tcpConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
@@ -31,7 +34,7 @@ const SCRIPT = fileURLToPath(import.meta.url);
 const MATCH = 'bench-match';
 const quiet = pino({ level: 'warn' });
 
-type ToNode = { type: 'mem' };
+type ToNode = { type: 'mem' } | { type: 'broadcast'; message: SwarmMessage };
 type FromNode =
   | { type: 'ready'; url: string }
   | {
@@ -99,6 +102,76 @@ async function runNode(): Promise<void> {
   process.send?.({ type: 'ready', url: node.url } as FromNode);
 }
 
+/**
+ * The floor: what writing one broadcast to every viewer costs with no Socket.IO, Engine.IO or WebSocket code at all.
+ * A plain TCP server writes one pre-built buffer per broadcast — the Socket.IO frame's size, newline-terminated
+ * JSON carrying `sent_at` — to every connected socket, in one synchronous loop, as a broadcast must.
+ */
+async function runFloorNode(): Promise<void> {
+  const sockets = new Set<TcpSocket>();
+  let relayMs = 0;
+  let relays = 0;
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    sockets.add(socket);
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  process.on('message', (msg: ToNode) => {
+    if (msg.type === 'broadcast') {
+      const started = performance.now();
+      // Same bytes on the wire as the node's frame: `42["swarm",{…}]` plus a 4-byte WebSocket header.
+      const size = Buffer.byteLength(`42${JSON.stringify(['swarm', msg.message])}`) + 4;
+      const body = JSON.stringify({ sent_at: msg.message.sent_at });
+      const frame = Buffer.from(`${body.padEnd(size - 1, ' ')}\n`);
+      for (const socket of sockets) socket.write(frame);
+      relayMs += performance.now() - started;
+      relays++;
+      return;
+    }
+    globalThis.gc?.();
+    const mem = process.memoryUsage();
+    const cpu = process.cpuUsage();
+    process.send?.({
+      type: 'mem',
+      rss: mem.rss,
+      heapUsed: mem.heapUsed,
+      viewers: sockets.size,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      relayMs,
+      relays,
+    } as FromNode);
+  });
+  process.on('SIGTERM', () => process.exit(0));
+  process.send?.({ type: 'ready', url: `http://127.0.0.1:${port}` } as FromNode);
+}
+
+/** A floor viewer: a plain TCP socket; every newline-terminated line is one broadcast carrying `sent_at`. */
+function openFloorViewer(
+  url: string,
+  onSentAt: (sentAt: number) => void,
+  done: (ok: boolean) => void,
+  onClose: () => void,
+): { close(): void } {
+  const { hostname, port } = new URL(url);
+  const socket = tcpConnect(Number(port), hostname);
+  let pending = '';
+  socket.setEncoding('utf8');
+  socket.on('connect', () => done(true));
+  socket.on('data', (chunk: string) => {
+    pending += chunk;
+    for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
+      onSentAt((JSON.parse(pending.slice(0, end)) as { sent_at: number }).sent_at);
+      pending = pending.slice(end + 1);
+    }
+  });
+  socket.on('error', () => done(false));
+  socket.on('close', onClose);
+  return { close: () => socket.destroy() };
+}
+
 // ---- child: a group of viewers ---------------------------------------------------------------------------------
 
 /**
@@ -132,6 +205,7 @@ function openRawViewer(
 
 function runViewers(): void {
   const raw = process.env.BENCH_CLIENT === 'raw';
+  const floor = process.env.BENCH_CLIENT === 'floor';
   const sockets: { close(): void }[] = [];
   let joined = 0;
   let failed = 0;
@@ -154,6 +228,13 @@ function runViewers(): void {
         else failed++;
         setImmediate(openMore);
       };
+      if (floor) {
+        const onClose = () => {
+          disconnected++;
+        };
+        sockets.push(openFloorViewer(url, (sentAt) => latencies.push(Date.now() - sentAt), done, onClose));
+        continue;
+      }
       if (raw) {
         sockets.push(
           openRawViewer(
@@ -330,7 +411,10 @@ async function runParent(): Promise<void> {
     process.exit(130);
   });
 
+  if (!['socket.io', 'raw', 'floor'].includes(values.client))
+    throw new Error('--client is socket.io, raw or floor');
   const node = spawnRole('node', {
+    BENCH_CLIENT: values.client,
     BENCH_PUBLISHER_URL: publisher.url,
     BENCH_DIRECTORY_URL: `http://127.0.0.1:${directoryServer.port}`,
     LOG_LEVEL: 'warn',
@@ -344,8 +428,6 @@ async function runParent(): Promise<void> {
   await sleep(500);
   const baseline = await memory();
 
-  if (values.client !== 'socket.io' && values.client !== 'raw')
-    throw new Error('--client is socket.io or raw');
   const pool = Array.from({ length: workers }, () => spawnRole('viewers', { BENCH_CLIENT: values.client }));
   children.push(...pool);
   const progress = pool.map(() => ({ joined: 0, failed: 0, disconnected: 0, received: 0, cpuMs: 0 }));
@@ -398,13 +480,16 @@ async function runParent(): Promise<void> {
       const viewersCpuBefore = total('cpuMs');
       for (let b = 0; b < broadcasts; b++) {
         const now = Date.now();
-        publisher.publish({
+        const swarm = {
           ...window,
           window_start: now,
           window_end: now + 2000,
           emitted_at: now,
           routed_at: now,
-        });
+        };
+        if (values.client === 'floor')
+          node.send({ type: 'broadcast', message: { ...swarm, sent_at: now } } satisfies ToNode);
+        else publisher.publish(swarm);
         await sleep(interval);
       }
       // Wait for every delivery (bounded): a late one must count in the percentiles, not vanish.
@@ -479,6 +564,6 @@ async function runParent(): Promise<void> {
 }
 
 const role = process.env.BENCH_ROLE ?? 'parent';
-if (role === 'node') await runNode();
+if (role === 'node') await (process.env.BENCH_CLIENT === 'floor' ? runFloorNode() : runNode());
 else if (role === 'viewers') runViewers();
 else await runParent();
