@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PortInUseError } from './errors.ts';
@@ -70,12 +71,15 @@ describe('process supervision', () => {
   it('npm run stack stops Kafka and the registry on SIGTERM, exits 0 and leaves no process behind', async () => {
     const runDir = tempDir('emostream-stack-cli-');
     const [kafkaPort, controllerPort, registryPort] = [await freePort(), await freePort(), await freePort()];
+    // Through npm itself, as users run it: npm relays SIGTERM to its script's shell, which must have exec'd the
+    // script (a plain `sh -c tsx …` would swallow the signal and leave the stack running).
     const child = spawn(
-      process.execPath,
+      'npm',
       [
-        '--import',
-        'tsx',
-        path.join(repoRoot, 'scripts', 'stack.ts'),
+        'run',
+        '--silent',
+        'stack',
+        '--',
         `--kafka-port=${kafkaPort}`,
         `--controller-port=${controllerPort}`,
         `--registry-port=${registryPort}`,
@@ -92,7 +96,17 @@ describe('process supervision', () => {
     expect(pgids.every(groupAlive)).toBe(true);
 
     child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    const stopped = await Promise.race([exited, sleep(60_000).then(() => 'still running after 60 s')]);
+    if (stopped !== 0) {
+      // Leave nothing behind when the assertion below fails: the stack's own process groups too.
+      for (const pgid of [child.pid as number, ...pgids]) {
+        try {
+          process.kill(-pgid, 'SIGKILL');
+        } catch {}
+      }
+      child.kill('SIGKILL');
+    }
+    expect(stopped).toBe(0);
     expect(await groupsGone(pgids, 5_000)).toEqual([]);
     expect(readdirSync(pidDir)).toEqual([]);
     // The broker shut down cleanly rather than being killed: its log ends with the shutdown message.
