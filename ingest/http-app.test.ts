@@ -167,6 +167,8 @@ describe('ingest HTTP API (fake Kafka)', () => {
       ['7', '👍'],
     ]);
     expect(recs.map((r) => r.event_id)).toEqual([body.results[0].event_id, body.results[2].event_id]);
+    // The answer names the stamp the accepted records carry (the event time of the swarm windows).
+    expect(recs.map((r) => r.ingest_ts)).toEqual([body.ingest_ts, body.ingest_ts]);
   });
 
   it(`refuses ${badRequests().length} bad requests with the right status and problem, and writes nothing`, async () => {

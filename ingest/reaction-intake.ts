@@ -105,7 +105,14 @@ export class ReactionIntake {
     metrics.accepted('batch', records.length);
     return {
       status: okStatus,
-      body: JSON.stringify({ accepted: records.length, rejected: invalid + limited, results }),
+      // ingest_ts: the server's stamp on every accepted item (one per request), i.e. the event time the
+      // aggregation windows use; a client can tell which window its reactions count in.
+      body: JSON.stringify({
+        accepted: records.length,
+        rejected: invalid + limited,
+        ingest_ts: ingestTs,
+        results,
+      }),
     };
   }
 

@@ -153,7 +153,11 @@ async function postBatch(matchId: string, n: number): Promise<void> {
       signal: AbortSignal.timeout(10_000),
     });
     const after = Date.now();
-    const body = (await res.json().catch(() => ({}))) as { accepted?: number; rejected?: number };
+    const body = (await res.json().catch(() => ({}))) as {
+      accepted?: number;
+      rejected?: number;
+      ingest_ts?: number;
+    };
     if (res.status === 200 || res.status === 202) {
       const accepted = body.accepted ?? 0;
       totals.accepted += accepted;
@@ -161,11 +165,13 @@ async function postBatch(matchId: string, n: number): Promise<void> {
       if ((body.rejected ?? 0) > 0) {
         totals.rejectedByStatus.item = (totals.rejectedByStatus.item ?? 0) + (body.rejected ?? 0);
       }
-      // One ingest timestamp per request, taken between `before` and `after`.
-      const sentIn = Math.floor(before / WINDOW_MS) * WINDOW_MS;
+      // One ingest timestamp per request, which the answer names; an ingest without it stamped between
+      // `before` and `after`, so a request that crossed a window boundary cannot be credited for sure.
       const answeredIn = Math.floor(after / WINDOW_MS) * WINDOW_MS;
-      if (sentIn !== answeredIn) totals.ambiguousBatches++;
-      tracker.accepted(matchId, answeredIn, accepted, after);
+      let window = answeredIn;
+      if (typeof body.ingest_ts === 'number') window = Math.floor(body.ingest_ts / WINDOW_MS) * WINDOW_MS;
+      else if (Math.floor(before / WINDOW_MS) * WINDOW_MS !== answeredIn) totals.ambiguousBatches++;
+      tracker.accepted(matchId, window, accepted, after);
     } else {
       totals.rejected += n;
       totals.rejectedByStatus[res.status] = (totals.rejectedByStatus[res.status] ?? 0) + n;
