@@ -148,30 +148,6 @@ async function runFloorNode(): Promise<void> {
   process.send?.({ type: 'ready', url: `http://127.0.0.1:${port}` } as FromNode);
 }
 
-/** A floor viewer: a plain TCP socket; every newline-terminated line is one broadcast carrying `sent_at`. */
-function openFloorViewer(
-  url: string,
-  onSentAt: (sentAt: number) => void,
-  done: (ok: boolean) => void,
-  onClose: () => void,
-): { close(): void } {
-  const { hostname, port } = new URL(url);
-  const socket = tcpConnect(Number(port), hostname);
-  let pending = '';
-  socket.setEncoding('utf8');
-  socket.on('connect', () => done(true));
-  socket.on('data', (chunk: string) => {
-    pending += chunk;
-    for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
-      onSentAt((JSON.parse(pending.slice(0, end)) as { sent_at: number }).sent_at);
-      pending = pending.slice(end + 1);
-    }
-  });
-  socket.on('error', () => done(false));
-  socket.on('close', onClose);
-  return { close: () => socket.destroy() };
-}
-
 // ---- child: a group of viewers ---------------------------------------------------------------------------------
 
 /**
@@ -201,6 +177,30 @@ function openRawViewer(
   ws.on('error', () => done(false));
   ws.on('close', onClose);
   return { close: () => ws.close() };
+}
+
+/** A floor viewer: a plain TCP socket; every newline-terminated line is one broadcast carrying `sent_at`. */
+function openFloorViewer(
+  url: string,
+  onSentAt: (sentAt: number) => void,
+  done: (ok: boolean) => void,
+  onClose: () => void,
+): { close(): void } {
+  const { hostname, port } = new URL(url);
+  const socket = tcpConnect(Number(port), hostname);
+  let pending = '';
+  socket.setEncoding('utf8');
+  socket.on('connect', () => done(true));
+  socket.on('data', (chunk: string) => {
+    pending += chunk;
+    for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
+      onSentAt((JSON.parse(pending.slice(0, end)) as { sent_at: number }).sent_at);
+      pending = pending.slice(end + 1);
+    }
+  });
+  socket.on('error', () => done(false));
+  socket.on('close', onClose);
+  return { close: () => socket.destroy() };
 }
 
 function runViewers(): void {

@@ -36,7 +36,7 @@ import {
   waitForRunning,
 } from './lib/spark-jobs/job-runner.ts';
 import { JOBS_DIR, loadJobsConfig } from './lib/spark-jobs/jobs-config.ts';
-import { createReactionLoad } from './lib/spark-jobs/reaction-load.ts';
+import { createReactionLoad, type PartitionedMessage } from './lib/spark-jobs/reaction-load.ts';
 import {
   type AggregateRecord,
   type ReactionRecord,
@@ -63,6 +63,21 @@ const MATCHES = Array.from({ length: 20 }, (_, i) => `match-${i}`);
  * call costs O(n²); 500 measured cheapest per record between 125 and 1250.
  */
 const SEND_SLICE = 500;
+
+/**
+ * Sends records already grouped by partition, all slices in flight at once: kafkajs regroups each send's messages
+ * by copying a partition's list per message, so slices stay small; the partition is set, so nothing is hashed.
+ */
+async function sendPartitioned(producer: Producer, topic: string, perPartition: PartitionedMessage[][]) {
+  const sends: Promise<unknown>[] = [];
+  for (const messages of perPartition) {
+    for (let at = 0; at < messages.length; at += SEND_SLICE) {
+      const slice = messages.length <= SEND_SLICE ? messages : messages.slice(at, at + SEND_SLICE);
+      sends.push(producer.send({ topic, acks: 1, messages: slice }));
+    }
+  }
+  await Promise.all(sends);
+}
 
 function pct(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
@@ -123,7 +138,13 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
-    await admin.connect();
+    await Promise.all([admin.connect(), producer.connect()]);
+    const job = await loadJob(path.join(JOBS_DIR, 'emoji-swarm.sql'));
+    const trigger = Number.parseInt(job.params.trigger?.value ?? '2', 10) * 1000;
+    if (mode === 'preload') {
+      await runPreload({ kafka: { admin, producer }, registryUrl, brokers, stateDir, id, job, trigger });
+      return;
+    }
     await admin.createTopics({
       waitForLeaders: true,
       topics: [
@@ -131,7 +152,6 @@ async function main(): Promise<void> {
         { topic: topics.aggregates, numPartitions: 2 },
       ],
     });
-    await producer.connect();
     const serde = await createAvroSerde<ReactionRecord>(createRegistryClient(registryUrl), {
       topic: topics.reactions,
       schema: await loadSchema('reaction'),
@@ -145,12 +165,6 @@ async function main(): Promise<void> {
       AGGREGATES_TOPIC: topics.aggregates,
       SPARK_JOBS_STATE: stateDir,
     });
-    const job = await loadJob(path.join(JOBS_DIR, 'emoji-swarm.sql'));
-    const trigger = Number.parseInt(job.params.trigger?.value ?? '2', 10) * 1000;
-    if (mode === 'preload') {
-      await runPreload({ kafka: { admin, producer }, registryUrl, brokers, stateDir, id, job, trigger });
-      return;
-    }
     console.log(`submitting emoji-swarm (trigger ${trigger} ms, ${partitions} partitions) …`);
     const submitted = await submitJob(config, job, { waitRunning: false });
     launcher = submitted.meta.launcherPid;
@@ -207,16 +221,7 @@ async function main(): Promise<void> {
           probeSent.set(match, now);
           lastProbe = now;
         }
-        // One send per partition slice, all in flight at once: kafkajs regroups each send's messages by copying a
-        // partition's list per message, so slices stay small; the partition is already set, so nothing is hashed.
-        const sends: Promise<unknown>[] = [];
-        for (const messages of perPartition) {
-          for (let at = 0; at < messages.length; at += SEND_SLICE) {
-            const slice = messages.length <= SEND_SLICE ? messages : messages.slice(at, at + SEND_SLICE);
-            sends.push(producer.send({ topic: topics.reactions, acks: 1, messages: slice }));
-          }
-        }
-        await Promise.all(sends);
+        await sendPartitioned(producer, topics.reactions, perPartition);
         sent += perTick;
         next += tickMs;
         const wait = next - Date.now();
@@ -342,13 +347,9 @@ async function runPreload(ctx: PreloadContext): Promise<void> {
     let written = 0;
     let shown = Date.now();
     while (written < total) {
-      const sends: Promise<unknown>[] = [];
-      for (let t = 0; t < 10 && written < total; t++, written += perTick, ts += 100) {
-        for (const messages of load.next(perTick, ts)) {
-          for (let at = 0; at < messages.length; at += SEND_SLICE)
-            sends.push(producer.send({ topic, acks: 1, messages: messages.slice(at, at + SEND_SLICE) }));
-        }
-      }
+      const sends: Promise<void>[] = [];
+      for (let t = 0; t < 10 && written < total; t++, written += perTick, ts += 100)
+        sends.push(sendPartitioned(producer, topic, load.next(perTick, ts)));
       await Promise.all(sends);
       if (Date.now() - shown > 3000) {
         console.log(`  written ${written}/${total}`);
@@ -373,13 +374,13 @@ async function runPreload(ctx: PreloadContext): Promise<void> {
       const deadline = Date.now() + 120_000 + batches * ctx.trigger * 3;
       let shownBatch = -1;
       for (;;) {
-        const [p] = await readProgress(submitted.paths, 1);
+        const progress = await readProgress(submitted.paths, 500);
+        const p = progress.at(-1);
         if (p && p.batchId !== shownBatch) {
           shownBatch = p.batchId;
           console.log(`  batch ${p.batchId}: ${p.numInputRows} rows in ${p.batchDuration} ms`);
         }
-        const read = (await readProgress(submitted.paths, 500)).reduce((n, q) => n + q.numInputRows, 0);
-        if (read >= total) break;
+        if (progress.reduce((n, q) => n + q.numInputRows, 0) >= total) break;
         if (Date.now() > deadline) throw new Error(`the job did not read ${total} reactions in time`);
         await new Promise((r) => setTimeout(r, 500));
       }

@@ -77,7 +77,6 @@ const totals = {
   rejectedByStatus: {} as Record<string, number>,
   networkErrors: 0,
   /** Batches answered in a later window than they were sent in (credited to the later one). */
-  ambiguousBatches: 0,
   /** Reactions due but not sent because `--in-flight` requests were already waiting (ingest too slow). */
   skipped: 0,
   deliveries: 0,
@@ -144,7 +143,6 @@ async function postBatch(matchId: string, n: number): Promise<void> {
   }));
   inFlight++;
   totals.requests++;
-  const before = Date.now();
   try {
     const res = await fetch(`${ingestUrl}/v1/reactions:batch`, {
       method: 'POST',
@@ -165,12 +163,8 @@ async function postBatch(matchId: string, n: number): Promise<void> {
       if ((body.rejected ?? 0) > 0) {
         totals.rejectedByStatus.item = (totals.rejectedByStatus.item ?? 0) + (body.rejected ?? 0);
       }
-      // One ingest timestamp per request, which the answer names; an ingest without it stamped between
-      // `before` and `after`, so a request that crossed a window boundary cannot be credited for sure.
-      const answeredIn = Math.floor(after / WINDOW_MS) * WINDOW_MS;
-      let window = answeredIn;
-      if (typeof body.ingest_ts === 'number') window = Math.floor(body.ingest_ts / WINDOW_MS) * WINDOW_MS;
-      else if (Math.floor(before / WINDOW_MS) * WINDOW_MS !== answeredIn) totals.ambiguousBatches++;
+      // The answer names the one ingest timestamp of its accepted items: the window they count in.
+      const window = Math.floor((body.ingest_ts ?? after) / WINDOW_MS) * WINDOW_MS;
       tracker.accepted(matchId, window, accepted, after);
     } else {
       totals.rejected += n;
@@ -255,12 +249,6 @@ function progress(final = false): void {
 const progressTimer = setInterval(progress, 1000);
 while (!stopping && Date.now() < end) {
   const now = Date.now();
-  // A request sent in the last moments of a window may be stamped in the next: wait for the boundary instead.
-  const toBoundary = WINDOW_MS - (now % WINDOW_MS);
-  if (toBoundary < 15) {
-    await sleep(toBoundary + 1);
-    continue;
-  }
   due = Math.floor(((now - started) / 1000) * rate);
   let owed = due - sent;
   while (owed > 0) {
@@ -311,7 +299,6 @@ const report = {
     network_errors: totals.networkErrors,
     requests: totals.requests,
     accepted_per_s: Math.round(totals.accepted / sendSeconds),
-    ambiguous_batches: totals.ambiguousBatches,
   },
   latency_ms: {
     what: 'ingest accepted → first viewer holding a window count that includes the reaction',
