@@ -10,7 +10,7 @@ const containers = process.env.EMOSTREAM_CONTAINER_SUITE === '1';
  * Two projects (three with the container suite):
  * - unit: `*.test.ts` beside the code, no external services;
  * - integration: `*.int.test.ts` beside the code and everything under e2e/, run against a real Kafka, schema
- *   registry (and Spark where a test asks for it) that `scripts/lib/test-stack.ts` starts once for the run.
+ *   registry (and Spark where a test asks for it) that `infra/local/test-stack.ts` starts once for the run.
  */
 export default defineConfig({
   test: {
@@ -18,16 +18,16 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{common,ingest,fanout,scripts,jobs}/**/*.test.ts'],
+          include: ['{common,ingest,fanout,infra,scripts,jobs}/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
         },
       },
       {
         test: {
           name: 'integration',
-          include: ['{common,ingest,fanout,scripts,jobs}/**/*.int.test.ts', 'e2e/**/*.test.ts'],
+          include: ['{common,ingest,fanout,infra,scripts,jobs}/**/*.int.test.ts', 'e2e/**/*.test.ts'],
           exclude: ['e2e/containers/**', '**/node_modules/**'],
-          globalSetup: ['scripts/lib/test-stack.ts'],
+          globalSetup: ['infra/local/test-stack.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
           fileParallelism: false,

@@ -2,7 +2,7 @@
  * The whole pipeline on this machine: known reactions POSTed to ingest → Kafka → the emoji-swarm Spark SQL job
  * (real spark-submit, local[2]) → fan-out main publisher → 2 cluster publishers → 2 subscriber nodes each →
  * viewers assigned through the directory. Kafka and the registry come from the integration globalSetup; every
- * EmoStream service runs as a supervised child process (scripts/lib/pipeline), on fresh topics of its own.
+ * EmoStream service runs as a supervised child process (infra/local/pipeline-services.ts), on fresh topics of its own.
  *
  * Windows are on the ingest timestamp (server clock, one per batch request), so each burst of reactions is one
  * batch request sent just after a window boundary and answered well before the next: the clock readings around
@@ -13,9 +13,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SnapshotMessage, SwarmMessage } from '../common/socket-events.ts';
-import { createViewer, type Viewer } from '../fanout/viewer-client.ts';
-import { type Pipeline, startPipeline } from '../scripts/lib/pipeline/pipeline-services.ts';
-import { swarmSize } from '../scripts/lib/pipeline/swarm-format.ts';
+import { swarmSize } from '../fanout/client/swarm-format.ts';
+import { createViewer, type Viewer } from '../fanout/client/viewer-client.ts';
+import { type Pipeline, startPipeline } from '../infra/local/pipeline-services.ts';
 
 const WINDOW_MS = 2000;
 const run = randomUUID().slice(0, 8);

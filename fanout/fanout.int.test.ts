@@ -11,11 +11,11 @@ import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type AvroSerde, createAvroSerde, createRegistryClient, loadSchema } from '../common/avro-serde.ts';
 import type { SnapshotMessage, SwarmMessage } from '../common/socket-events.ts';
-import { type ClusterPublisher, createClusterPublisher } from './cluster-publisher.ts';
-import { createMainPublisher, type MainPublisher } from './main-publisher.ts';
-import { createSubscriberNode, type SubscriberNode } from './subscriber-node.ts';
-import { createViewer, type Viewer } from './viewer-client.ts';
-import type { AggregateRow } from './window-store.ts';
+import { createViewer, type Viewer } from './client/viewer-client.ts';
+import { type ClusterPublisher, createClusterPublisher } from './cluster-publisher/cluster-publisher.ts';
+import { createMainPublisher, type MainPublisher } from './main-publisher/main-publisher.ts';
+import type { AggregateRow } from './main-publisher/window-store.ts';
+import { createSubscriberNode, type SubscriberNode } from './subscriber-node/subscriber-node.ts';
 
 const logger = pino({ level: process.env.FANOUT_TEST_LOG ?? 'warn' });
 const run = randomUUID().slice(0, 8);

@@ -5,15 +5,15 @@
  * listening, for the process that started it.
  */
 import { createLogger } from '../common/logger.ts';
-import { createClusterPublisher } from './cluster-publisher.ts';
+import { createClusterPublisher } from './cluster-publisher/cluster-publisher.ts';
 import {
   clusterPublisherConfigFromEnv,
   mainPublisherConfigFromEnv,
   subscriberNodeConfigFromEnv,
 } from './config.ts';
 import { ConfigError } from './errors.ts';
-import { createMainPublisher } from './main-publisher.ts';
-import { createSubscriberNode } from './subscriber-node.ts';
+import { createMainPublisher } from './main-publisher/main-publisher.ts';
+import { createSubscriberNode } from './subscriber-node/subscriber-node.ts';
 
 /** The roles this entry starts. */
 export const ROLES = ['main-publisher', 'cluster-publisher', 'subscriber-node'] as const;

@@ -24,11 +24,11 @@ import { pino } from 'pino';
 import { io as connect, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import type { SwarmMessage, SwarmWindow } from '../common/socket-events.ts';
-import { createClusterPublisher } from '../fanout/cluster-publisher.ts';
-import { Directory } from '../fanout/directory.ts';
-import { mountDirectoryRoutes } from '../fanout/directory-routes.ts';
+import { createClusterPublisher } from '../fanout/cluster-publisher/cluster-publisher.ts';
 import { closeServer, createFanoutMetrics, createHttpApp, listen } from '../fanout/http-server.ts';
-import { createSubscriberNode } from '../fanout/subscriber-node.ts';
+import { Directory } from '../fanout/main-publisher/directory.ts';
+import { mountDirectoryRoutes } from '../fanout/main-publisher/directory-routes.ts';
+import { createSubscriberNode } from '../fanout/subscriber-node/subscriber-node.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const MATCH = 'bench-match';

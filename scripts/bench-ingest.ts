@@ -19,7 +19,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Kafka, logLevel } from 'kafkajs';
-import { freePort } from './lib/runtime/ports.ts';
+import { freePort } from '../infra/local/ports.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -219,7 +219,7 @@ async function main(): Promise<void> {
     process.stderr.write(
       'starting Kafka + schema registry (set EMOSTREAM_BENCH_KAFKA_BROKERS/_REGISTRY_URL to reuse one)\n',
     );
-    const { startStack } = await import('./lib/runtime/local-stack.ts');
+    const { startStack } = await import('../infra/local/local-stack.ts');
     stack = await startStack({ topics: {} });
     brokers = stack.kafkaBrokers;
     registryUrl = stack.registryUrl;

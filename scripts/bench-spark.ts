@@ -25,8 +25,8 @@ import path from 'node:path';
 import { type Admin, Kafka, logLevel, type Producer } from 'kafkajs';
 import { argv, chalk } from 'zx';
 import { createAvroSerde, createRegistryClient, loadSchema } from '../common/avro-serde.ts';
-import { type Stack, startStack } from './lib/runtime/local-stack.ts';
-import { loadJob, type SqlJob } from './lib/spark-jobs/job-header.ts';
+import { type Stack, startStack } from '../infra/local/local-stack.ts';
+import { loadJob, type SqlJob } from '../jobs/spark-sql/control/job-header.ts';
 import {
   killGroup,
   readProgress,
@@ -34,14 +34,14 @@ import {
   stopJob,
   submitJob,
   waitForRunning,
-} from './lib/spark-jobs/job-runner.ts';
-import { JOBS_DIR, loadJobsConfig } from './lib/spark-jobs/jobs-config.ts';
-import { createReactionLoad, type PartitionedMessage } from './lib/spark-jobs/reaction-load.ts';
+} from '../jobs/spark-sql/control/job-runner.ts';
+import { JOBS_DIR, loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
+import { createReactionLoad, type PartitionedMessage } from '../jobs/spark-sql/control/reaction-load.ts';
 import {
   type AggregateRecord,
   type ReactionRecord,
   readAggregates,
-} from './lib/spark-jobs/stream-fixtures.ts';
+} from '../jobs/spark-sql/control/stream-fixtures.ts';
 
 const rates = String(argv.rates ?? '10000,25000,50000,75000,100000,150000')
   .split(',')

@@ -9,12 +9,12 @@
  * EMOSTREAM_NODE_IMAGE.
  */
 import path from 'node:path';
-import { provisionImageArtifacts } from './lib/images/artifacts.ts';
-import { ensureBaseImage } from './lib/images/base-image.ts';
-import { docker } from './lib/images/docker-cli.ts';
-import { imageNames } from './lib/images/image-names.ts';
-import { ensureServiceImage, serviceImageSpecs } from './lib/images/service-images.ts';
-import { cacheDir } from './lib/runtime/cache-dir.ts';
+import { provisionImageArtifacts } from '../infra/images/artifacts.ts';
+import { ensureBaseImage } from '../infra/images/base-image.ts';
+import { docker } from '../infra/images/docker-cli.ts';
+import { imageNames } from '../infra/images/image-names.ts';
+import { ensureServiceImage, serviceImageSpecs } from '../infra/images/service-images.ts';
+import { cacheDir } from '../infra/local/cache-dir.ts';
 
 const started = Date.now();
 const log = (line: string) => {

@@ -125,7 +125,7 @@ else
 fi
 
 # --- 3. compose file ------------------------------------------------------------------------------------------
-# `npm test` already checks it with a YAML parser (scripts/lib/images/compose-file.test.ts); where a compose
+# `npm test` already checks it with a YAML parser (infra/compose-file.test.ts); where a compose
 # implementation is installed, let it validate the file too (its public images are not pulled).
 if docker compose version > /dev/null 2>&1; then
   step "docker compose config: infra/docker-compose.yml"

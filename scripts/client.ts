@@ -10,8 +10,8 @@
 import { randomUUID } from 'node:crypto';
 import { argv, chalk } from 'zx';
 import { MATCH_ID_PATTERN } from '../common/socket-events.ts';
-import { createViewer } from '../fanout/viewer-client.ts';
-import { formatWindowLine } from './lib/pipeline/swarm-format.ts';
+import { formatWindowLine } from '../fanout/client/swarm-format.ts';
+import { createViewer } from '../fanout/client/viewer-client.ts';
 
 /** Keys 1–5 send these. */
 const PALETTE = ['🔥', '👏', '❤️', '😂', '😮'] as const;

@@ -10,7 +10,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { argv, chalk } from 'zx';
-import { JobError } from './lib/spark-jobs/errors.ts';
+import { JobError } from '../jobs/spark-sql/control/errors.ts';
 import {
   isAlive,
   offsetsBehind,
@@ -18,8 +18,8 @@ import {
   readProgress,
   readStatus,
   runPaths,
-} from './lib/spark-jobs/job-runner.ts';
-import { loadJobsConfig } from './lib/spark-jobs/jobs-config.ts';
+} from '../jobs/spark-sql/control/job-runner.ts';
+import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
 
 function percentile(values: number[], p: number): number | undefined {
   if (values.length === 0) return undefined;

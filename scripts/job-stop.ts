@@ -4,9 +4,9 @@
  * query and exits; the checkpoint is kept, so job:submit resumes where it stopped.
  */
 import { argv, chalk } from 'zx';
-import { JobError } from './lib/spark-jobs/errors.ts';
-import { runPaths, stopJob } from './lib/spark-jobs/job-runner.ts';
-import { loadJobsConfig } from './lib/spark-jobs/jobs-config.ts';
+import { JobError } from '../jobs/spark-sql/control/errors.ts';
+import { runPaths, stopJob } from '../jobs/spark-sql/control/job-runner.ts';
+import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
 
 async function main(): Promise<void> {
   const [arg] = argv._;

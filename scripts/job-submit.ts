@@ -7,10 +7,10 @@
  *   npm run job:submit -- path/to/my-job.sql     # any job file
  */
 import { argv, chalk } from 'zx';
-import { JobError } from './lib/spark-jobs/errors.ts';
-import { loadJob } from './lib/spark-jobs/job-header.ts';
-import { submitJob } from './lib/spark-jobs/job-runner.ts';
-import { jobFile, loadJobsConfig } from './lib/spark-jobs/jobs-config.ts';
+import { JobError } from '../jobs/spark-sql/control/errors.ts';
+import { loadJob } from '../jobs/spark-sql/control/job-header.ts';
+import { submitJob } from '../jobs/spark-sql/control/job-runner.ts';
+import { jobFile, loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
 
 async function main(): Promise<void> {
   const [name] = argv._;

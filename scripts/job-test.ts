@@ -11,9 +11,9 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { argv, chalk } from 'zx';
-import { JobError } from './lib/spark-jobs/errors.ts';
-import { formatDiff, runJobTests } from './lib/spark-jobs/job-test.ts';
-import { JOBS_DIR, jobFile } from './lib/spark-jobs/jobs-config.ts';
+import { JobError } from '../jobs/spark-sql/control/errors.ts';
+import { formatDiff, runJobTests } from '../jobs/spark-sql/control/job-test.ts';
+import { JOBS_DIR, jobFile } from '../jobs/spark-sql/control/jobs-config.ts';
 
 async function main(): Promise<void> {
   const names = argv._.map(String);

@@ -6,7 +6,7 @@
  * matches for D seconds while holding V viewers, spread over the matches and assigned to subscriber nodes by the
  * directory. Prints a progress line each second and writes a JSON report to reports/load-<time>.json with
  * accepted/rejected, end-to-end latency p50/p95/p99 (ingest accepted → first viewer whose window count includes
- * the reaction; see scripts/lib/pipeline/latency-tracker.ts) and deliveries/s. Loopback addresses only.
+ * the reaction; see fanout/client/latency-tracker.ts) and deliveries/s. Loopback addresses only.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,9 +14,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { argv, chalk } from 'zx';
 import type { SwarmMessage } from '../common/socket-events.ts';
-import { createViewer, type Viewer } from '../fanout/viewer-client.ts';
-import { LatencyTracker } from './lib/pipeline/latency-tracker.ts';
-import { repoRoot } from './lib/runtime/versions.ts';
+import { LatencyTracker } from '../fanout/client/latency-tracker.ts';
+import { createViewer, type Viewer } from '../fanout/client/viewer-client.ts';
+import { repoRoot } from '../infra/local/versions.ts';
 
 const WINDOW_MS = 2000;
 const TICK_MS = 50;

@@ -5,8 +5,8 @@
  * Idempotent: a second run only checks markers. `--skip-spark` leaves Spark out.
  */
 import { argv } from 'zx';
-import { reportFailure } from './lib/runtime/foreground.ts';
-import { provision } from './lib/runtime/provisioner.ts';
+import { reportFailure } from '../infra/local/foreground.ts';
+import { provision } from '../infra/local/provisioner.ts';
 
 const started = Date.now();
 try {

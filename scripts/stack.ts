@@ -6,7 +6,7 @@
  * default <cache>/run, wiped at start.
  */
 import { argv } from 'zx';
-import { portsFrom, reportFailure, runDirFrom, runForeground } from './lib/runtime/foreground.ts';
+import { portsFrom, reportFailure, runDirFrom, runForeground } from '../infra/local/foreground.ts';
 
 try {
   const ports = portsFrom(argv);

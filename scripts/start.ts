@@ -14,14 +14,8 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { argv, chalk } from 'zx';
-import { type Demo, startDemo } from './lib/pipeline/demo-traffic.ts';
-import {
-  defaultPipelinePorts,
-  type PipelineOptions,
-  pipelineAddresses,
-  pipelineSpecs,
-} from './lib/pipeline/pipeline-services.ts';
-import { RuntimeError } from './lib/runtime/errors.ts';
+import { type Demo, startDemo } from '../infra/local/demo-traffic.ts';
+import { RuntimeError } from '../infra/local/errors.ts';
 import {
   portsFrom,
   reportFailure,
@@ -29,8 +23,14 @@ import {
   runForeground,
   type ServiceContext,
   type ServiceFactory,
-} from './lib/runtime/foreground.ts';
-import { assertPortFree } from './lib/runtime/ports.ts';
+} from '../infra/local/foreground.ts';
+import {
+  defaultPipelinePorts,
+  type PipelineOptions,
+  pipelineAddresses,
+  pipelineSpecs,
+} from '../infra/local/pipeline-services.ts';
+import { assertPortFree } from '../infra/local/ports.ts';
 
 const HOST = '127.0.0.1';
 let ports: ReturnType<typeof portsFrom>;

@@ -8,8 +8,8 @@
  *   inject('containerRegistryUrl');  // "http://127.0.0.1:port/apis/ccompat/v7"
  */
 import type { TestProject } from 'vitest/node';
-import { imageLabels } from '../../scripts/lib/images/docker-cli.ts';
-import { defaultImageNames, imageNames } from '../../scripts/lib/images/image-names.ts';
+import { imageLabels } from '../../infra/images/docker-cli.ts';
+import { defaultImageNames, imageNames } from '../../infra/images/image-names.ts';
 import { ContainerStack } from './container-stack.ts';
 import { KafkaContainer } from './modules/kafka-container.ts';
 import { RegistryContainer } from './modules/registry-container.ts';

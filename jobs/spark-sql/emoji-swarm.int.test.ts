@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRegistryClient, loadSchema, valueSubject } from '../../common/avro-serde.ts';
-import { loadJob, type SqlJob } from '../../scripts/lib/spark-jobs/job-header.ts';
+import { loadJob, type SqlJob } from './control/job-header.ts';
 import {
   isAlive,
   killGroup,
@@ -17,8 +17,8 @@ import {
   stopJob,
   submitJob,
   waitForRunning,
-} from '../../scripts/lib/spark-jobs/job-runner.ts';
-import { JOBS_DIR, type JobsConfig, loadJobsConfig } from '../../scripts/lib/spark-jobs/jobs-config.ts';
+} from './control/job-runner.ts';
+import { JOBS_DIR, type JobsConfig, loadJobsConfig } from './control/jobs-config.ts';
 import {
   type AggregateReader,
   createReactionProducer,
@@ -26,7 +26,7 @@ import {
   matchesExpected,
   type ReactionRun,
   readAggregates,
-} from '../../scripts/lib/spark-jobs/stream-fixtures.ts';
+} from './control/stream-fixtures.ts';
 
 // Real Kafka + registry from the test stack, real Spark (local[2]) from the provisioned runtime. Three spark-submits
 // in the whole file: Spark starts slowly on two cores.

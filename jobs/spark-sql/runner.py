@@ -30,7 +30,7 @@ REQUIRED = ["window", "watermark", "trigger", "source", "sink", "event_time", "s
 
 
 def parse_job(path):
-    """Header params and SQL (params substituted). Mirrors scripts/lib/spark-jobs/job-header.ts."""
+    """Header params and SQL (params substituted). Mirrors jobs/spark-sql/control/job-header.ts."""
     text = open(path, encoding="utf-8").read()
     params = {}
     for line in text.splitlines():

@@ -1,6 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { AbstractStartedContainer, GenericContainer, type StartedTestContainer } from 'testcontainers';
-import { imageNames } from '../../../scripts/lib/images/image-names.ts';
+import { imageNames } from '../../../infra/images/image-names.ts';
 import { freePort, HostProbeWaitStrategy, SUITE_LABEL } from './host-network.ts';
 
 /** A topic to create once the broker is up. */

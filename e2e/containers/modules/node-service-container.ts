@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { AbstractStartedContainer, GenericContainer, type StartedTestContainer } from 'testcontainers';
-import { imageNames } from '../../../scripts/lib/images/image-names.ts';
+import { imageNames } from '../../../infra/images/image-names.ts';
 import { freePort, HostProbeWaitStrategy, httpOk, SUITE_LABEL } from './host-network.ts';
 
 /** The repository root, bind-mounted read-only into the container as /app. */

@@ -1,5 +1,5 @@
 import { AbstractStartedContainer, GenericContainer, type StartedTestContainer } from 'testcontainers';
-import { imageNames } from '../../../scripts/lib/images/image-names.ts';
+import { imageNames } from '../../../infra/images/image-names.ts';
 import { freePort, HostProbeWaitStrategy, httpOk, SUITE_LABEL } from './host-network.ts';
 
 /**

@@ -2,17 +2,17 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AbstractStartedContainer, GenericContainer, type StartedTestContainer } from 'testcontainers';
-import { imageNames } from '../../../scripts/lib/images/image-names.ts';
-import { runtimePaths } from '../../../scripts/lib/runtime/cache-dir.ts';
-import { loadVersions } from '../../../scripts/lib/runtime/versions.ts';
-import type { SqlJob } from '../../../scripts/lib/spark-jobs/job-header.ts';
-import { loadJob } from '../../../scripts/lib/spark-jobs/job-header.ts';
+import { imageNames } from '../../../infra/images/image-names.ts';
+import { runtimePaths } from '../../../infra/local/cache-dir.ts';
+import { loadVersions } from '../../../infra/local/versions.ts';
+import type { SqlJob } from '../../../jobs/spark-sql/control/job-header.ts';
+import { loadJob } from '../../../jobs/spark-sql/control/job-header.ts';
 import {
   checkpointOf,
   registerJobSchemas,
   sparkSubmitArgs,
-} from '../../../scripts/lib/spark-jobs/job-runner.ts';
-import { jobFile, loadJobsConfig, SCHEMAS_DIR } from '../../../scripts/lib/spark-jobs/jobs-config.ts';
+} from '../../../jobs/spark-sql/control/job-runner.ts';
+import { jobFile, loadJobsConfig, SCHEMAS_DIR } from '../../../jobs/spark-sql/control/jobs-config.ts';
 import { execExitCode, HostProbeWaitStrategy, SUITE_LABEL } from './host-network.ts';
 
 /** The checkout, mounted read-only at the same path inside, so the job scripts' absolute paths hold there too. */
@@ -103,7 +103,7 @@ export class SparkJobContainer extends GenericContainer {
       version: loadVersions().spark.pyspark,
     };
     const runDir = path.posix.join(STATE_DIR, 'runs', job.name);
-    // Same runner arguments as job:submit's submitJob (scripts/lib/spark-jobs/job-runner.ts).
+    // Same runner arguments as job:submit's submitJob (jobs/spark-sql/control/job-runner.ts).
     const command = [
       runtime.sparkSubmit,
       ...sparkSubmitArgs(runtime, config.master),

@@ -1,4 +1,4 @@
-import versions from '../../../versions.json' with { type: 'json' };
+import versions from '../../versions.json' with { type: 'json' };
 
 /** Names (repository:tag) of the images the container suite runs; each can be replaced through the environment. */
 export interface ImageNames {

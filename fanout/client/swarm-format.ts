@@ -3,7 +3,7 @@
  * `12:00:04–06  🔥×3 (3785)  👏×1 (12)` — window start–end (local time, the end as seconds only when the minute
  * is the same), then per emoji the swarm size and the count, biggest count first.
  */
-import type { SwarmWindow } from '../../../common/socket-events.ts';
+import type { SwarmWindow } from '../../common/socket-events.ts';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 

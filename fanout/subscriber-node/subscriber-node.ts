@@ -22,7 +22,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import { type Socket as ClientSocket, io as connectClient } from 'socket.io-client';
-import { createLogger, type Logger } from '../common/logger.ts';
+import { createLogger, type Logger } from '../../common/logger.ts';
 import {
   type Ack,
   matchRoom,
@@ -35,9 +35,8 @@ import {
   type SwarmMessage,
   swarmMessageSchema,
   type ViewerToNodeEvents,
-} from '../common/socket-events.ts';
-import type { SubscriberNodeConfig } from './config.ts';
-import type { NodeReport } from './directory.ts';
+} from '../../common/socket-events.ts';
+import type { SubscriberNodeConfig } from '../config.ts';
 import {
   closeServer,
   closeSocketServer,
@@ -45,8 +44,9 @@ import {
   createHttpApp,
   type FanoutMetrics,
   listen,
-} from './http-server.ts';
-import { MessageCache } from './window-store.ts';
+} from '../http-server.ts';
+import type { NodeReport } from '../main-publisher/directory.ts';
+import { MessageCache } from '../main-publisher/window-store.ts';
 
 /** Dependencies of {@link createSubscriberNode}; all optional. */
 export interface SubscriberNodeDeps {

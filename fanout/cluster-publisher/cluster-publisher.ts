@@ -12,8 +12,8 @@ import {
   createRegistryClient,
   loadSchema,
   type RegistryClient,
-} from '../common/avro-serde.ts';
-import { createLogger, type Logger } from '../common/logger.ts';
+} from '../../common/avro-serde.ts';
+import { createLogger, type Logger } from '../../common/logger.ts';
 import {
   matchRoom,
   type NodeToPublisherEvents,
@@ -22,8 +22,8 @@ import {
   type SwarmMessage,
   type SwarmWindow,
   subscriptionRequestSchema,
-} from '../common/socket-events.ts';
-import { type ClusterPublisherConfig, clusterTopic } from './config.ts';
+} from '../../common/socket-events.ts';
+import { type ClusterPublisherConfig, clusterTopic } from '../config.ts';
 import {
   closeServer,
   closeSocketServer,
@@ -31,8 +31,8 @@ import {
   createHttpApp,
   type FanoutMetrics,
   listen,
-} from './http-server.ts';
-import { createKafka, ensureTopic } from './kafka.ts';
+} from '../http-server.ts';
+import { createKafka, ensureTopic } from '../kafka.ts';
 
 /** Dependencies of {@link createClusterPublisher}; all optional. */
 export interface ClusterPublisherDeps {

@@ -12,8 +12,8 @@ import type {
   SnapshotMessage,
   SwarmMessage,
   ViewerToNodeEvents,
-} from '../common/socket-events.ts';
-import type { Assignment } from './directory.ts';
+} from '../../common/socket-events.ts';
+import type { Assignment } from '../main-publisher/directory.ts';
 
 /** Options of {@link createViewer}. */
 export interface ViewerOptions {

@@ -36,14 +36,14 @@ const VersionsSchema = z.object({
 export type Versions = z.infer<typeof VersionsSchema>;
 
 /** The repository root (three levels above this file). */
-export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 let cached: Versions | undefined;
 
 /** Reads and validates `versions.json` once; a bad file is a programming error, so it throws. */
 export function loadVersions(): Versions {
   if (!cached) {
-    const raw: unknown = JSON.parse(readFileSync(new URL('../../../versions.json', import.meta.url), 'utf8'));
+    const raw: unknown = JSON.parse(readFileSync(new URL('../../versions.json', import.meta.url), 'utf8'));
     const parsed = VersionsSchema.safeParse(raw);
     if (!parsed.success) {
       throw new Error(`versions.json is invalid: ${z.prettifyError(parsed.error)}`);

@@ -2,8 +2,9 @@
  * `npm start -- --demo`: a few simulated viewers per match and a steady, modest stream of reactions, so a fresh
  * pipeline has something to show. Prints one line per window update seen by the first viewer of each match.
  */
-import { createViewer, type Viewer } from '../../../fanout/viewer-client.ts';
-import { formatWindowLine } from './swarm-format.ts';
+
+import { formatWindowLine } from '../../fanout/client/swarm-format.ts';
+import { createViewer, type Viewer } from '../../fanout/client/viewer-client.ts';
 
 /** Options of {@link startDemo}. */
 export interface DemoOptions {

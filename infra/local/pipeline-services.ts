@@ -7,18 +7,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { TOPICS } from '../../../common/topics.ts';
-import { freePort } from '../runtime/ports.ts';
+import { TOPICS } from '../../common/topics.ts';
+import { readStatus, runPaths } from '../../jobs/spark-sql/control/job-runner.ts';
+import { loadJobsConfig } from '../../jobs/spark-sql/control/jobs-config.ts';
+import { freePort } from './ports.ts';
 import {
   type RunningService,
   type ServiceSpec,
   startService,
   startServices,
   stopServices,
-} from '../runtime/supervisor.ts';
-import { repoRoot } from '../runtime/versions.ts';
-import { readStatus, runPaths } from '../spark-jobs/job-runner.ts';
-import { loadJobsConfig } from '../spark-jobs/jobs-config.ts';
+} from './supervisor.ts';
+import { repoRoot } from './versions.ts';
 
 /** The job `npm start` runs. */
 export const PIPELINE_JOB = 'emoji-swarm';
@@ -187,7 +187,7 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
   const jobPaths = runPaths(loadJobsConfig(sparkEnv), PIPELINE_JOB);
   specs.push({
     name: 'spark-job',
-    ...tsxEntry('scripts/lib/pipeline/spark-job-service.ts', PIPELINE_JOB),
+    ...tsxEntry('jobs/spark-sql/control/spark-job-service.ts', PIPELINE_JOB),
     cwd: repoRoot,
     env: sparkEnv,
     // Spark starts slowly on two cores; the job service waits for the query itself and says why it failed.

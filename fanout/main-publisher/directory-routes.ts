@@ -9,9 +9,9 @@
  * - `GET /v1/matches/:match_id/windows` → `{ match_id, windows }` (recent windows, oldest first)
  */
 import express, { type Express } from 'express';
-import { matchIdSchema, type SwarmMessage } from '../common/socket-events.ts';
+import { matchIdSchema, type SwarmMessage } from '../../common/socket-events.ts';
+import { NotFoundError, sendProblem, ValidationError } from '../errors.ts';
 import { type Directory, type NodeReport, nodeIdSchema, nodeReportSchema } from './directory.ts';
-import { NotFoundError, sendProblem, ValidationError } from './errors.ts';
 
 /** What {@link mountDirectoryRoutes} serves from. */
 export interface DirectoryRoutesOptions {

@@ -8,18 +8,18 @@
  *   const spark = inject('spark');            // { sparkSubmit, python, jars, env, version }
  *
  * Spark is not started (jobs run with spark-submit in local mode); see `sparkSubmitCommand` in
- * `scripts/lib/runtime/spark-submit.ts` for a ready command line.
+ * `infra/local/spark-submit.ts` for a ready command line.
  *
  * To run the suite against an already running stack instead, set both EMOSTREAM_TEST_KAFKA_BROKERS and
  * EMOSTREAM_TEST_REGISTRY_URL. EMOSTREAM_KEEP_RUN_DIR=1 keeps the temp dir with the service logs.
  */
 import type { TestProject } from 'vitest/node';
-import { startStack } from './runtime/local-stack.ts';
-import { provision } from './runtime/provisioner.ts';
-import { type SparkRuntime, sparkRuntime } from './runtime/spark-submit.ts';
+import { startStack } from './local-stack.ts';
+import { provision } from './provisioner.ts';
+import { type SparkRuntime, sparkRuntime } from './spark-submit.ts';
 
-export { type Stack, type StackOptions, startStack } from './runtime/local-stack.ts';
-export { type SparkSubmitOptions, sparkSubmitCommand } from './runtime/spark-submit.ts';
+export { type Stack, type StackOptions, startStack } from './local-stack.ts';
+export { type SparkSubmitOptions, sparkSubmitCommand } from './spark-submit.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import versions from '../../../versions.json' with { type: 'json' };
+import versions from '../../versions.json' with { type: 'json' };
 import { type AptSource, findAptSource } from './apt-source.ts';
 import { docker, imageLabels, run } from './docker-cli.ts';
 

@@ -4,9 +4,9 @@
  * a cluster's nodes' matches says which clusters a match's messages go to.
  */
 import { z } from 'zod';
-import { matchIdSchema } from '../common/socket-events.ts';
-import { clusterIdSchema } from './config.ts';
-import { NoNodeAvailableError } from './errors.ts';
+import { matchIdSchema } from '../../common/socket-events.ts';
+import { clusterIdSchema } from '../config.ts';
+import { NoNodeAvailableError } from '../errors.ts';
 
 /** Body of `PUT /v1/nodes/:node_id` (a node's heartbeat). */
 export const nodeReportSchema = z

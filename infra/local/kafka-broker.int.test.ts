@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, inject, it } from 'vitest';
-import { TOPICS } from '../../../common/topics.ts';
+import { TOPICS } from '../../common/topics.ts';
 import { DEFAULT_TOPIC_PARTITIONS } from './local-stack.ts';
 
 const kafka = new Kafka({

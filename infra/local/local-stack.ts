@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { TOPICS } from '../../../common/topics.ts';
+import { TOPICS } from '../../common/topics.ts';
 import { PortInUseError, RuntimeError } from './errors.ts';
 import { createTopics, prepareKafkaBroker } from './kafka-broker.ts';
 import { assertPortFree, freePort } from './ports.ts';

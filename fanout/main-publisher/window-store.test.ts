@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SwarmMessage } from '../common/socket-events.ts';
+import type { SwarmMessage } from '../../common/socket-events.ts';
 import { type AggregateRow, MessageCache, WindowStore } from './window-store.ts';
 
 const T0 = 1_760_000_000_000;

@@ -6,8 +6,8 @@
  * `emitted_at` (the job's micro-batch time); at equal `emitted_at` the greater count wins, so the order rows of
  * one batch arrive in does not matter.
  */
-import type { AggregateRow } from '../common/records.ts';
-import type { SwarmMessage, SwarmWindow } from '../common/socket-events.ts';
+import type { AggregateRow } from '../../common/records.ts';
+import type { SwarmMessage, SwarmWindow } from '../../common/socket-events.ts';
 
 export type { AggregateRow };
 

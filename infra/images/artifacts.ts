@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { provision, pysparkJarsDir } from '../runtime/provisioner.ts';
+import { provision, pysparkJarsDir } from '../local/provisioner.ts';
 
 /**
  * Where the local runtime keeps the artifacts the images are made of. The images copy these very files, so the

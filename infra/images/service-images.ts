@@ -11,7 +11,7 @@ import type { ImageNames } from './image-names.ts';
 export const INPUTS_LABEL = 'org.emostream.inputs';
 
 /** `infra/images`: one directory per image with its Dockerfile and small files. */
-export const recipesDir = fileURLToPath(new URL('../../../infra/images/', import.meta.url));
+export const recipesDir = fileURLToPath(new URL('./', import.meta.url));
 
 /** One image to build: a recipe directory plus artifacts placed into the build context. */
 export interface ImageSpec {

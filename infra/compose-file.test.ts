@@ -7,9 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import versions from '../../../versions.json' with { type: 'json' };
+import versions from '../versions.json' with { type: 'json' };
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../', import.meta.url));
 const composeText = readFileSync(`${root}infra/docker-compose.yml`, 'utf8');
 const dockerfile = readFileSync(`${root}infra/Dockerfile`, 'utf8');
 

@@ -10,7 +10,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../../../common/logger.ts';
-import { loadJob } from '../spark-jobs/job-header.ts';
+import { loadJob } from './job-header.ts';
 import {
   isAlive,
   killGroup,
@@ -20,8 +20,8 @@ import {
   stopJob,
   submitJob,
   waitForRunning,
-} from '../spark-jobs/job-runner.ts';
-import { jobFile, loadJobsConfig } from '../spark-jobs/jobs-config.ts';
+} from './job-runner.ts';
+import { jobFile, loadJobsConfig } from './jobs-config.ts';
 
 const logger = createLogger('spark-job');
 const STOP_TIMEOUT_MS = 60_000;

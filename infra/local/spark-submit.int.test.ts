@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { AvroSerializer, SchemaRegistryClient, SerdeType } from '@confluentinc/schemaregistry';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { TOPICS } from '../../../common/topics.ts';
+import { TOPICS } from '../../common/topics.ts';
 import { sparkSubmitCommand } from './spark-submit.ts';
 import { repoRoot } from './versions.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { NoNodeAvailableError } from '../errors.ts';
 import { Directory, type NodeReport } from './directory.ts';
-import { NoNodeAvailableError } from './errors.ts';
 
 function report(partial: Partial<NodeReport> = {}): NodeReport {
   return { cluster_id: 'c1', url: 'http://127.0.0.1:1', viewers: 0, matches: [], ...partial };

@@ -2,12 +2,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { TOPICS } from '../../../common/topics.ts';
-import { cacheDir } from '../runtime/cache-dir.ts';
-import { DEFAULT_PORTS } from '../runtime/local-stack.ts';
+import { cacheDir } from '../../../infra/local/cache-dir.ts';
+import { DEFAULT_PORTS } from '../../../infra/local/local-stack.ts';
 import { JobError } from './errors.ts';
 
 /** Where the shipped jobs live. */
-export const JOBS_DIR = fileURLToPath(new URL('../../../jobs/spark-sql/', import.meta.url));
+export const JOBS_DIR = fileURLToPath(new URL('../', import.meta.url));
 /** The generic PySpark runner every job goes through. */
 export const RUNNER = path.join(JOBS_DIR, 'runner.py');
 /** Quiet driver logging (warnings only). */

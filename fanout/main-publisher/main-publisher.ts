@@ -20,20 +20,20 @@ import {
   createRegistryClient,
   loadSchema,
   type RegistryClient,
-} from '../common/avro-serde.ts';
-import { createLogger, type Logger } from '../common/logger.ts';
-import type { SwarmWindow } from '../common/socket-events.ts';
-import { clusterTopic, type MainPublisherConfig } from './config.ts';
-import { Directory } from './directory.ts';
-import { mountDirectoryRoutes } from './directory-routes.ts';
+} from '../../common/avro-serde.ts';
+import { createLogger, type Logger } from '../../common/logger.ts';
+import type { SwarmWindow } from '../../common/socket-events.ts';
+import { clusterTopic, type MainPublisherConfig } from '../config.ts';
 import {
   closeServer,
   createFanoutMetrics,
   createHttpApp,
   type FanoutMetrics,
   listen,
-} from './http-server.ts';
-import { createKafka, ensureTopic, replayOnFirstJoin } from './kafka.ts';
+} from '../http-server.ts';
+import { createKafka, ensureTopic, replayOnFirstJoin } from '../kafka.ts';
+import { Directory } from './directory.ts';
+import { mountDirectoryRoutes } from './directory-routes.ts';
 import { type AggregateRow, WindowStore } from './window-store.ts';
 
 /** Dependencies of {@link createMainPublisher}; all optional. */

@@ -1,4 +1,4 @@
-import { type SparkRuntime, sparkRuntime } from '../runtime/spark-submit.ts';
+import { type SparkRuntime, sparkRuntime } from '../../../infra/local/spark-submit.ts';
 import { JobError } from './errors.ts';
 
 export type { SparkRuntime };
