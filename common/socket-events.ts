@@ -9,19 +9,12 @@
  * maps describe what a well-behaved peer sends.
  */
 import { z } from 'zod';
+import { matchIdSchema } from './ids.ts';
 
 /**
- * A match id: 1–64 characters, letters, digits and `_ . : -`, starting with a letter or digit.
- * Room names are derived from it, so it must not be able to carry anything else.
+ * The Socket.IO room of a match, on subscriber nodes (viewers) and on cluster publishers (nodes). Payload match
+ * ids are checked against the one id grammar (`common/ids.ts`), so a room name carries nothing but the id.
  */
-export const MATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
-
-/** zod schema of a match id ({@link MATCH_ID_PATTERN}). */
-export const matchIdSchema = z
-  .string()
-  .regex(MATCH_ID_PATTERN, 'match_id must match [A-Za-z0-9][A-Za-z0-9_.:-]{0,63}');
-
-/** The Socket.IO room of a match, on subscriber nodes (viewers) and on cluster publishers (nodes). */
 export function matchRoom(matchId: string): string {
   return `match:${matchId}`;
 }

@@ -31,15 +31,17 @@ describe('fan-out configuration', () => {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigError);
+    const keys = ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'CLUSTER_ID', 'CLUSTER_PUBLISHER_PORT'];
+    expect((error as ConfigError).issues.map((i) => i.variable).sort()).toEqual([...keys].sort());
+    // The same format as ingest's: a header line, then one `  - VARIABLE: message` line per bad variable.
     const message = (error as Error).message;
-    for (const key of ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'CLUSTER_ID', 'CLUSTER_PUBLISHER_PORT']) {
-      expect(message).toContain(key);
-    }
+    expect(message.split('\n')[0]).toBe('invalid fan-out cluster publisher configuration:');
+    for (const key of keys) expect(message).toContain(`  - ${key}: `);
   });
 
   it('requires the publisher and directory URLs of a subscriber node and validates its bounds', () => {
     expect(() => subscriberNodeConfigFromEnv({ CLUSTER_ID: 'c1' })).toThrow(
-      /CLUSTER_PUBLISHER_URL.*DIRECTORY_URL/,
+      /CLUSTER_PUBLISHER_URL.*\n.*DIRECTORY_URL/,
     );
     expect(() =>
       subscriberNodeConfigFromEnv({
@@ -55,6 +57,14 @@ describe('fan-out configuration', () => {
       DIRECTORY_URL: 'http://127.0.0.1:2',
     });
     expect(config.nodeId).toMatch(/^c1-/);
+    expect(() =>
+      subscriberNodeConfigFromEnv({
+        CLUSTER_ID: 'c1',
+        CLUSTER_PUBLISHER_URL: 'http://127.0.0.1:1',
+        DIRECTORY_URL: 'http://127.0.0.1:2',
+        NODE_ID: 'bad id',
+      }),
+    ).toThrow(/NODE_ID/);
     expect(config.viewerToken).toBeUndefined();
   });
 });

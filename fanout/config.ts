@@ -1,138 +1,102 @@
 /**
- * Configuration of the three fan-out roles, parsed once from the environment with zod. Every bad key is named
- * in one {@link ConfigError}.
+ * Configuration of the three fan-out roles, parsed once from the environment (`common/env.ts`). Every bad
+ * variable is named in one {@link ConfigError}; each config type is derived from its spec, whose field docs are
+ * the config's docs.
  */
 import { z } from 'zod';
+import { type EnvConfig, fromEnv, listVar, parseEnv, urlVar } from '../common/env.ts';
+import { clusterIdSchema, nodeIdSchema } from '../common/ids.ts';
 import { TOPICS } from '../common/topics.ts';
-import { ConfigError } from './errors.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
-const csv = z
-  .string()
-  .min(1)
-  .transform((s) =>
-    s
-      .split(',')
-      .map((p) => p.trim())
-      .filter((p) => p.length > 0),
-  )
-  .pipe(z.array(z.string()).min(1));
-const url = z.url({ protocol: /^https?$/ });
-/** Cluster ids become part of topic names and group ids. */
-export const clusterIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'lowercase letters, digits, -');
-const nodeIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/);
+const brokers = listVar.refine((l) => l.length > 0, 'at least one host:port is required');
 
-const kafkaEnv = {
-  KAFKA_BROKERS: csv,
-  SCHEMA_REGISTRY_URL: z.string().min(1),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  /** Prefix of the per-cluster topics between the main and the cluster publishers: `<prefix>.<cluster id>`. */
-  FANOUT_TOPIC_PREFIX: z.string().min(1).default(TOPICS.fanout),
+/** Where the Kafka-facing tiers find Kafka and the registry. */
+const KAFKA_ENV = {
+  /** Kafka bootstrap brokers (`KAFKA_BROKERS`, comma list). */
+  kafkaBrokers: fromEnv('KAFKA_BROKERS', brokers),
+  /** Confluent-compatible schema registry base URL (`SCHEMA_REGISTRY_URL`). */
+  registryUrl: fromEnv('SCHEMA_REGISTRY_URL', urlVar),
+  /** Interface the HTTP / Socket.IO server binds. @default '127.0.0.1' */
+  host: fromEnv('HOST', z.string().min(1).default('127.0.0.1')),
+  /** Prefix of the per-cluster topics between the main and the cluster publishers: `<prefix>.<cluster id>`. @default 'emoji.fanout.v1' */
+  topicPrefix: fromEnv('FANOUT_TOPIC_PREFIX', z.string().min(1).default(TOPICS.fanout)),
+  /** Partitions of each per-cluster topic, when this tier creates it. @default 3 */
+  topicPartitions: fromEnv('FANOUT_TOPIC_PARTITIONS', positiveInt.default(3)),
 };
 
-const mainPublisherEnv = z.object({
-  ...kafkaEnv,
-  FANOUT_MAIN_PORT: port.default(8090),
-  AGGREGATES_TOPIC: z.string().min(1).default(TOPICS.aggregates),
-  FANOUT_MAIN_GROUP_ID: z.string().min(1).default('emostream-fanout-main'),
-  /** Partitions of each per-cluster topic, created explicitly. */
-  FANOUT_TOPIC_PARTITIONS: positiveInt.default(3),
-  FANOUT_WINDOWS_KEPT: positiveInt.default(30),
-  FANOUT_MAX_MATCHES: positiveInt.default(10_000),
-  /** On start, re-read this much of the aggregates topic to rebuild the recent windows. */
-  FANOUT_REPLAY_MS: z.coerce.number().int().min(0).default(60_000),
-  /** A node that has not reported for this long is no longer offered nor routed to. */
-  FANOUT_NODE_TTL_MS: positiveInt.default(5_000),
-});
+const MAIN_PUBLISHER_ENV = {
+  ...KAFKA_ENV,
+  /** 0 picks a free port. @default 8090 */
+  port: fromEnv('FANOUT_MAIN_PORT', port.default(8090)),
+  /** The Spark job's output. @default 'emoji.aggregates.v1' */
+  aggregatesTopic: fromEnv('AGGREGATES_TOPIC', z.string().min(1).default(TOPICS.aggregates)),
+  /** @default 'emostream-fanout-main' */
+  groupId: fromEnv('FANOUT_MAIN_GROUP_ID', z.string().min(1).default('emostream-fanout-main')),
+  /** Recent windows kept per match (the snapshot a joining viewer gets). @default 30 */
+  windowsKept: fromEnv('FANOUT_WINDOWS_KEPT', positiveInt.default(30)),
+  /** Matches whose windows are kept at most. @default 10000 */
+  maxMatches: fromEnv('FANOUT_MAX_MATCHES', positiveInt.default(10_000)),
+  /** On start, re-read this much of the aggregates topic to rebuild the recent windows, ms. @default 60000 */
+  replayMs: fromEnv('FANOUT_REPLAY_MS', z.coerce.number().int().min(0).default(60_000)),
+  /** A node that has not reported for this long is no longer offered nor routed to, ms. @default 5000 */
+  nodeTtlMs: fromEnv('FANOUT_NODE_TTL_MS', positiveInt.default(5_000)),
+};
 
-const clusterPublisherEnv = z.object({
-  ...kafkaEnv,
-  CLUSTER_ID: clusterIdSchema,
-  CLUSTER_PUBLISHER_PORT: port.default(8091),
-  FANOUT_CLUSTER_GROUP_ID: z.string().min(1).optional(),
-  /** Partitions of the cluster's topic if this publisher creates it first. */
-  FANOUT_TOPIC_PARTITIONS: positiveInt.default(3),
-  /** Messages routed longer ago than this are not forwarded (replays after a long outage). */
-  FANOUT_STALE_MS: positiveInt.default(30_000),
-});
+const CLUSTER_PUBLISHER_ENV = {
+  ...KAFKA_ENV,
+  /** The cluster this publisher serves. */
+  clusterId: fromEnv('CLUSTER_ID', clusterIdSchema),
+  /** 0 picks a free port. @default 8091 */
+  port: fromEnv('CLUSTER_PUBLISHER_PORT', port.default(8091)),
+  /** @default `emostream-fanout-cluster-<cluster id>` */
+  groupId: fromEnv('FANOUT_CLUSTER_GROUP_ID', z.string().min(1).optional()),
+  /** Messages routed longer ago than this are not forwarded (replays after a long outage), ms. @default 30000 */
+  staleMs: fromEnv('FANOUT_STALE_MS', positiveInt.default(30_000)),
+};
 
-const subscriberNodeEnv = z.object({
-  HOST: z.string().min(1).default('127.0.0.1'),
-  CLUSTER_ID: clusterIdSchema,
-  SUBSCRIBER_PORT: port.default(8092),
-  NODE_ID: nodeIdSchema.optional(),
-  /** Address viewers are sent to by the directory; default `http://HOST:<bound port>`. */
-  PUBLIC_URL: url.optional(),
-  CLUSTER_PUBLISHER_URL: url,
+const SUBSCRIBER_NODE_ENV = {
+  /** Interface the Socket.IO server binds. @default '127.0.0.1' */
+  host: KAFKA_ENV.host,
+  /** The cluster this node belongs to. */
+  clusterId: fromEnv('CLUSTER_ID', clusterIdSchema),
+  /** 0 picks a free port. @default 8092 */
+  port: fromEnv('SUBSCRIBER_PORT', port.default(8092)),
+  /** Unique per node. @default `<cluster id>-<random>` */
+  nodeId: fromEnv('NODE_ID', nodeIdSchema.optional()),
+  /** Address viewers are sent to by the directory. @default `http://HOST:<bound port>` */
+  publicUrl: fromEnv('PUBLIC_URL', urlVar.optional()),
+  /** The cluster publisher this node relays from. */
+  clusterPublisherUrl: fromEnv('CLUSTER_PUBLISHER_URL', urlVar),
   /** The main publisher, which serves the directory and the snapshots. */
-  DIRECTORY_URL: url,
-  /** When set, viewers must present it as `auth.token` on the handshake. */
-  VIEWER_TOKEN: z.string().min(8).optional(),
-  MAX_ROOMS_PER_SOCKET: positiveInt.default(8),
-  /** A viewer whose connection could not take a write for this long is disconnected. */
-  SLOW_VIEWER_MS: positiveInt.default(10_000),
-  /** A viewer with more than this many bytes or packets queued is disconnected. */
-  MAX_VIEWER_BUFFER_BYTES: positiveInt.default(1 << 20),
-  HEARTBEAT_MS: positiveInt.default(1_000),
-});
+  directoryUrl: fromEnv('DIRECTORY_URL', urlVar),
+  /** When set, viewers must present it as `auth.token` on the handshake. @default none (no check) */
+  viewerToken: fromEnv('VIEWER_TOKEN', z.string().min(8).optional()),
+  /** Rooms one viewer socket may join. @default 8 */
+  maxRoomsPerSocket: fromEnv('MAX_ROOMS_PER_SOCKET', positiveInt.default(8)),
+  /** A viewer whose connection could not take a write for this long is disconnected, ms. @default 10000 */
+  slowViewerMs: fromEnv('SLOW_VIEWER_MS', positiveInt.default(10_000)),
+  /** A viewer with more than this many bytes or packets queued is disconnected. @default 1048576 */
+  maxViewerBufferBytes: fromEnv('MAX_VIEWER_BUFFER_BYTES', positiveInt.default(1 << 20)),
+  /** Interval of the node's directory report, ms. @default 1000 */
+  heartbeatMs: fromEnv('HEARTBEAT_MS', positiveInt.default(1_000)),
+};
 
 /** Main publisher configuration. */
-export interface MainPublisherConfig {
-  kafkaBrokers: string[];
-  registryUrl: string;
-  host: string;
-  port: number;
-  aggregatesTopic: string;
-  groupId: string;
-  topicPrefix: string;
-  topicPartitions: number;
-  windowsKept: number;
-  maxMatches: number;
-  replayMs: number;
-  nodeTtlMs: number;
-}
+export type MainPublisherConfig = EnvConfig<typeof MAIN_PUBLISHER_ENV>;
 
-/** Cluster publisher configuration. */
-export interface ClusterPublisherConfig {
-  kafkaBrokers: string[];
-  registryUrl: string;
-  host: string;
-  port: number;
-  clusterId: string;
+/** Cluster publisher configuration (the group id default resolved). */
+export type ClusterPublisherConfig = Omit<EnvConfig<typeof CLUSTER_PUBLISHER_ENV>, 'groupId'> & {
+  /** @default `emostream-fanout-cluster-<cluster id>` */
   groupId: string;
-  topicPrefix: string;
-  topicPartitions: number;
-  staleMs: number;
-}
+};
 
-/** Subscriber node configuration. */
-export interface SubscriberNodeConfig {
-  host: string;
-  port: number;
-  clusterId: string;
-  /** Unique per node; default `<cluster>-<random>`. */
+/** Subscriber node configuration (the node id default resolved). */
+export type SubscriberNodeConfig = Omit<EnvConfig<typeof SUBSCRIBER_NODE_ENV>, 'nodeId'> & {
+  /** Unique per node. @default `<cluster id>-<random>` */
   nodeId: string;
-  publicUrl?: string;
-  clusterPublisherUrl: string;
-  directoryUrl: string;
-  viewerToken?: string;
-  maxRoomsPerSocket: number;
-  slowViewerMs: number;
-  maxViewerBufferBytes: number;
-  heartbeatMs: number;
-}
-
-function parse<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
-  const result = schema.safeParse(env);
-  if (!result.success) {
-    const problems = result.error.issues.map(
-      (issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`,
-    );
-    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
-  }
-  return result.data;
-}
+};
 
 /** The per-cluster topic between the main publisher and cluster `clusterId`. */
 export function clusterTopic(prefix: string, clusterId: string): string {
@@ -141,54 +105,17 @@ export function clusterTopic(prefix: string, clusterId: string): string {
 
 /** Reads the main publisher's configuration from `env`. */
 export function mainPublisherConfigFromEnv(env: NodeJS.ProcessEnv = process.env): MainPublisherConfig {
-  const e = parse(mainPublisherEnv, env);
-  return {
-    kafkaBrokers: e.KAFKA_BROKERS,
-    registryUrl: e.SCHEMA_REGISTRY_URL,
-    host: e.HOST,
-    port: e.FANOUT_MAIN_PORT,
-    aggregatesTopic: e.AGGREGATES_TOPIC,
-    groupId: e.FANOUT_MAIN_GROUP_ID,
-    topicPrefix: e.FANOUT_TOPIC_PREFIX,
-    topicPartitions: e.FANOUT_TOPIC_PARTITIONS,
-    windowsKept: e.FANOUT_WINDOWS_KEPT,
-    maxMatches: e.FANOUT_MAX_MATCHES,
-    replayMs: e.FANOUT_REPLAY_MS,
-    nodeTtlMs: e.FANOUT_NODE_TTL_MS,
-  };
+  return parseEnv('fan-out main publisher', MAIN_PUBLISHER_ENV, env);
 }
 
 /** Reads a cluster publisher's configuration from `env`. */
 export function clusterPublisherConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ClusterPublisherConfig {
-  const e = parse(clusterPublisherEnv, env);
-  return {
-    kafkaBrokers: e.KAFKA_BROKERS,
-    registryUrl: e.SCHEMA_REGISTRY_URL,
-    host: e.HOST,
-    port: e.CLUSTER_PUBLISHER_PORT,
-    clusterId: e.CLUSTER_ID,
-    groupId: e.FANOUT_CLUSTER_GROUP_ID ?? `emostream-fanout-cluster-${e.CLUSTER_ID}`,
-    topicPrefix: e.FANOUT_TOPIC_PREFIX,
-    topicPartitions: e.FANOUT_TOPIC_PARTITIONS,
-    staleMs: e.FANOUT_STALE_MS,
-  };
+  const c = parseEnv('fan-out cluster publisher', CLUSTER_PUBLISHER_ENV, env);
+  return { ...c, groupId: c.groupId ?? `emostream-fanout-cluster-${c.clusterId}` };
 }
 
 /** Reads a subscriber node's configuration from `env`. */
 export function subscriberNodeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SubscriberNodeConfig {
-  const e = parse(subscriberNodeEnv, env);
-  return {
-    host: e.HOST,
-    port: e.SUBSCRIBER_PORT,
-    clusterId: e.CLUSTER_ID,
-    nodeId: e.NODE_ID ?? `${e.CLUSTER_ID}-${Math.random().toString(36).slice(2, 10)}`,
-    publicUrl: e.PUBLIC_URL,
-    clusterPublisherUrl: e.CLUSTER_PUBLISHER_URL,
-    directoryUrl: e.DIRECTORY_URL,
-    viewerToken: e.VIEWER_TOKEN,
-    maxRoomsPerSocket: e.MAX_ROOMS_PER_SOCKET,
-    slowViewerMs: e.SLOW_VIEWER_MS,
-    maxViewerBufferBytes: e.MAX_VIEWER_BUFFER_BYTES,
-    heartbeatMs: e.HEARTBEAT_MS,
-  };
+  const c = parseEnv('fan-out subscriber node', SUBSCRIBER_NODE_ENV, env);
+  return { ...c, nodeId: c.nodeId ?? `${c.clusterId}-${Math.random().toString(36).slice(2, 10)}` };
 }

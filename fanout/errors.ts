@@ -1,8 +1,12 @@
 /**
- * The errors of the fan-out tiers, and the one place that maps them to HTTP answers
- * (`application/problem+json`, RFC 9457).
+ * The errors of the fan-out tiers, and the one place that maps them to HTTP answers: the shared problem+json
+ * shape of `common/problem.ts` (`urn:emostream:problem:<slug>`, bad fields in `errors`).
  */
-import type { ErrorRequestHandler, Response } from 'express';
+import type { ErrorRequestHandler } from 'express';
+import { ConfigError } from '../common/env.ts';
+import { commonProblems, type FieldProblem, HttpProblem, writeProblem } from '../common/problem.ts';
+
+export { ConfigError };
 
 /** Base of every fan-out error; `retriable` says whether trying again later can succeed. */
 export class FanoutError extends Error {
@@ -14,19 +18,15 @@ export class FanoutError extends Error {
   }
 }
 
-/** Environment configuration is invalid; the message names every bad key. */
-export class ConfigError extends FanoutError {
-  override readonly name = 'ConfigError';
-}
-
-/** A request body or query failed validation. */
+/** A request's path, query or body failed validation; `errors` names every bad field. */
 export class ValidationError extends FanoutError {
   override readonly name = 'ValidationError';
   constructor(
-    message: string,
-    readonly issues: { path: string; message: string }[] = [],
+    /** What was invalid, as the problem's title, e.g. `Invalid node report`. */
+    readonly title: string,
+    readonly errors: readonly FieldProblem[],
   ) {
-    super(message);
+    super(`${title}: ${errors.map((e) => `${e.field || '(body)'} ${e.detail}`).join('; ')}`);
   }
 }
 
@@ -38,43 +38,79 @@ export class NoNodeAvailableError extends FanoutError {
   }
 }
 
+/** The directory holds as many nodes as it may; a new node can report once one expires. */
+export class DirectoryFullError extends FanoutError {
+  override readonly name = 'DirectoryFullError';
+  constructor(message = 'the directory is full') {
+    super(message, { retriable: true });
+  }
+}
+
 /** An asked-for resource does not exist. */
 export class NotFoundError extends FanoutError {
   override readonly name = 'NotFoundError';
 }
 
-/** Writes a problem+json answer. */
-export function sendProblem(
-  res: Response,
-  status: number,
-  title: string,
-  detail: string,
-  extra: Record<string, unknown> = {},
-): void {
-  res
-    .status(status)
-    .type('application/problem+json')
-    .json({ type: 'about:blank', title, status, detail, ...extra });
-}
-
-/** Express error handler of every fan-out HTTP server: known errors become 4xx/503, anything else 500. */
-export const problemHandler: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
-  if (err instanceof ValidationError) {
-    sendProblem(res, 400, 'Bad Request', err.message, { issues: err.issues });
-  } else if (err instanceof NotFoundError) {
-    sendProblem(res, 404, 'Not Found', err.message);
-  } else if (err instanceof NoNodeAvailableError) {
-    res.setHeader('Retry-After', '1');
-    sendProblem(res, 503, 'Service Unavailable', err.message);
-  } else if (isBodyParserError(err)) {
-    sendProblem(res, err.status, err.status === 413 ? 'Payload Too Large' : 'Bad Request', err.message);
-  } else {
-    sendProblem(res, 500, 'Internal Server Error', 'unexpected error');
-  }
+/** The problems the fan-out HTTP surfaces answer with, beyond the common ones. */
+export const problems = {
+  ...commonProblems,
+  noNodeAvailable: (detail: string) =>
+    new HttpProblem({
+      status: 503,
+      slug: 'no-node-available',
+      title: 'No subscriber node available',
+      detail,
+      retryAfterSec: 1,
+    }),
+  directoryFull: (detail: string) =>
+    new HttpProblem({
+      status: 503,
+      slug: 'directory-full',
+      title: 'Directory full',
+      detail,
+      retryAfterSec: 5,
+    }),
+  notReady: () =>
+    new HttpProblem({
+      status: 503,
+      slug: 'not-ready',
+      title: 'Not ready',
+      detail: 'This tier is starting, stopping or has lost an upstream',
+      retryAfterSec: 1,
+    }),
+  resourceNotFound: (detail: string) =>
+    new HttpProblem({ status: 404, slug: 'not-found', title: 'Not found', detail }),
 };
 
-function isBodyParserError(err: unknown): err is { status: number; message: string } {
-  if (typeof err !== 'object' || err === null) return false;
+/** Any thrown value → the problem to answer with; unknown errors become a bare 500, never a stack trace. */
+export function toProblem(err: unknown): HttpProblem {
+  if (err instanceof HttpProblem) return err;
+  if (err instanceof ValidationError) return commonProblems.validation(err.title, err.errors);
+  if (err instanceof NotFoundError) return problems.resourceNotFound(err.message);
+  if (err instanceof NoNodeAvailableError) return problems.noNodeAvailable(err.message);
+  if (err instanceof DirectoryFullError) return problems.directoryFull(err.message);
+  const parser = bodyParserError(err);
+  if (parser !== undefined) {
+    if (parser.status === 413) return problems.payloadTooLarge(parser.limit ?? 'allowed');
+    if (parser.type === 'entity.parse.failed') return problems.malformedJson(parser.message.slice(0, 200));
+    if (parser.type === 'charset.unsupported' || parser.type === 'encoding.unsupported')
+      return problems.unsupportedMediaType(parser.message);
+    return problems.badRequest(parser.message);
+  }
+  return problems.internal();
+}
+
+/** Express error handler of every fan-out HTTP server. */
+export const problemHandler: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
+  writeProblem(res, toProblem(err));
+};
+
+/** The errors express's body parser (and express itself, e.g. for a malformed URL) throw: a 4xx `status`. */
+function bodyParserError(
+  err: unknown,
+): { status: number; message: string; type?: string; limit?: number } | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
   const status = (err as { status?: unknown }).status;
-  return typeof status === 'number' && status >= 400 && status < 500;
+  if (typeof status !== 'number' || status < 400 || status >= 500) return undefined;
+  return err as { status: number; message: string; type?: string; limit?: number };
 }

@@ -7,7 +7,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import express, { type Express } from 'express';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { problemHandler, sendProblem } from './errors.ts';
+import { methodNotAllowed, writeProblem } from '../common/problem.ts';
+import { problemHandler, problems } from './errors.ts';
 
 /** The Prometheus metrics every tier exposes (a registry per tier, so several tiers can share a process). */
 export interface FanoutMetrics {
@@ -66,7 +67,11 @@ export function createFanoutMetrics(role: string, emitLatencyHelp: string, defau
   };
 }
 
-/** Builds the express app of a tier with health, readiness and metrics routes; `mount` adds the tier's routes. */
+/**
+ * Builds the express app of a tier with health, readiness and metrics routes; `mount` adds the tier's routes.
+ * A known path asked with a method it does not serve answers 405 with `Allow`, an unknown path 404, any error
+ * the shared problem+json (see `common/problem.ts`).
+ */
 export function createHttpApp(
   metrics: FanoutMetrics,
   isReady: () => boolean,
@@ -74,26 +79,33 @@ export function createHttpApp(
 ): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.get('/health', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/ready', (_req, res) => {
-    if (isReady()) res.json({ status: 'ready' });
-    else {
-      res.setHeader('Retry-After', '1');
-      sendProblem(res, 503, 'Service Unavailable', 'not ready');
-    }
-  });
-  app.get('/metrics', async (_req, res, next) => {
-    try {
-      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    } catch (err) {
-      next(err);
-    }
-  });
+  const getOnly = methodNotAllowed(['GET', 'HEAD']);
+  app
+    .route('/health')
+    .get((_req, res) => {
+      res.json({ status: 'ok' });
+    })
+    .all(getOnly);
+  app
+    .route('/ready')
+    .get((_req, res) => {
+      if (isReady()) res.json({ status: 'ready' });
+      else writeProblem(res, problems.notReady());
+    })
+    .all(getOnly);
+  app
+    .route('/metrics')
+    .get(async (_req, res, next) => {
+      try {
+        res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+      } catch (err) {
+        next(err);
+      }
+    })
+    .all(getOnly);
   mount(app);
   app.use((req, res) => {
-    sendProblem(res, 404, 'Not Found', `no route ${req.method} ${req.path}`);
+    writeProblem(res, problems.notFound(req.method, req.path));
   });
   app.use(problemHandler);
   return app;

@@ -27,11 +27,33 @@ describe('ingest config', () => {
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
+      const keys = ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'INGEST_FLUSH_INTERVAL_MS', 'INGEST_PORT'];
+      expect((err as ConfigError).issues.map((i) => i.variable).sort()).toEqual([...keys].sort());
       const msg = (err as Error).message;
-      for (const key of ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'INGEST_FLUSH_INTERVAL_MS', 'INGEST_PORT']) {
-        expect(msg).toContain(key);
-      }
+      expect(msg.split('\n')[0]).toBe('invalid ingest configuration:');
+      for (const key of keys) expect(msg).toContain(`  - ${key}: `);
     }
+  });
+
+  it('names every bad allowlist entry under INGEST_EMOJI_ALLOWLIST, before ingest is built', () => {
+    let error: unknown;
+    try {
+      loadConfig({ ...base, INGEST_EMOJI_ALLOWLIST: 'fire, not-an-emoji, 🔥🔥' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const issues = (error as ConfigError).issues;
+    expect(issues.map((i) => i.variable)).toEqual(['INGEST_EMOJI_ALLOWLIST', 'INGEST_EMOJI_ALLOWLIST']);
+    expect(issues[0]?.message).toContain('"not-an-emoji"');
+    expect(issues[1]?.message).toContain('"🔥🔥"');
+  });
+
+  it('refuses a default match id no viewer could join', () => {
+    expect(() => loadConfig({ ...base, INGEST_DEFAULT_MATCH_ID: '_hidden' })).toThrow(
+      /INGEST_DEFAULT_MATCH_ID/,
+    );
+    expect(loadConfig({ ...base, INGEST_DEFAULT_MATCH_ID: 'team@home' }).defaultMatchId).toBe('team@home');
   });
 
   it('reads the allowlist as a list', () => {

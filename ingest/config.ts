@@ -1,126 +1,78 @@
 /**
- * Ingest's one typed configuration, parsed from the environment once at start-up. Every bad key is named in one
- * {@link ConfigError}.
+ * Ingest's one typed configuration, parsed from the environment once at start-up. Every bad variable is named in
+ * one {@link ConfigError}; the type is derived from the spec, whose field docs are the config's docs.
  */
 import * as z from 'zod';
+import { type EnvConfig, fromEnv, intVar, listVar, parseEnv, urlVar } from '../common/env.ts';
+import { matchIdSchema } from '../common/ids.ts';
 import { TOPICS } from '../common/topics.ts';
-import { ConfigError } from './errors.ts';
+import { createEmojiNormalizer } from './emoji-normalizer.ts';
+
+/** Allowlist entries must name an emoji now, not when the first reaction arrives; every bad one is named. */
+const emojiAllowlist = listVar.superRefine((entries, ctx) => {
+  if (entries.length === 0) return;
+  const normalizer = createEmojiNormalizer();
+  for (const entry of entries) {
+    const r = normalizer.normalize(entry);
+    if (!r.ok)
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} is not an emoji (${r.reason})` });
+  }
+});
+
+const INGEST_ENV = {
+  /** Kafka bootstrap brokers (`KAFKA_BROKERS`, comma list). */
+  kafkaBrokers: fromEnv(
+    'KAFKA_BROKERS',
+    listVar.refine((l) => l.length > 0, 'at least one host:port is required'),
+  ),
+  /** Confluent-compatible schema registry base URL (`SCHEMA_REGISTRY_URL`). */
+  schemaRegistryUrl: fromEnv('SCHEMA_REGISTRY_URL', urlVar),
+  /** @default '127.0.0.1' */
+  host: fromEnv('HOST', z.string().min(1).default('127.0.0.1')),
+  /** 0 picks a free port. @default 8080 */
+  port: fromEnv('INGEST_PORT', intVar(0, 65535, 8080)),
+  /** @default 'emoji.reactions.v1' */
+  topic: fromEnv('INGEST_TOPIC', z.string().min(1).max(249).default(TOPICS.reactions)),
+  /** Match of `POST /emoji` bodies, which carry none. @default 'default' */
+  defaultMatchId: fromEnv('INGEST_DEFAULT_MATCH_ID', matchIdSchema.default('default')),
+  /** Most reactions per batch request. @default 1000 */
+  batchMaxItems: fromEnv('INGEST_BATCH_MAX_ITEMS', intVar(1, 100_000, 1000)),
+  /** Palette (comma list of emojis or short names, each checked here); empty = any single emoji. @default [] */
+  emojiAllowlist: fromEnv('INGEST_EMOJI_ALLOWLIST', emojiAllowlist),
+  /** @default 30000 */
+  skewAheadMs: fromEnv('INGEST_SKEW_AHEAD_MS', intVar(0, 86_400_000, 30_000)),
+  /** @default 300000 */
+  skewBehindMs: fromEnv('INGEST_SKEW_BEHIND_MS', intVar(0, 7 * 86_400_000, 300_000)),
+  /** Sustained reactions per second per user; 0 disables the limit. @default 20 */
+  rateLimitPerSec: fromEnv('INGEST_RATE_LIMIT_PER_SEC', z.coerce.number().min(0).max(1_000_000).default(20)),
+  /** @default 40 */
+  rateLimitBurst: fromEnv('INGEST_RATE_LIMIT_BURST', intVar(1, 10_000_000, 40)),
+  /** Users whose buckets are kept. @default 100000 */
+  rateLimitMaxUsers: fromEnv('INGEST_RATE_LIMIT_MAX_USERS', intVar(1, 10_000_000, 100_000)),
+  /** Records queued or in flight before 503. @default 200000 */
+  bufferCapacity: fromEnv('INGEST_BUFFER_CAPACITY', intVar(1, 10_000_000, 200_000)),
+  /** Longest a reaction waits before it is sent, ms (≤ 500). @default 100 */
+  flushIntervalMs: fromEnv('INGEST_FLUSH_INTERVAL_MS', intVar(1, 500, 100)),
+  /** Most records per Kafka send (bigger sends measured markedly faster through kafkajs). @default 5000 */
+  maxBatchSize: fromEnv('INGEST_MAX_BATCH_SIZE', intVar(1, 100_000, 5000)),
+  /** Kafka sends in flight at once. @default 8 */
+  maxInFlight: fromEnv('INGEST_MAX_IN_FLIGHT', intVar(1, 64, 8)),
+  /** Body limit of single-reaction requests, bytes. @default 16384 */
+  maxBodyBytes: fromEnv('INGEST_MAX_BODY_BYTES', intVar(64, 1_048_576, 16_384)),
+  /** Body limit of batch requests, bytes. @default 1048576 */
+  maxBatchBodyBytes: fromEnv('INGEST_MAX_BATCH_BODY_BYTES', intVar(1024, 64 * 1_048_576, 1_048_576)),
+  /** How long SIGTERM waits for Kafka to acknowledge the buffer, ms. @default 30000 */
+  drainTimeoutMs: fromEnv('INGEST_DRAIN_TIMEOUT_MS', intVar(0, 600_000, 30_000)),
+  /** Where the kafkajs producer runs: a worker thread (off the HTTP thread) or inline. @default 'worker' */
+  producerThread: fromEnv('INGEST_PRODUCER_THREAD', z.enum(['worker', 'inline']).default('worker')),
+};
 
 /** Validated configuration of {@link createIngest}. */
-export interface IngestConfig {
-  /** Kafka bootstrap brokers (`KAFKA_BROKERS`, comma list). */
-  kafkaBrokers: string[];
-  /** Confluent-compatible schema registry base URL (`SCHEMA_REGISTRY_URL`). */
-  schemaRegistryUrl: string;
-  /** @default '127.0.0.1' */
-  host: string;
-  /** 0 picks a free port. @default 8080 */
-  port: number;
-  /** @default 'emoji.reactions.v1' */
-  topic: string;
-  /** Match of `POST /emoji` bodies, which carry none. @default 'default' */
-  defaultMatchId: string;
-  /** Most reactions per batch request. @default 1000 */
-  batchMaxItems: number;
-  /** Canonicalised palette; empty = any single emoji. */
-  emojiAllowlist: string[];
-  /** @default 30000 */
-  skewAheadMs: number;
-  /** @default 300000 */
-  skewBehindMs: number;
-  /** Sustained reactions per second per user; 0 disables the limit. @default 20 */
-  rateLimitPerSec: number;
-  /** @default 40 */
-  rateLimitBurst: number;
-  /** Users whose buckets are kept. @default 100000 */
-  rateLimitMaxUsers: number;
-  /** Records queued or in flight before 503. @default 200000 */
-  bufferCapacity: number;
-  /** Longest a reaction waits before it is sent, ms (≤ 500). @default 100 */
-  flushIntervalMs: number;
-  /** Most records per Kafka send (bigger sends measured markedly faster through kafkajs). @default 5000 */
-  maxBatchSize: number;
-  /** Kafka sends in flight at once. @default 8 */
-  maxInFlight: number;
-  /** Body limit of single-reaction requests, bytes. @default 16384 */
-  maxBodyBytes: number;
-  /** Body limit of batch requests, bytes. @default 1048576 */
-  maxBatchBodyBytes: number;
-  /** How long SIGTERM waits for Kafka to acknowledge the buffer, ms. @default 30000 */
-  drainTimeoutMs: number;
-  /** Where the kafkajs producer runs: a worker thread (off the HTTP thread) or inline. @default 'worker' */
-  producerThread: 'worker' | 'inline';
-}
-
-const int = (min: number, max: number, dflt: number) =>
-  z.coerce.number().int().min(min).max(max).default(dflt);
-const list = z
-  .string()
-  .default('')
-  .transform((s) =>
-    s
-      .split(',')
-      .map((x) => x.trim())
-      .filter((x) => x.length > 0),
-  );
-
-const ENV = z.object({
-  KAFKA_BROKERS: list.refine((l) => l.length > 0, 'at least one host:port is required'),
-  SCHEMA_REGISTRY_URL: z.url({ protocol: /^https?$/ }),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  INGEST_PORT: int(0, 65535, 8080),
-  INGEST_TOPIC: z.string().min(1).max(249).default(TOPICS.reactions),
-  INGEST_DEFAULT_MATCH_ID: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:@-]{1,64}$/)
-    .default('default'),
-  INGEST_BATCH_MAX_ITEMS: int(1, 100_000, 1000),
-  INGEST_EMOJI_ALLOWLIST: list,
-  INGEST_SKEW_AHEAD_MS: int(0, 86_400_000, 30_000),
-  INGEST_SKEW_BEHIND_MS: int(0, 7 * 86_400_000, 300_000),
-  INGEST_RATE_LIMIT_PER_SEC: z.coerce.number().min(0).max(1_000_000).default(20),
-  INGEST_RATE_LIMIT_BURST: int(1, 10_000_000, 40),
-  INGEST_RATE_LIMIT_MAX_USERS: int(1, 10_000_000, 100_000),
-  INGEST_BUFFER_CAPACITY: int(1, 10_000_000, 200_000),
-  INGEST_FLUSH_INTERVAL_MS: int(1, 500, 100),
-  INGEST_MAX_BATCH_SIZE: int(1, 100_000, 5000),
-  INGEST_MAX_IN_FLIGHT: int(1, 64, 8),
-  INGEST_MAX_BODY_BYTES: int(64, 1_048_576, 16_384),
-  INGEST_MAX_BATCH_BODY_BYTES: int(1024, 64 * 1_048_576, 1_048_576),
-  INGEST_DRAIN_TIMEOUT_MS: int(0, 600_000, 30_000),
-  INGEST_PRODUCER_THREAD: z.enum(['worker', 'inline']).default('worker'),
-});
+export type IngestConfig = EnvConfig<typeof INGEST_ENV>;
 
 /** Parses the environment; throws {@link ConfigError} naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): IngestConfig {
-  const r = ENV.safeParse(env);
-  if (!r.success) {
-    throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  }
-  const e = r.data;
-  return {
-    kafkaBrokers: e.KAFKA_BROKERS,
-    schemaRegistryUrl: e.SCHEMA_REGISTRY_URL,
-    host: e.HOST,
-    port: e.INGEST_PORT,
-    topic: e.INGEST_TOPIC,
-    defaultMatchId: e.INGEST_DEFAULT_MATCH_ID,
-    batchMaxItems: e.INGEST_BATCH_MAX_ITEMS,
-    emojiAllowlist: e.INGEST_EMOJI_ALLOWLIST,
-    skewAheadMs: e.INGEST_SKEW_AHEAD_MS,
-    skewBehindMs: e.INGEST_SKEW_BEHIND_MS,
-    rateLimitPerSec: e.INGEST_RATE_LIMIT_PER_SEC,
-    rateLimitBurst: e.INGEST_RATE_LIMIT_BURST,
-    rateLimitMaxUsers: e.INGEST_RATE_LIMIT_MAX_USERS,
-    bufferCapacity: e.INGEST_BUFFER_CAPACITY,
-    flushIntervalMs: e.INGEST_FLUSH_INTERVAL_MS,
-    maxBatchSize: e.INGEST_MAX_BATCH_SIZE,
-    maxInFlight: e.INGEST_MAX_IN_FLIGHT,
-    maxBodyBytes: e.INGEST_MAX_BODY_BYTES,
-    maxBatchBodyBytes: e.INGEST_MAX_BATCH_BODY_BYTES,
-    drainTimeoutMs: e.INGEST_DRAIN_TIMEOUT_MS,
-    producerThread: e.INGEST_PRODUCER_THREAD,
-  };
+  return parseEnv('ingest', INGEST_ENV, env);
 }
 
 /** Configuration for tests and embedding: defaults plus the given overrides. */

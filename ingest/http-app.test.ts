@@ -255,4 +255,34 @@ describe('ingest HTTP API (fake Kafka)', () => {
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toBe('application/problem+json');
   });
+
+  it('answers 405 with Allow for a known path asked with another method, 404 for unknown paths', async () => {
+    const { base, post, sink } = await startIngest();
+    const cases: [string, string, string][] = [
+      ['GET', '/v1/reactions', 'POST'],
+      ['PUT', '/v1/reactions:batch', 'POST'],
+      ['DELETE', '/emoji', 'POST'],
+      ['POST', '/health', 'GET, HEAD'],
+      ['DELETE', '/ready', 'GET, HEAD'],
+      ['PATCH', '/metrics', 'GET, HEAD'],
+      ['POST', '/openapi.yaml', 'GET, HEAD'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await fetch(base + path, { method });
+      expect.soft(res.status, `${method} ${path}`).toBe(405);
+      expect.soft(res.headers.get('allow'), `${method} ${path}`).toBe(allow);
+      expect.soft(res.headers.get('content-type')).toBe('application/problem+json');
+      expect
+        .soft(await json(res))
+        .toMatchObject({ type: 'urn:emostream:problem:method-not-allowed', status: 405 });
+    }
+    expect((await fetch(`${base}/health`, { method: 'HEAD' })).status).toBe(200);
+    // Paths match exactly, as the hot dispatch does: these are unknown paths, not wrong methods.
+    for (const path of ['/V1/REACTIONS', '/v1/reactions/', '/nope']) {
+      const res = await post(path, { match_id: 'm', user_id: 'u', emoji: '🔥', timestamp: now() });
+      expect.soft(res.status, path).toBe(404);
+      expect.soft(await json(res)).toMatchObject({ type: 'urn:emostream:problem:not-found' });
+    }
+    expect(sink.sent).toHaveLength(0);
+  });
 });

@@ -1,15 +1,16 @@
 /**
  * The HTTP surface of ingest (express 5). The three reaction routes are the hot path: they read their body
- * themselves (see request-body.ts), write the answer directly, and are dispatched by exact path before express
- * sees the request — express's per-request work (prototype swaps, router walk, URL and query parsing) measured
- * as a large share of a small request's cost. Everything else (health, readiness, metrics, OpenAPI, 404s, error
- * boundary) is plain express. The same handlers serve both ways, so behaviour does not depend on the dispatch.
+ * themselves (see request-body.ts), write the answer directly, and are dispatched by exact path and method before
+ * express sees the request — express's per-request work (prototype swaps, router walk, URL and query parsing)
+ * measured as a large share of a small request's cost. Everything else (health, readiness, metrics, OpenAPI,
+ * 405s for undeclared methods on known paths, 404s, error boundary) is plain express.
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../common/logger.ts';
-import { HttpProblem, PROBLEM_CONTENT_TYPE, problems, toProblem } from './errors.ts';
+import { type HttpProblem, methodNotAllowed, writeProblem } from '../common/problem.ts';
+import { problems, toProblem } from './errors.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { IntakeAnswer, ReactionIntake } from './reaction-intake.ts';
 import { readJsonBody } from './request-body.ts';
@@ -47,19 +48,6 @@ function writeAnswer(res: ServerResponse, answer: IntakeAnswer): void {
   res.end(answer.body);
 }
 
-/** Writes a problem+json answer (429/503 with Retry-After). */
-export function writeProblem(res: ServerResponse, problem: HttpProblem, closeConnection = false): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE };
-  if (problem.retryAfterSec !== undefined) headers['retry-after'] = String(problem.retryAfterSec);
-  if (closeConnection) headers.connection = 'close';
-  res.writeHead(problem.status, headers);
-  res.end(JSON.stringify(problem));
-}
-
 /** The request listener of the ingest server: hot reaction routes first, express for the rest. */
 export function createRequestListener(deps: HttpAppDeps): RequestListener {
   const { app, hot } = createHttpApp(deps);
@@ -79,12 +67,17 @@ export function createRequestListener(deps: HttpAppDeps): RequestListener {
 
 type HotRoute = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** The express app (everything but the hot routes' POSTs) and the hot routes by exact path. */
 export function createHttpApp(deps: HttpAppDeps): { app: express.Express; hot: Map<string, HotRoute> } {
   const { intake, metrics, logger, isDraining } = deps;
   const log = logger.child({ component: 'http' });
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
+  // Paths match exactly, as the hot dispatch does: `/V1/REACTIONS` or `/v1/reactions/` is an unknown path (404),
+  // not a known one asked with the wrong method (405).
+  app.enable('case sensitive routing');
+  app.enable('strict routing');
 
   function refuse(res: ServerResponse, err: unknown): void {
     const problem = toProblem(err);
@@ -116,8 +109,9 @@ export function createHttpApp(deps: HttpAppDeps): { app: express.Express; hot: M
     ['/v1/reactions', reactionRoute('reactions')],
     ['/v1/reactions:batch', reactionRoute('batch')],
   ]);
-  // Also routed through express, for callers that mount the app elsewhere.
-  for (const [path, route] of hot) app.post(path.replace(':', '\\:'), route);
+  // A hot path asked with another method reaches express: it exists, so 405 rather than 404.
+  const refused = (problem: HttpProblem): void => metrics.rejected(problem.slug);
+  for (const path of hot.keys()) app.all(path.replace(':', '\\:'), methodNotAllowed(['POST'], refused));
 
   app.get('/health', (_req, res) => {
     res.writeHead(200, JSON_HEADERS);
@@ -146,6 +140,11 @@ export function createHttpApp(deps: HttpAppDeps): { app: express.Express; hot: M
     res.end(OPENAPI);
   });
 
+  // After every GET route (express answers HEAD with them): the other methods on those paths are 405.
+  const GET_ONLY = ['GET', 'HEAD'];
+  for (const path of ['/health', '/ready', '/metrics', '/openapi.yaml'])
+    app.all(path, methodNotAllowed(GET_ONLY, refused));
+
   app.use((req: Request, res: Response) => {
     refuse(res, problems.notFound(req.method, req.path));
   });
@@ -153,10 +152,7 @@ export function createHttpApp(deps: HttpAppDeps): { app: express.Express; hot: M
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (err as { status?: number }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
-      refuse(
-        res,
-        new HttpProblem(status, 'bad-request', 'Bad request', (err as Error).message.slice(0, 200)),
-      );
+      refuse(res, problems.badRequest((err as Error).message));
     } else {
       refuse(res, err);
     }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ID_RULE } from '../common/ids.ts';
 import { createEmojiNormalizer } from './emoji-normalizer.ts';
 import { createReactionValidator, parseTimestamp } from './reaction-validator.ts';
 
@@ -87,7 +88,7 @@ describe('reaction validation', () => {
         {
           field: 'user_id',
           code: 'invalid_characters',
-          detail: 'may only hold letters, digits and _ - . : @',
+          detail: `must be ${ID_RULE}`,
         },
         { field: 'emoji', code: 'multiple_emoji', detail: 'must be exactly one emoji' },
         { field: 'timestamp', code: 'required', detail: 'is required' },

@@ -4,6 +4,8 @@
  * Every bad field is reported, each once, with a stable machine-readable code.
  */
 import * as z from 'zod';
+import { ID_MAX_LENGTH, idSchema, isId } from '../common/ids.ts';
+import { type FieldProblem, fieldProblems } from '../common/problem.ts';
 import type { EmojiNormalizer, EmojiRejection } from './emoji-normalizer.ts';
 
 /** A reaction that passed validation, before ingest adds the event id and ingest timestamp. */
@@ -13,16 +15,6 @@ export interface ValidReaction {
   emoji: string;
   /** Client timestamp, epoch milliseconds. */
   client_ts: number;
-}
-
-/** One bad field of a request. */
-export interface FieldProblem {
-  /** Path of the field, e.g. `emoji` or `reactions[3].user_id`; empty for the body itself. */
-  field: string;
-  /** Stable machine-readable reason, e.g. `required`, `unknown_field`, `not_emoji`. */
-  code: string;
-  /** Human-readable explanation. */
-  detail: string;
 }
 
 export type ValidationResult = { ok: true; value: ValidReaction } | { ok: false; problems: FieldProblem[] };
@@ -47,10 +39,6 @@ export interface ReactionValidatorOptions {
   now?: () => number;
 }
 
-/** Longest id accepted; ids are Kafka keys and Spark group keys, so they stay short. */
-export const MAX_ID_LENGTH = 64;
-/** Ids: letters, digits and `_ - . : @` — safe in URLs, logs, metrics and file names. */
-const SAFE_ID = /^[A-Za-z0-9_.:@-]+$/;
 const MAX_EMOJI_INPUT = 64;
 /** Issues carry the offending input so a present-but-wrong field is told from a missing one. */
 const PARSE_OPTIONS = { reportInput: true } as const;
@@ -118,14 +106,11 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
   const now = options.now ?? Date.now;
   const { normalizer, skewAheadMs, skewBehindMs } = options;
 
-  // Integers are accepted for ids and kept as their decimal string; everything else must be a safe string.
+  // Integers are accepted for ids and kept as their decimal string; everything else must be an id string of the
+  // one grammar (common/ids.ts), so whatever is stored here is joinable by a viewer.
   const id = z.preprocess(
     (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? String(v) : v),
-    z
-      .string({ error: 'must be a string or a non-negative integer' })
-      .min(1)
-      .max(MAX_ID_LENGTH)
-      .regex(SAFE_ID),
+    z.string({ error: 'must be a string or a non-negative integer' }).pipe(idSchema),
   );
 
   const emoji = z
@@ -174,11 +159,10 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
     asObject,
   );
 
-  /** A field-safe id as given, or undefined for anything the full schema has to judge (numbers, bad ids). */
+  /** A well-formed id as given, or undefined for anything the full schema has to judge (numbers, bad ids). */
   function plainId(v: unknown): string | undefined {
-    return typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH && SAFE_ID.test(v)
-      ? v
-      : undefined;
+    // The length test first: it is cheaper than the regex and bounds the regex's input.
+    return typeof v === 'string' && v.length <= ID_MAX_LENGTH && isId(v) ? v : undefined;
   }
 
   /**
@@ -210,7 +194,7 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
 
   function slowReaction(body: unknown, prefix: string): ValidationResult {
     const r = reactionSchema.safeParse(body, PARSE_OPTIONS);
-    if (!r.success) return { ok: false, problems: toProblems(r.error.issues, prefix) };
+    if (!r.success) return { ok: false, problems: fieldProblems(r.error.issues, prefix) };
     const v = r.data;
     return {
       ok: true,
@@ -232,7 +216,7 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
     reaction: (body) => reaction(body),
     seed(body) {
       const r = seedSchema.safeParse(body, PARSE_OPTIONS);
-      if (!r.success) return { ok: false, problems: toProblems(r.error.issues, '') };
+      if (!r.success) return { ok: false, problems: fieldProblems(r.error.issues, '') };
       const v = r.data;
       return {
         ok: true,
@@ -248,7 +232,7 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
       let list = fastBatchList(body);
       if (list === undefined) {
         const r = batchSchema.safeParse(body, PARSE_OPTIONS);
-        if (!r.success) return { ok: false, problems: toProblems(r.error.issues, '') };
+        if (!r.success) return { ok: false, problems: fieldProblems(r.error.issues, '') };
         list = r.data.reactions;
       }
       const items = new Array<ValidationResult>(list.length);
@@ -259,60 +243,4 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
       return { ok: true, items };
     },
   };
-}
-
-function joinPath(prefix: string, path: readonly PropertyKey[]): string {
-  let out = prefix;
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out === '' ? String(p) : `.${String(p)}`;
-  }
-  return out;
-}
-
-/** zod issues → one problem per field (the first, most basic issue wins), with stable codes. */
-export function toProblems(issues: readonly z.core.$ZodIssue[], prefix: string): FieldProblem[] {
-  const out: FieldProblem[] = [];
-  const seen = new Set<string>();
-  const push = (field: string, code: string, detail: string): void => {
-    if (seen.has(field)) return;
-    seen.add(field);
-    out.push({ field, code, detail });
-  };
-  for (const issue of issues) {
-    const field = joinPath(prefix, issue.path);
-    switch (issue.code) {
-      case 'unrecognized_keys':
-        for (const key of issue.keys) push(joinPath(field, [key]), 'unknown_field', 'is not a known field');
-        break;
-      case 'invalid_type':
-        if (issue.input === undefined) push(field, 'required', 'is required');
-        else push(field, 'wrong_type', issue.message);
-        break;
-      case 'too_big':
-        if (issue.origin === 'array')
-          push(field, 'too_many_items', `must hold at most ${issue.maximum} items`);
-        else if (issue.origin === 'string')
-          push(field, 'too_long', `must be at most ${issue.maximum} characters`);
-        else push(field, 'out_of_range', `must be at most ${issue.maximum}`);
-        break;
-      case 'too_small':
-        if (issue.origin === 'array')
-          push(field, 'too_few_items', `must hold at least ${issue.minimum} item`);
-        else if (issue.origin === 'string') push(field, 'empty', 'must not be empty');
-        else push(field, 'out_of_range', `must be at least ${issue.minimum}`);
-        break;
-      case 'invalid_format':
-        push(field, 'invalid_characters', 'may only hold letters, digits and _ - . : @');
-        break;
-      case 'custom': {
-        const code = (issue.params as { code?: string } | undefined)?.code ?? 'invalid';
-        push(field, code, issue.message);
-        break;
-      }
-      default:
-        push(field, 'invalid', issue.message);
-    }
-  }
-  return out;
 }

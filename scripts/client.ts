@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { argv, chalk } from 'zx';
-import { MATCH_ID_PATTERN } from '../common/socket-events.ts';
+import { isId } from '../common/ids.ts';
 import { formatWindowLine } from '../fanout/client/swarm-format.ts';
 import { createViewer } from '../fanout/client/viewer-client.ts';
 
@@ -22,7 +22,7 @@ function fail(message: string): never {
 }
 
 const matchId = String(argv.match ?? '');
-if (!MATCH_ID_PATTERN.test(matchId)) {
+if (!isId(matchId)) {
   fail('usage: npm run client -- --match <id> [--directory URL] [--ingest URL] [--react 🔥 --rate 5]');
 }
 const directoryUrl = String(argv.directory ?? process.env.DIRECTORY_URL ?? 'http://127.0.0.1:8090').replace(

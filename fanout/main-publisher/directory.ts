@@ -4,8 +4,7 @@
  * a cluster's nodes' matches says which clusters a match's messages go to.
  */
 import { z } from 'zod';
-import { matchIdSchema } from '../../common/socket-events.ts';
-import { clusterIdSchema } from '../config.ts';
+import { clusterIdSchema, matchIdSchema } from '../../common/ids.ts';
 import { NoNodeAvailableError } from '../errors.ts';
 
 /** Body of `PUT /v1/nodes/:node_id` (a node's heartbeat). */
@@ -19,9 +18,6 @@ export const nodeReportSchema = z
   })
   .strict();
 export type NodeReport = z.infer<typeof nodeReportSchema>;
-
-/** Id of a node in the path of `PUT/DELETE /v1/nodes/:node_id`. */
-export const nodeIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/);
 
 /** Answer of `GET /v1/assign`. */
 export interface Assignment {
