@@ -77,6 +77,12 @@ describe('directory HTTP API', () => {
       'validation',
     );
     expect(twice.errors[0]).toMatchObject({ field: 'match_id', code: 'wrong_type' });
+    // `new URL` takes IRIs; a node address must be a URI (found by the fuzzer).
+    const iri = await put('/v1/nodes/n1', JSON.stringify({ ...report, url: 'https://\u00cf' }));
+    expect((await expectProblem(iri, 400, 'validation')).errors[0]).toMatchObject({
+      field: 'url',
+      code: 'invalid_characters',
+    });
     const path = await expectProblem(await put('/v1/nodes/_n', JSON.stringify(report)), 400, 'validation');
     expect(path.errors[0]).toMatchObject({ field: 'node_id', code: 'invalid_characters' });
   });
@@ -102,6 +108,8 @@ describe('directory HTTP API', () => {
     const cases: [string, string, string][] = [
       ['POST', '/v1/assign', 'GET, HEAD'],
       ['DELETE', '/v1/nodes', 'GET, HEAD'],
+      // No body and no content type: still a wrong method, not an unsupported media type (found by the fuzzer).
+      ['PUT', '/v1/nodes', 'GET, HEAD'],
       ['GET', '/v1/nodes/n1', 'PUT, DELETE'],
       ['POST', '/v1/nodes/n1', 'PUT, DELETE'],
       ['PUT', '/v1/matches/m1/windows', 'GET, HEAD'],

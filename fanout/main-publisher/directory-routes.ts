@@ -60,13 +60,15 @@ export interface DirectoryRoutesOptions {
 export function mountDirectoryRoutes(app: Express, options: DirectoryRoutesOptions): void {
   const { directory } = options;
   const getOnly = methodNotAllowed(['GET', 'HEAD']);
-  app.use('/v1/nodes', (req, _res, next) => {
-    // A report is JSON; anything else is refused before the body is read.
-    if (req.method === 'PUT' && !req.is('application/json'))
-      next(problems.unsupportedMediaType(req.get('content-type')));
-    else next();
-  });
-  app.use('/v1/nodes', express.json({ limit: '512kb' }));
+  // A report is JSON; anything else is refused before the body is read. Only on the report route, so other
+  // paths and methods get their 404/405 whatever they send.
+  const jsonBody: [express.RequestHandler, express.RequestHandler] = [
+    (req, _res, next) => {
+      if (req.is('application/json')) next();
+      else next(problems.unsupportedMediaType(req.get('content-type')));
+    },
+    express.json({ limit: '512kb' }),
+  ];
   app
     .route('/v1/assign')
     .get((req, res) => {
@@ -84,7 +86,7 @@ export function mountDirectoryRoutes(app: Express, options: DirectoryRoutesOptio
     .all(getOnly);
   app
     .route('/v1/nodes/:node_id')
-    .put((req, res) => {
+    .put(...jsonBody, (req, res) => {
       const { node_id } = parseOr(nodePathSchema, req.params, 'Invalid node id');
       const report = parseOr(nodeReportSchema, req.body, 'Invalid node report');
       if (!directory.report(node_id, report)) throw new DirectoryFullError();

@@ -11,7 +11,11 @@ import { NoNodeAvailableError } from '../errors.ts';
 export const nodeReportSchema = z
   .object({
     cluster_id: clusterIdSchema,
-    url: z.url({ protocol: /^https?$/ }),
+    // ASCII only (RFC 3986): `new URL` also takes IRIs such as `https://Ï`, which viewers' clients may not.
+    url: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .regex(/^[!-~]+$/, 'must be a URI: printable ASCII, no spaces'),
     viewers: z.number().int().nonnegative(),
     /** Matches with at least one viewer on the node. */
     matches: z.array(matchIdSchema).max(10_000),
