@@ -26,6 +26,8 @@ const VersionsSchema = z.object({
     /** Highest JDK feature release this Spark supports. */
     javaMax: z.number().int().positive(),
   }),
+  /** The OpenAPI fuzzer of `npm run fuzz:openapi` (a dev tool, installed on first use, not by provision). */
+  schemathesis: z.object({ pypi: z.string().min(1), version: z.string().min(1) }),
   requires: z.object({
     java: z.number().int().positive(),
     python: z.string().regex(/^\d+\.\d+$/),
