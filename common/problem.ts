@@ -5,7 +5,8 @@
  * - `type`: `urn:emostream:problem:<slug>`, stable and machine-readable (the slug also labels refusal metrics);
  * - `title`, `status`, `detail`: as RFC 9457;
  * - `errors`: for bad input, every bad field once, `{ field, code, detail }`;
- * - `retry_after`: seconds, beside the `Retry-After` header of 429/503.
+ * - `retry_after`: seconds, beside the `Retry-After` header of 429/503;
+ * - extension members (RFC 9457 §3.2) where a problem has more to say, e.g. `checks` of a 503 from `/ready`.
  *
  * The OpenAPI specs (`ingest/openapi.yaml`, `fanout/main-publisher/openapi.yaml`) describe this shape as
  * `Problem`. Services keep their own errors and map them to a {@link HttpProblem} in one place each.
@@ -37,6 +38,7 @@ export interface ProblemDocument {
   detail: string;
   errors?: readonly FieldProblem[];
   retry_after?: number;
+  [extension: string]: unknown;
 }
 
 /** What a {@link HttpProblem} is made of. */
@@ -53,6 +55,8 @@ export interface ProblemInit {
   retryAfterSec?: number;
   /** Methods the path does serve, for the `Allow` header of a 405. */
   allow?: readonly string[];
+  /** Extension members of the document (RFC 9457 §3.2); they cannot override the standard ones. */
+  extensions?: Readonly<Record<string, unknown>>;
 }
 
 /** A refusal, ready to be written as problem+json. */
@@ -65,6 +69,7 @@ export class HttpProblem extends Error {
   readonly errors: readonly FieldProblem[] | undefined;
   readonly retryAfterSec: number | undefined;
   readonly allow: readonly string[] | undefined;
+  readonly extensions: Readonly<Record<string, unknown>> | undefined;
 
   constructor(init: ProblemInit) {
     super(init.detail);
@@ -75,11 +80,13 @@ export class HttpProblem extends Error {
     this.errors = init.errors;
     this.retryAfterSec = init.retryAfterSec;
     this.allow = init.allow;
+    this.extensions = init.extensions;
   }
 
   /** The problem+json document. */
   toJSON(): ProblemDocument {
     const body: ProblemDocument = {
+      ...this.extensions,
       type: `${PROBLEM_TYPE_PREFIX}${this.slug}`,
       title: this.title,
       status: this.status,
@@ -145,6 +152,16 @@ export const commonProblems = {
       title: 'Method not allowed',
       detail: `${method.slice(0, 20)} is not served on ${path.slice(0, 200)}; allowed: ${allow.join(', ')}`,
       allow,
+    }),
+  /** 503 from `/ready`; `checks` says which dependency is not there. */
+  notReady: (detail: string, checks?: Readonly<Record<string, unknown>>) =>
+    new HttpProblem({
+      status: 503,
+      slug: 'not-ready',
+      title: 'Not ready',
+      detail,
+      retryAfterSec: 1,
+      ...(checks === undefined ? {} : { extensions: { checks } }),
     }),
   /** A bare 500: never a stack trace or an internal message. */
   internal: () =>

@@ -70,14 +70,6 @@ export const problems = {
       detail,
       retryAfterSec: 5,
     }),
-  notReady: () =>
-    new HttpProblem({
-      status: 503,
-      slug: 'not-ready',
-      title: 'Not ready',
-      detail: 'This tier is starting, stopping or has lost an upstream',
-      retryAfterSec: 1,
-    }),
   resourceNotFound: (detail: string) =>
     new HttpProblem({ status: 404, slug: 'not-found', title: 'Not found', detail }),
 };

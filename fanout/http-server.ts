@@ -90,7 +90,7 @@ export function createHttpApp(
     .route('/ready')
     .get((_req, res) => {
       if (isReady()) res.json({ status: 'ready' });
-      else writeProblem(res, problems.notReady());
+      else writeProblem(res, problems.notReady('This tier is starting, stopping or has lost an upstream'));
     })
     .all(getOnly);
   app

@@ -82,6 +82,11 @@ export function badRequests(now = Date.now()): BadRequest[] {
     r('match_id with slash', { match_id: '../etc' }, ['match_id:invalid_characters']),
     r('user_id with newline', { user_id: 'u\nX-Injected: 1' }, ['user_id:invalid_characters']),
     r('huge user_id', { user_id: 'u'.repeat(1000) }, ['user_id:too_long']),
+    // ids no viewer could join (the one grammar of common/ids.ts): refused here, not stored unreachable
+    r('match_id with a leading underscore', { match_id: '_m' }, ['match_id:invalid_characters']),
+    r('match_id that is a dot-segment', { match_id: '..' }, ['match_id:invalid_characters']),
+    r('match_id with a non-ASCII letter', { match_id: 'équipe' }, ['match_id:invalid_characters']),
+    r('match_id of 65 characters', { match_id: 'm'.repeat(65) }, ['match_id:too_long']),
     // emoji
     r('multi-emoji string', { emoji: '🔥🔥' }, ['emoji:multiple_emoji']),
     r('text that is no emoji', { emoji: 'hello world' }, ['emoji:unknown_short_name']),

@@ -20,11 +20,15 @@ const json = (res: Response): Promise<Json> => res.json();
 class FakeSink implements KafkaSink {
   readonly sent: OutboundRecord[] = [];
   failNext = 0;
+  /** While set, pings fail (Kafka unreachable). */
+  down = false;
   /** While set, sends wait for it. */
   gate: Promise<void> | undefined;
   async connect() {}
   async disconnect() {}
-  async ping() {}
+  async ping() {
+    if (this.down) throw new Error('broker unavailable');
+  }
   async send(records: OutboundRecord[]) {
     if (this.gate) await this.gate;
     if (this.failNext > 0) {
@@ -284,5 +288,19 @@ describe('ingest HTTP API (fake Kafka)', () => {
       expect.soft(await json(res)).toMatchObject({ type: 'urn:emostream:problem:not-found' });
     }
     expect(sink.sent).toHaveLength(0);
+  });
+
+  it('answers /ready 503 as problem+json naming the failing check, without counting a refused reaction', async () => {
+    const { base, sink } = await startIngest();
+    sink.down = true;
+    const res = await fetch(`${base}/ready`);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect(res.headers.get('retry-after')).toBe('1');
+    const body = await json(res);
+    expect(body).toMatchObject({ type: 'urn:emostream:problem:not-ready', status: 503, retry_after: 1 });
+    expect(body.checks).toMatchObject({ kafka: 'unreachable: broker unavailable', schema_registry: 'ok' });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).not.toContain('ingest_reactions_rejected_total{reason="not-ready"}');
   });
 });

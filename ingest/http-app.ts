@@ -113,37 +113,51 @@ export function createHttpApp(deps: HttpAppDeps): { app: express.Express; hot: M
   const refused = (problem: HttpProblem): void => metrics.rejected(problem.slug);
   for (const path of hot.keys()) app.all(path.replace(':', '\\:'), methodNotAllowed(['POST'], refused));
 
-  app.get('/health', (_req, res) => {
-    res.writeHead(200, JSON_HEADERS);
-    res.end('{"status":"ok"}');
-  });
-  app.get('/ready', (_req, res) => {
-    deps.readiness().then(
-      ({ ready, checks }) => {
-        res.writeHead(ready ? 200 : 503, JSON_HEADERS);
-        res.end(JSON.stringify({ status: ready ? 'ready' : 'not ready', checks }));
-      },
-      (err: unknown) => refuse(res, err),
-    );
-  });
-  app.get('/metrics', (_req, res) => {
-    metrics.registry.metrics().then(
-      (text) => {
-        res.writeHead(200, { 'content-type': metrics.registry.contentType });
-        res.end(text);
-      },
-      (err: unknown) => refuse(res, err),
-    );
-  });
-  app.get('/openapi.yaml', (_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/yaml; charset=utf-8' });
-    res.end(OPENAPI);
-  });
-
-  // After every GET route (express answers HEAD with them): the other methods on those paths are 405.
-  const GET_ONLY = ['GET', 'HEAD'];
-  for (const path of ['/health', '/ready', '/metrics', '/openapi.yaml'])
-    app.all(path, methodNotAllowed(GET_ONLY, refused));
+  // Express answers HEAD with each GET route; every other method on these paths is 405.
+  const getOnly = methodNotAllowed(['GET', 'HEAD'], refused);
+  app
+    .route('/health')
+    .get((_req, res) => {
+      res.writeHead(200, JSON_HEADERS);
+      res.end('{"status":"ok"}');
+    })
+    .all(getOnly);
+  app
+    .route('/ready')
+    .get((_req, res) => {
+      deps.readiness().then(
+        ({ ready, checks }) => {
+          if (!ready) {
+            // Not counted as a refused reaction: a probe was answered, no reaction was turned away.
+            writeProblem(res, problems.notReady('Kafka, the registry or the buffer is not ready', checks));
+            return;
+          }
+          res.writeHead(200, JSON_HEADERS);
+          res.end(JSON.stringify({ status: 'ready', checks }));
+        },
+        (err: unknown) => refuse(res, err),
+      );
+    })
+    .all(getOnly);
+  app
+    .route('/metrics')
+    .get((_req, res) => {
+      metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(text);
+        },
+        (err: unknown) => refuse(res, err),
+      );
+    })
+    .all(getOnly);
+  app
+    .route('/openapi.yaml')
+    .get((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/yaml; charset=utf-8' });
+      res.end(OPENAPI);
+    })
+    .all(getOnly);
 
   app.use((req: Request, res: Response) => {
     refuse(res, problems.notFound(req.method, req.path));
