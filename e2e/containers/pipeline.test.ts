@@ -7,10 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ensureTopic } from '../../common/kafka.ts';
 import type { SwarmMessage } from '../../common/socket-events.ts';
 import { createViewer, type Viewer } from '../../fanout/client/viewer-client.ts';
 import { ContainerStack } from './container-stack.ts';
-import { createTopics } from './modules/kafka-container.ts';
+import { kafkaClient } from './modules/kafka-container.ts';
 import {
   ClusterPublisherContainer,
   IngestContainer,
@@ -44,9 +45,9 @@ let ingest: StartedNodeServiceContainer;
 let main: StartedNodeServiceContainer;
 
 beforeAll(async () => {
-  await createTopics(brokers, [
-    { topic: topics.reactions, numPartitions: 6 },
-    { topic: topics.aggregates, numPartitions: 3 },
+  await ensureTopic(kafkaClient(brokers), [
+    { topic: topics.reactions, partitions: 6, replicationFactor: 1 },
+    { topic: topics.aggregates, partitions: 3, replicationFactor: 1 },
   ]);
   // Ingest, the Spark job and the main publisher need only Kafka and the registry: they start at once. Cluster
   // publishers come after the main publisher (both create the per-cluster topics; concurrent creation can fail a

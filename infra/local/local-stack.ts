@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createKafka, ensureTopic, TopicMismatchError } from '../../common/kafka.ts';
 import { TOPICS } from '../../common/topics.ts';
-import { PortInUseError, RuntimeError } from './errors.ts';
-import { createTopics, prepareKafkaBroker } from './kafka-broker.ts';
+import { PortInUseError, RuntimeError, ServiceError } from './errors.ts';
+import { prepareKafkaBroker, runtimeLogger } from './kafka-broker.ts';
 import { assertPortFree, freePort } from './ports.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { type ProvisionOptions, provision, type Runtime, resolveRuntime } from './provisioner.ts';
@@ -82,6 +83,26 @@ async function choosePort(service: string, host: string, wanted: number | undefi
 }
 
 const SERVICE_NAMES = ['kafka', 'registry'];
+
+/**
+ * The stack's topics with their exact partition counts (replication 1: one broker). A topic that exists with
+ * another count is an error rather than a silent mismatch.
+ */
+async function createStackTopics(brokers: string, topics: Record<string, number>): Promise<void> {
+  const kafka = createKafka({ clientId: 'emostream-runtime-admin', brokers, logger: runtimeLogger });
+  const specs = Object.entries(topics).map(([topic, partitions]) => ({
+    topic,
+    partitions,
+    replicationFactor: 1,
+  }));
+  try {
+    await ensureTopic(kafka, specs, { exactPartitions: true });
+  } catch (error) {
+    if (error instanceof TopicMismatchError)
+      throw new ServiceError('kafka', error.message, undefined, { cause: error });
+    throw error;
+  }
+}
 const RUN_DIR_MARKER = '.emostream-run';
 
 /**
@@ -144,7 +165,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       started.push(await startService(spec, runDir));
       const topics = options.topics ?? DEFAULT_TOPIC_PARTITIONS;
       update(`creating topics ${Object.keys(topics).join(', ')}`);
-      await createTopics(`${host}:${kafkaPort}`, topics);
+      await createStackTopics(`${host}:${kafkaPort}`, topics);
       return spec;
     });
     const registrySpec = schemaRegistrySpec(runtime, {
