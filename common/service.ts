@@ -1,0 +1,115 @@
+/**
+ * The lifecycle every long-running process of the repo shares: a {@link Service} is a small object with
+ * `start()` and an idempotent `stop()` (as ingest, the publishers and the subscriber node are), and
+ * {@link runMain} is the one place that turns signals, failures and deadlines into a stop and an exit code.
+ */
+import { constants } from 'node:os';
+import type { Logger } from './logger.ts';
+
+/** A long-running part of a process. */
+export interface Service {
+  /**
+   * Resolves once the service does its job (listening, consuming); rejects with the reason it cannot. What it
+   * resolves with is for direct callers (ingest answers its address); {@link runMain} ignores it.
+   */
+  start(): Promise<unknown>;
+  /**
+   * Releases everything `start` acquired, draining in order. Idempotent: later calls return the first call's
+   * promise. Also called after a failed or unfinished `start`, so it must cope with a half-started service.
+   */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link runMain}. */
+export interface RunMainOptions {
+  /**
+   * How long a stop may take once asked for (by a signal or a failure); past it the process exits 1 with a log
+   * line, whatever is still pending. @default 15000
+   */
+  forceExitMs?: number;
+}
+
+/** Exit codes of {@link runMain}. */
+export const EXIT = {
+  /** Stopped on SIGTERM/SIGINT, cleanly. */
+  ok: 0,
+  /** Start failed, stop failed, an unhandled rejection or uncaught exception, or the forced-exit deadline. */
+  failed: 1,
+} as const;
+
+/** 128 + the signal's number, the shell's convention for "killed by that signal" (130 for SIGINT). */
+function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
+}
+
+/**
+ * Runs `service` as the process's main: starts it, and
+ * - on SIGTERM or SIGINT stops it and exits 0 (1 if stop fails);
+ * - on a second signal while stopping exits at once with 128 + the signal's number;
+ * - when a stop takes longer than `forceExitMs`, exits 1;
+ * - when start fails, logs the error (with its cause), stops what was started and exits 1;
+ * - on an unhandled rejection or uncaught exception, logs it, stops and exits 1.
+ * Every exit is preceded by a log line that says why. Resolves once the service has started (e.g. to print a
+ * ready line); never resolves when the process is going to exit instead.
+ */
+export function runMain(service: Service, logger: Logger, options: RunMainOptions = {}): Promise<void> {
+  const forceExitMs = options.forceExitMs ?? 15_000;
+  let stopping = false;
+
+  const exit = (code: number): never => {
+    logger.flush?.();
+    process.exit(code);
+  };
+
+  /** Stops once; exits with `code` when the stop succeeds, 1 when it fails or outlives the deadline. */
+  const shutdown = (code: number): void => {
+    if (stopping) return;
+    stopping = true;
+    const force = setTimeout(() => {
+      logger.error({ forceExitMs }, 'stop did not finish in time; exiting');
+      exit(EXIT.failed);
+    }, forceExitMs);
+    // The deadline must not keep an otherwise finished process alive.
+    force.unref();
+    service.stop().then(
+      () => exit(code),
+      (err: unknown) => {
+        logger.error({ err }, 'stop failed');
+        exit(EXIT.failed);
+      },
+    );
+  };
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.error({ signal }, 'second signal while stopping; exiting now');
+      exit(signalExitCode(signal));
+    }
+    logger.info({ signal }, 'stopping');
+    shutdown(EXIT.ok);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, 'unhandled rejection; stopping');
+    shutdown(EXIT.failed);
+  });
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception; stopping');
+    shutdown(EXIT.failed);
+  });
+
+  return new Promise<void>((resolve) => {
+    service.start().then(
+      () => {
+        if (!stopping) resolve();
+      },
+      (err: unknown) => {
+        // A start cut short by a signal is the stop's business, not a failure of its own.
+        if (stopping) return;
+        logger.fatal({ err }, 'start failed');
+        shutdown(EXIT.failed);
+      },
+    );
+  });
+}
