@@ -49,11 +49,11 @@ beforeAll(async () => {
     { topic: topics.reactions, partitions: 6, replicationFactor: 1 },
     { topic: topics.aggregates, partitions: 3, replicationFactor: 1 },
   ]);
-  // Ingest, the Spark job and the main publisher need only Kafka and the registry: they start at once. Cluster
-  // publishers come after the main publisher (both create the per-cluster topics; concurrent creation can fail a
-  // publisher's start), subscriber nodes after their publisher and the directory.
+  // Ingest, the Spark job, the main publisher and the cluster publishers need only Kafka and the registry: they
+  // start at once (the publishers' creation of the per-cluster topics is race-safe). Subscriber nodes come after
+  // their publisher and the directory they connect to.
   const fanoutConfig = { FANOUT_TOPIC_PREFIX: fanoutPrefix };
-  const [ingestStarted, , mainStarted] = await stack.addAll([
+  const [ingestStarted, , mainStarted, ...publishers] = await stack.addAll([
     new IngestContainer()
       .withKafka(brokers)
       .withRegistry(registryUrl)
@@ -79,18 +79,16 @@ beforeAll(async () => {
         FANOUT_MAIN_GROUP_ID: `main-${run}`,
       })
       .start(),
-  ] as const);
-  ingest = ingestStarted;
-  main = mainStarted;
-  const publishers = await stack.addAll(
-    CLUSTERS.map((c) =>
+    ...CLUSTERS.map((c) =>
       new ClusterPublisherContainer(c)
         .withKafka(brokers)
         .withRegistry(registryUrl)
         .withConfig({ ...fanoutConfig, FANOUT_CLUSTER_GROUP_ID: `${c}-${run}` })
         .start(),
     ),
-  );
+  ]);
+  ingest = ingestStarted as StartedNodeServiceContainer;
+  main = mainStarted as StartedNodeServiceContainer;
   await stack.addAll(
     CLUSTERS.flatMap((c, i) =>
       Array.from({ length: NODES_PER_CLUSTER }, (_, n) =>

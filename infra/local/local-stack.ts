@@ -14,6 +14,7 @@ import {
   reapStale,
   type ServiceSpec,
   startService,
+  startServices,
   stopServices,
 } from './supervisor.ts';
 
@@ -50,7 +51,10 @@ export interface StackOptions {
   provision?: ProvisionOptions | false;
   kafkaHeap?: string;
   registryHeap?: string;
-  /** More services started after Kafka and the registry (e.g. ingest), given the addresses of those. */
+  /**
+   * More services started after Kafka and the registry (e.g. ingest), given the addresses of those; each as soon
+   * as the ones it comes {@link ServiceSpec.after} are ready (by default the one before it).
+   */
   extraServices?: (ctx: StackAddresses & { runtime: Runtime; runDir: string }) => ServiceSpec[];
 }
 
@@ -106,8 +110,9 @@ async function createStackTopics(brokers: string, topics: Record<string, number>
 const RUN_DIR_MARKER = '.emostream-run';
 
 /**
- * Provisions (unless told not to), then starts Kafka (KRaft, one combined node) and Apicurio Registry as child
- * processes on loopback, creates the topics, and returns their addresses. Any failure stops what was started.
+ * Provisions (unless told not to), then starts Kafka (KRaft, one combined node) and Apicurio Registry together as
+ * child processes on loopback, creates the topics, starts the extra services, and returns their addresses. Any
+ * failure stops what was started.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const progress = options.progress ?? createProgress();
@@ -153,42 +158,48 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       options.registryManagementPort,
     );
 
-    const kafkaSpec = await progress.step(`Kafka on ${host}:${kafkaPort}`, async (update) => {
-      update('formatting storage');
-      const spec = await prepareKafkaBroker(runtime, runDir, {
-        host,
-        port: kafkaPort,
-        controllerPort,
-        heap: options.kafkaHeap,
-      });
-      update('starting broker');
-      started.push(await startService(spec, runDir));
-      const topics = options.topics ?? DEFAULT_TOPIC_PARTITIONS;
-      update(`creating topics ${Object.keys(topics).join(', ')}`);
-      await createStackTopics(`${host}:${kafkaPort}`, topics);
-      return spec;
-    });
+    // Kafka and the registry do not need each other (the registry keeps its schemas in memory): both start at
+    // once. Settled, not raced: a failure of one must wait for the other to land in `started`, to be stopped.
     const registrySpec = schemaRegistrySpec(runtime, {
       host,
       port: registryPort,
       managementPort,
       heap: options.registryHeap,
     });
-    await progress.step(`Schema registry on ${host}:${registryPort}`, async (update) => {
-      update('starting Apicurio Registry');
-      started.push(await startService(registrySpec, runDir));
-    });
+    const [kafka, registry] = await Promise.allSettled([
+      progress.step(`Kafka on ${host}:${kafkaPort}`, async (update) => {
+        update('formatting storage');
+        const spec = await prepareKafkaBroker(runtime, runDir, {
+          host,
+          port: kafkaPort,
+          controllerPort,
+          heap: options.kafkaHeap,
+        });
+        update('starting broker');
+        started.push(await startService(spec, runDir));
+        const topics = options.topics ?? DEFAULT_TOPIC_PARTITIONS;
+        update(`creating topics ${Object.keys(topics).join(', ')}`);
+        await createStackTopics(`${host}:${kafkaPort}`, topics);
+        return spec;
+      }),
+      progress.step(`Schema registry on ${host}:${registryPort}`, async (update) => {
+        update('starting Apicurio Registry');
+        started.push(await startService(registrySpec, runDir));
+      }),
+    ]);
+    if (kafka.status === 'rejected') throw kafka.reason;
+    if (registry.status === 'rejected') throw registry.reason;
+    const kafkaSpec = kafka.value;
 
     const addresses: StackAddresses = {
       host,
       kafkaBrokers: kafkaSpec.addresses?.brokers ?? `${host}:${kafkaPort}`,
       registryUrl: registrySpec.addresses?.url ?? '',
     };
-    for (const spec of options.extraServices?.({ ...addresses, runtime, runDir }) ?? []) {
-      await progress.step(`${spec.name}`, async () => {
-        started.push(await startService(spec, runDir));
-      });
-    }
+    const extras = options.extraServices?.({ ...addresses, runtime, runDir }) ?? [];
+    started.push(
+      ...(await startServices(extras, runDir, { step: (spec, start) => progress.step(spec.name, start) })),
+    );
 
     const firstExit = Promise.race(started.map((s) => s.exited.then((code) => ({ service: s.name, code }))));
     let stopping: Promise<void> | undefined;
