@@ -27,6 +27,11 @@ export interface RunMainOptions {
    * line, whatever is still pending. @default 15000
    */
   forceExitMs?: number;
+  /**
+   * A signal this soon after the first is the same request, not a second one: a terminal's Ctrl-C reaches the
+   * process directly and again relayed by npm/tsx, a few ms apart. @default 1000
+   */
+  repeatGraceMs?: number;
 }
 
 /** Exit codes of {@link runMain}. */
@@ -45,7 +50,8 @@ function signalExitCode(signal: NodeJS.Signals): number {
 /**
  * Runs `service` as the process's main: starts it, and
  * - on SIGTERM or SIGINT stops it and exits 0 (1 if stop fails);
- * - on a second signal while stopping exits at once with 128 + the signal's number;
+ * - on a second signal while stopping (later than `repeatGraceMs` after the first) exits at once with 128 + the
+ *   signal's number;
  * - when a stop takes longer than `forceExitMs`, exits 1;
  * - when start fails, logs the error (with its cause), stops what was started and exits 1;
  * - on an unhandled rejection or uncaught exception, logs it, stops and exits 1.
@@ -54,7 +60,9 @@ function signalExitCode(signal: NodeJS.Signals): number {
  */
 export function runMain(service: Service, logger: Logger, options: RunMainOptions = {}): Promise<void> {
   const forceExitMs = options.forceExitMs ?? 15_000;
+  const repeatGraceMs = options.repeatGraceMs ?? 1_000;
   let stopping = false;
+  let firstSignalAt = 0;
 
   const exit = (code: number): never => {
     logger.flush?.();
@@ -81,10 +89,12 @@ export function runMain(service: Service, logger: Logger, options: RunMainOption
   };
 
   const onSignal = (signal: NodeJS.Signals) => {
+    if (firstSignalAt && Date.now() - firstSignalAt < repeatGraceMs) return;
     if (stopping) {
       logger.error({ signal }, 'second signal while stopping; exiting now');
       exit(signalExitCode(signal));
     }
+    firstSignalAt = Date.now();
     logger.info({ signal }, 'stopping');
     shutdown(EXIT.ok);
   };
