@@ -27,10 +27,7 @@ export interface RunMainOptions {
    * line, whatever is still pending. @default 15000
    */
   forceExitMs?: number;
-  /**
-   * A signal this soon after the first is the same request, not a second one: a terminal's Ctrl-C reaches the
-   * process directly and again relayed by npm/tsx, a few ms apart. @default 1000
-   */
+  /** See {@link StopSignalOptions.repeatGraceMs}. @default 1000 */
   repeatGraceMs?: number;
 }
 
@@ -47,6 +44,40 @@ function signalExitCode(signal: NodeJS.Signals): number {
   return 128 + (constants.signals[signal] ?? 0);
 }
 
+/** Options of {@link onStopSignals}. */
+export interface StopSignalOptions {
+  /**
+   * A signal this soon after the first is the same request, not a second one: a terminal's Ctrl-C reaches the
+   * process directly and again relayed by npm/tsx, a few ms apart. @default 1000
+   */
+  repeatGraceMs?: number;
+}
+
+/**
+ * The repo's one rule for stop signals: calls `handler` on SIGTERM/SIGINT with `repeat` false the first time and
+ * true for any later signal, except that copies arriving within `repeatGraceMs` of the first are dropped.
+ * Returns a function that removes the listeners.
+ */
+export function onStopSignals(
+  handler: (signal: NodeJS.Signals, repeat: boolean) => void,
+  options: StopSignalOptions = {},
+): () => void {
+  const repeatGraceMs = options.repeatGraceMs ?? 1_000;
+  let firstAt = 0;
+  const listener = (signal: NodeJS.Signals) => {
+    if (!firstAt) {
+      firstAt = Date.now();
+      handler(signal, false);
+    } else if (Date.now() - firstAt >= repeatGraceMs) handler(signal, true);
+  };
+  process.on('SIGTERM', listener);
+  process.on('SIGINT', listener);
+  return () => {
+    process.off('SIGTERM', listener);
+    process.off('SIGINT', listener);
+  };
+}
+
 /**
  * Runs `service` as the process's main: starts it, and
  * - on SIGTERM or SIGINT stops it and exits 0 (1 if stop fails);
@@ -60,9 +91,7 @@ function signalExitCode(signal: NodeJS.Signals): number {
  */
 export function runMain(service: Service, logger: Logger, options: RunMainOptions = {}): Promise<void> {
   const forceExitMs = options.forceExitMs ?? 15_000;
-  const repeatGraceMs = options.repeatGraceMs ?? 1_000;
   let stopping = false;
-  let firstSignalAt = 0;
 
   const exit = (code: number): never => {
     logger.flush?.();
@@ -88,18 +117,18 @@ export function runMain(service: Service, logger: Logger, options: RunMainOption
     );
   };
 
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (firstSignalAt && Date.now() - firstSignalAt < repeatGraceMs) return;
-    if (stopping) {
-      logger.error({ signal }, 'second signal while stopping; exiting now');
-      exit(signalExitCode(signal));
-    }
-    firstSignalAt = Date.now();
-    logger.info({ signal }, 'stopping');
-    shutdown(EXIT.ok);
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  onStopSignals(
+    (signal, repeat) => {
+      // A stop already under way (asked by a failure, or by a first signal) is being cut short.
+      if (repeat || stopping) {
+        logger.error({ signal }, 'second signal while stopping; exiting now');
+        exit(signalExitCode(signal));
+      }
+      logger.info({ signal }, 'stopping');
+      shutdown(EXIT.ok);
+    },
+    { repeatGraceMs: options.repeatGraceMs },
+  );
   process.on('unhandledRejection', (reason) => {
     logger.fatal({ err: reason }, 'unhandled rejection; stopping');
     shutdown(EXIT.failed);
