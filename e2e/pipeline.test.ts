@@ -10,8 +10,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
+import { createLogger } from '../common/logger.ts';
 import type { SnapshotMessage, SwarmMessage } from '../common/socket-events.ts';
 import { swarmSize } from '../fanout/client/swarm-format.ts';
 import { createViewer, type Viewer } from '../fanout/client/viewer-client.ts';
@@ -118,16 +119,16 @@ async function watch(matchId: string): Promise<Watched> {
 
 beforeAll(async () => {
   const brokers = inject('kafkaBrokers');
-  const admin = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.ERROR }).admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      { topic: topics.reactions, numPartitions: 3 },
-      { topic: topics.aggregates, numPartitions: 2 },
-    ],
+  const kafka = createKafka({
+    clientId: 'e2e-pipeline',
+    brokers,
+    logger: createLogger('e2e-pipeline'),
+    logLevel: KafkaLogLevel.ERROR,
   });
-  await admin.disconnect();
+  await ensureTopic(kafka, [
+    { topic: topics.reactions, partitions: 3 },
+    { topic: topics.aggregates, partitions: 2 },
+  ]);
   pipeline = await startPipeline({
     kafkaBrokers: brokers,
     registryUrl: inject('registryUrl'),

@@ -5,11 +5,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { type Admin, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { type Admin, Partitioners, type Producer } from 'kafkajs';
 import { pino } from 'pino';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type AvroSerde, createAvroSerde, createRegistryClient, loadSchema } from '../common/avro-serde.ts';
+import { createKafka, ensureTopic } from '../common/kafka.ts';
+import { createLogger } from '../common/logger.ts';
 import type { SnapshotMessage, SwarmMessage } from '../common/socket-events.ts';
 import { createViewer, type Viewer } from './client/viewer-client.ts';
 import { type ClusterPublisher, createClusterPublisher } from './cluster-publisher/cluster-publisher.ts';
@@ -116,10 +118,10 @@ async function viewerOn(node: SubscriberNode, matchId: string) {
 beforeAll(async () => {
   brokers = inject('kafkaBrokers');
   registryUrl = inject('registryUrl');
-  const kafka = new Kafka({ clientId: `fanout-it-${run}`, brokers: [brokers], logLevel: logLevel.WARN });
+  const kafka = createKafka({ clientId: `fanout-it-${run}`, brokers, logger: createLogger('fanout-it') });
   admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: aggregatesTopic, numPartitions: 3 }], waitForLeaders: true });
+  await ensureTopic(admin, { topic: aggregatesTopic, partitions: 3 });
   producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   serde = await createAvroSerde<AggregateRow>(createRegistryClient(registryUrl), {

@@ -131,6 +131,13 @@ describe('infra/docker-compose.yml', () => {
     };
     for (const name of Object.keys(services)) visit(name);
     expect(Object.keys(svc('ingest').depends_on ?? {}).sort()).toEqual(['kafka-topics', 'registry']);
+    // Cluster publishers start with the main publisher: both create the per-cluster topics, which is race-safe.
+    for (const publisher of ['cluster-a-publisher', 'cluster-b-publisher']) {
+      expect(Object.keys(svc(publisher).depends_on ?? {}).sort(), publisher).toEqual([
+        'kafka-topics',
+        'registry',
+      ]);
+    }
     expect(Object.keys(svc('cluster-a-node-1').depends_on ?? {}).sort()).toEqual([
       'cluster-a-publisher',
       'fanout-main',

@@ -8,11 +8,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAvroSerde, createRegistryClient, loadSchema } from '../common/avro-serde.ts';
-import { createTopics, prepareKafkaBroker } from '../infra/local/kafka-broker.ts';
+import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
+import { prepareKafkaBroker } from '../infra/local/kafka-broker.ts';
 import { freePort } from '../infra/local/ports.ts';
 import { resolveRuntime } from '../infra/local/provisioner.ts';
 import { type RunningService, type ServiceSpec, startService } from '../infra/local/supervisor.ts';
@@ -135,10 +135,11 @@ function startLoad(url: string, runId: string, depth: () => number): Load {
 
 /** Reads the whole topic (up to the high watermarks) and decodes it with the registered schema. */
 async function readTopic(): Promise<ReactionRecord[]> {
-  const kafka = new Kafka({
+  const kafka = createKafka({
     clientId: 'broker-restart-reader',
-    brokers: [brokers],
-    logLevel: logLevel.NOTHING,
+    brokers,
+    logger: pino({ level: 'silent' }),
+    logLevel: KafkaLogLevel.NOTHING,
   });
   const admin = kafka.admin();
   await admin.connect();
@@ -190,7 +191,11 @@ beforeAll(async () => {
   brokers = `${host}:${port}`;
   brokerSpec = await prepareKafkaBroker(runtime, runDir, { host, port, controllerPort, heap: '384m' });
   broker = await startService(brokerSpec, runDir);
-  await createTopics(brokers, { [topic]: PARTITIONS });
+  await ensureTopic(
+    createKafka({ clientId: 'broker-restart-admin', brokers, logger: pino({ level: 'warn' }) }),
+    { topic, partitions: PARTITIONS, replicationFactor: 1 },
+    { exactPartitions: true },
+  );
 
   ingest = createIngest(
     configWithDefaults({

@@ -2,10 +2,10 @@
  * Ingest against the real Kafka and schema registry of the test stack. Each run uses a fresh topic, and counts
  * are read from the topic's offsets, so "exactly N records" and "nothing reached Kafka" are exact.
  */
-import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAvroSerde, createRegistryClient, loadSchema } from '../common/avro-serde.ts';
+import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
 import { BAD_REQUEST_CONFIG, badRequests } from './bad-requests.fixture.ts';
 import { configWithDefaults, type IngestConfig } from './config.ts';
 import { createIngest, type Ingest } from './ingest.ts';
@@ -14,19 +14,21 @@ import type { ReactionRecord } from './reaction-record.ts';
 const brokers = inject('kafkaBrokers');
 const registryUrl = inject('registryUrl');
 const topic = `ingest-int-${process.pid}-${Date.now()}`;
-const kafka = new Kafka({ clientId: 'ingest-int-test', brokers: [brokers], logLevel: logLevel.NOTHING });
-const admin = kafka.admin();
 const silent = pino({ level: 'silent' });
+const kafka = createKafka({
+  clientId: 'ingest-int-test',
+  brokers,
+  logger: silent,
+  logLevel: KafkaLogLevel.NOTHING,
+});
+const admin = kafka.admin();
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field below
 type Json = any;
 
 beforeAll(async () => {
   await admin.connect();
-  await admin.createTopics({
-    topics: [{ topic, numPartitions: 3, replicationFactor: 1 }],
-    waitForLeaders: true,
-  });
+  await ensureTopic(admin, { topic, partitions: 3, replicationFactor: 1 });
 });
 afterAll(async () => {
   await admin.deleteTopics({ topics: [topic] }).catch(() => {});

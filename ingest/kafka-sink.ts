@@ -3,7 +3,8 @@
  * viewer's taps stay in order on one partition (Java-compatible murmur2 partitioner, same as Spark and the JVM
  * clients would pick; see kafka-partitioner.ts).
  */
-import { Kafka, logLevel as KafkaLogLevel, type LogEntry, type Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
+import { createKafka } from '../common/kafka.ts';
 import type { Logger } from '../common/logger.ts';
 import { FastKeyPartitioner } from './kafka-partitioner.ts';
 import type { RecordSink } from './reaction-buffer.ts';
@@ -32,27 +33,14 @@ export interface KafkaSink extends RecordSink {
   ping(): Promise<void>;
 }
 
-/** kafkajs log entries → the service's pino logger (kafkajs would otherwise print to the console). */
-export function kafkaLogCreator(logger: Logger) {
-  return (_level: KafkaLogLevel) =>
-    ({ level, log }: LogEntry): void => {
-      const { message, ...rest } = log;
-      if (level === KafkaLogLevel.ERROR) logger.error(rest, message);
-      else if (level === KafkaLogLevel.WARN) logger.warn(rest, message);
-      else if (level === KafkaLogLevel.INFO) logger.info(rest, message);
-      else logger.debug(rest, message);
-    };
-}
-
+/** A kafkajs producer of reaction records to `options.topic`, with an admin for the readiness probe. */
 export function createKafkaSink(
   options: KafkaSinkOptions,
 ): KafkaSink & { send(records: WireRecord[]): Promise<void> } {
-  const log = options.logger.child({ component: 'kafka' });
-  const kafka = new Kafka({
+  const kafka = createKafka({
     clientId: options.clientId ?? 'emostream-ingest',
     brokers: options.brokers,
-    logLevel: KafkaLogLevel.WARN,
-    logCreator: kafkaLogCreator(log),
+    logger: options.logger,
     connectionTimeout: 3000,
     // kafkajs retries a failed produce itself (re-sending only to brokers that did not answer); the buffer retries
     // beyond that, for as long as it runs.

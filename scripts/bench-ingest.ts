@@ -18,7 +18,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { Kafka, logLevel } from 'kafkajs';
+import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
+import { createLogger } from '../common/logger.ts';
 import { freePort } from '../infra/local/ports.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -225,17 +226,15 @@ async function main(): Promise<void> {
     registryUrl = stack.registryUrl;
   }
   const topic = `bench.reactions.${Date.now()}`;
-  const kafka = new Kafka({
+  const kafka = createKafka({
     clientId: 'bench-ingest',
-    brokers: brokers.split(','),
-    logLevel: logLevel.NOTHING,
+    brokers,
+    logger: createLogger('bench-ingest'),
+    logLevel: KafkaLogLevel.NOTHING,
   });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    topics: [{ topic, numPartitions: 12, replicationFactor: 1 }],
-    waitForLeaders: true,
-  });
+  await ensureTopic(admin, { topic, partitions: 12, replicationFactor: 1 });
 
   const rows: Row[] = [];
   let stub: { child: ChildProcess; port: number } | undefined;

@@ -1,8 +1,9 @@
 #!/usr/bin/env tsx
 /**
  * `npm start [-- --demo]` — provision, run Kafka and the schema registry, then the EmoStream pipeline as child
- * processes, each started after the previous is ready: ingest, the emoji-swarm Spark SQL job, the fan-out main
- * publisher (directory), and 2 clusters × (cluster publisher + 2 subscriber nodes). Prints the addresses;
+ * processes, each once what it comes after is ready (`after` in pipeline-services.ts): ingest, the emoji-swarm
+ * Spark SQL job, the fan-out main publisher (directory) and 2 cluster publishers at once, then each cluster's
+ * 2 subscriber nodes. Prints the addresses;
  * Ctrl-C stops everything in reverse order (the Spark job gracefully).
  *
  * Ports as in `npm run stack`, plus --ingest-port/INGEST_PORT (8080) and --fanout-port/FANOUT_PORT (8090: the

@@ -7,10 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ensureTopic } from '../../common/kafka.ts';
 import type { SwarmMessage } from '../../common/socket-events.ts';
 import { createViewer, type Viewer } from '../../fanout/client/viewer-client.ts';
 import { ContainerStack } from './container-stack.ts';
-import { createTopics } from './modules/kafka-container.ts';
+import { kafkaClient } from './modules/kafka-container.ts';
 import {
   ClusterPublisherContainer,
   IngestContainer,
@@ -44,15 +45,15 @@ let ingest: StartedNodeServiceContainer;
 let main: StartedNodeServiceContainer;
 
 beforeAll(async () => {
-  await createTopics(brokers, [
-    { topic: topics.reactions, numPartitions: 6 },
-    { topic: topics.aggregates, numPartitions: 3 },
+  await ensureTopic(kafkaClient(brokers), [
+    { topic: topics.reactions, partitions: 6, replicationFactor: 1 },
+    { topic: topics.aggregates, partitions: 3, replicationFactor: 1 },
   ]);
-  // Ingest, the Spark job and the main publisher need only Kafka and the registry: they start at once. Cluster
-  // publishers come after the main publisher (both create the per-cluster topics; concurrent creation can fail a
-  // publisher's start), subscriber nodes after their publisher and the directory.
+  // Ingest, the Spark job, the main publisher and the cluster publishers need only Kafka and the registry: they
+  // start at once (the publishers' creation of the per-cluster topics is race-safe). Subscriber nodes come after
+  // their publisher and the directory they connect to.
   const fanoutConfig = { FANOUT_TOPIC_PREFIX: fanoutPrefix };
-  const [ingestStarted, , mainStarted] = await stack.addAll([
+  const [ingestStarted, , mainStarted, ...publishers] = await stack.addAll([
     new IngestContainer()
       .withKafka(brokers)
       .withRegistry(registryUrl)
@@ -78,18 +79,16 @@ beforeAll(async () => {
         FANOUT_MAIN_GROUP_ID: `main-${run}`,
       })
       .start(),
-  ] as const);
-  ingest = ingestStarted;
-  main = mainStarted;
-  const publishers = await stack.addAll(
-    CLUSTERS.map((c) =>
+    ...CLUSTERS.map((c) =>
       new ClusterPublisherContainer(c)
         .withKafka(brokers)
         .withRegistry(registryUrl)
         .withConfig({ ...fanoutConfig, FANOUT_CLUSTER_GROUP_ID: `${c}-${run}` })
         .start(),
     ),
-  );
+  ]);
+  ingest = ingestStarted as StartedNodeServiceContainer;
+  main = mainStarted as StartedNodeServiceContainer;
   await stack.addAll(
     CLUSTERS.flatMap((c, i) =>
       Array.from({ length: NODES_PER_CLUSTER }, (_, n) =>

@@ -4,12 +4,12 @@
  * records as were accepted, nothing from refused requests.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAvroSerde, createRegistryClient, loadSchema } from '../../common/avro-serde.ts';
+import { ensureTopic } from '../../common/kafka.ts';
 import type { ReactionRecord as Reaction } from '../../common/records.ts';
 import { ContainerStack } from './container-stack.ts';
-import { createTopics } from './modules/kafka-container.ts';
+import { kafkaClient } from './modules/kafka-container.ts';
 import { IngestContainer, type StartedNodeServiceContainer } from './modules/node-service-container.ts';
 
 const brokers = inject('containerKafkaBrokers');
@@ -19,7 +19,7 @@ const stack = new ContainerStack();
 let ingest: StartedNodeServiceContainer;
 
 beforeAll(async () => {
-  await createTopics(brokers, [{ topic, numPartitions: 6 }]);
+  await ensureTopic(kafkaClient(brokers), { topic, partitions: 6, replicationFactor: 1 });
   ingest = await stack.add(
     new IngestContainer()
       .withKafka(brokers)
@@ -55,7 +55,7 @@ async function readReactions(count: number, timeoutMs = 30_000): Promise<{ key: 
     // Ingest registered the schema at start-up; the reader must find it, not create it.
     register: false,
   });
-  const consumer = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING }).consumer({
+  const consumer = kafkaClient(brokers).consumer({
     groupId: `containers-${randomUUID()}`,
   });
   const records: { key: string; value: Reaction }[] = [];

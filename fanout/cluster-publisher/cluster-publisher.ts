@@ -13,6 +13,7 @@ import {
   loadSchema,
   type RegistryClient,
 } from '../../common/avro-serde.ts';
+import { createKafka, ensureTopic } from '../../common/kafka.ts';
 import { createLogger, type Logger } from '../../common/logger.ts';
 import {
   matchRoom,
@@ -32,7 +33,7 @@ import {
   type FanoutMetrics,
   listen,
 } from '../http-server.ts';
-import { createKafka, ensureTopic } from '../kafka.ts';
+import { FANOUT_KAFKA_RETRY } from '../kafka.ts';
 
 /** Dependencies of {@link createClusterPublisher}; all optional. */
 export interface ClusterPublisherDeps {
@@ -197,11 +198,17 @@ export function createClusterPublisher(
           schema: await loadSchema('swarm-update'),
         });
         const kafka =
-          deps.kafka ?? createKafka(`emostream-fanout-${config.clusterId}`, config.kafkaBrokers, logger);
+          deps.kafka ??
+          createKafka({
+            clientId: `emostream-fanout-${config.clusterId}`,
+            brokers: config.kafkaBrokers,
+            logger,
+            retry: FANOUT_KAFKA_RETRY,
+          });
         const admin = kafka.admin();
         await admin.connect();
         try {
-          await ensureTopic(admin, topic, config.topicPartitions);
+          await ensureTopic(admin, { topic, partitions: config.topicPartitions });
         } finally {
           await admin.disconnect();
         }

@@ -21,6 +21,7 @@ import {
   loadSchema,
   type RegistryClient,
 } from '../../common/avro-serde.ts';
+import { createKafka, ensureTopic } from '../../common/kafka.ts';
 import { createLogger, type Logger } from '../../common/logger.ts';
 import type { SwarmWindow } from '../../common/socket-events.ts';
 import { clusterTopic, type MainPublisherConfig } from '../config.ts';
@@ -31,7 +32,7 @@ import {
   type FanoutMetrics,
   listen,
 } from '../http-server.ts';
-import { createKafka, ensureTopic, replayOnFirstJoin } from '../kafka.ts';
+import { FANOUT_KAFKA_RETRY, replayOnFirstJoin } from '../kafka.ts';
 import { Directory } from './directory.ts';
 import { mountDirectoryRoutes } from './directory-routes.ts';
 import { type AggregateRow, WindowStore } from './window-store.ts';
@@ -68,7 +69,14 @@ export function createMainPublisher(
   );
   const directory = new Directory({ ttlMs: config.nodeTtlMs, now });
   const store = new WindowStore({ windowsPerMatch: config.windowsKept, maxMatches: config.maxMatches });
-  const kafka = deps.kafka ?? createKafka('emostream-fanout-main', config.kafkaBrokers, logger);
+  const kafka =
+    deps.kafka ??
+    createKafka({
+      clientId: 'emostream-fanout-main',
+      brokers: config.kafkaBrokers,
+      logger,
+      retry: FANOUT_KAFKA_RETRY,
+    });
 
   let admin: Admin | undefined;
   let producer: Producer | undefined;
@@ -89,7 +97,7 @@ export function createMainPublisher(
     if (entry === undefined) {
       entry = (async () => {
         if (admin === undefined || registry === undefined) throw new Error('not started');
-        await ensureTopic(admin, topic, config.topicPartitions);
+        await ensureTopic(admin, { topic, partitions: config.topicPartitions });
         return createAvroSerde<SwarmWindow>(registry, { topic, schema: swarmSchema });
       })();
       entry.catch(() => clusterSerdes.delete(topic)); // retry on the next batch
@@ -189,7 +197,7 @@ export function createMainPublisher(
       });
       admin = kafka.admin();
       await admin.connect();
-      await ensureTopic(admin, config.aggregatesTopic, config.topicPartitions);
+      await ensureTopic(admin, { topic: config.aggregatesTopic, partitions: config.topicPartitions });
       producer = kafka.producer({
         createPartitioner: Partitioners.DefaultPartitioner,
         allowAutoTopicCreation: false,

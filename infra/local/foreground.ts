@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { onStopSignals } from '../../common/service.ts';
 import { cacheDir } from './cache-dir.ts';
 import { PortInUseError, RuntimeError } from './errors.ts';
 import { DEFAULT_PORTS, type StackAddresses, type StackOptions, startStack } from './local-stack.ts';
@@ -92,27 +93,21 @@ export async function runForeground(options: ForegroundOptions): Promise<number>
   ];
   process.stdout.write(lines.join('\n'));
 
+  // The signal rule of every main (common/service.ts); not runMain itself: this runner reports to a person, hands
+  // its exit code back to its CLI, and on a second signal must SIGKILL its children's process groups.
   const reason = await new Promise<string>((resolve) => {
-    let first = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      // Ctrl-C reaches us twice at once (from the terminal and relayed by tsx/npm); only a later one forces.
-      if (!first) {
-        first = Date.now();
-        resolve(signal);
-      } else if (Date.now() - first > 1000) {
-        process.stderr.write('second signal: killing everything now\n');
-        for (const s of stack.services) {
-          try {
-            process.kill(-s.pid, 'SIGKILL');
-          } catch {
-            // gone
-          }
+    onStopSignals((signal, repeat) => {
+      if (!repeat) return resolve(signal);
+      process.stderr.write('second signal: killing everything now\n');
+      for (const s of stack.services) {
+        try {
+          process.kill(-s.pid, 'SIGKILL');
+        } catch {
+          // gone
         }
-        process.exit(130);
       }
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+      process.exit(130);
+    });
     void stack.firstExit.then(({ service, code }) => resolve(`${service} exited with ${code}`));
   });
   process.stderr.write(`\nstopping (${reason})…\n`);

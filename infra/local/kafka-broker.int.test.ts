@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, inject, it } from 'vitest';
+import { createKafka, ensureTopic } from '../../common/kafka.ts';
+import { createLogger } from '../../common/logger.ts';
 import { TOPICS } from '../../common/topics.ts';
 import { DEFAULT_TOPIC_PARTITIONS } from './local-stack.ts';
 
-const kafka = new Kafka({
+const kafka = createKafka({
   clientId: 'runtime-int-test',
-  brokers: [inject('kafkaBrokers')],
-  logLevel: logLevel.WARN,
+  brokers: inject('kafkaBrokers'),
+  logger: createLogger('runtime-int-test'),
 });
 
 describe('Kafka broker started by the test stack', () => {
@@ -27,10 +28,7 @@ describe('Kafka broker started by the test stack', () => {
 
   it('takes kafkajs produce with acks=all and delivers every record to a consumer group', async () => {
     const topic = `runtime-int-${randomUUID()}`;
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
-    await admin.disconnect();
+    await ensureTopic(kafka, { topic, partitions: 3 });
 
     const producer = kafka.producer();
     await producer.connect();

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import { createKafka, KafkaLogLevel } from '../../common/kafka.ts';
+import { createLogger } from '../../common/logger.ts';
 import { ServiceError } from './errors.ts';
 import type { Runtime } from './provisioner.ts';
 import type { ServiceSpec } from './supervisor.ts';
@@ -125,12 +126,17 @@ export async function prepareKafkaBroker(
   };
 }
 
+/** Where the runtime's own Kafka clients log (kafkajs warnings while creating topics, for instance). */
+export const runtimeLogger = createLogger('emostream-runtime');
+
 /** True once the broker answers a metadata request and has an active controller. */
 export async function kafkaReady(brokers: string): Promise<boolean> {
-  const kafka = new Kafka({
+  const kafka = createKafka({
     clientId: 'emostream-runtime-probe',
-    brokers: brokers.split(','),
-    logLevel: logLevel.NOTHING,
+    brokers,
+    logger: runtimeLogger,
+    // Refused connections are the expected answer until the broker is up; the probe's false says enough.
+    logLevel: KafkaLogLevel.NOTHING,
     connectionTimeout: 1000,
     requestTimeout: 3000,
     retry: { retries: 0 },
@@ -142,41 +148,5 @@ export async function kafkaReady(brokers: string): Promise<boolean> {
     return cluster.brokers.length > 0 && cluster.controller !== null;
   } finally {
     await admin.disconnect().catch(() => {});
-  }
-}
-
-/**
- * Creates each topic with its explicit partition count (replication 1) and waits for leaders. Existing topics are
- * left alone, but a topic whose partition count differs is an error rather than a silent mismatch.
- */
-export async function createTopics(brokers: string, topics: Record<string, number>): Promise<void> {
-  const kafka = new Kafka({
-    clientId: 'emostream-runtime-admin',
-    brokers: brokers.split(','),
-    logLevel: logLevel.WARN,
-  });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: Object.entries(topics).map(([topic, numPartitions]) => ({
-        topic,
-        numPartitions,
-        replicationFactor: 1,
-      })),
-    });
-    const metadata = await admin.fetchTopicMetadata({ topics: Object.keys(topics) });
-    for (const t of metadata.topics) {
-      const want = topics[t.name];
-      if (want !== undefined && t.partitions.length !== want) {
-        throw new ServiceError(
-          'kafka',
-          `topic ${t.name} has ${t.partitions.length} partitions, expected ${want}`,
-        );
-      }
-    }
-  } finally {
-    await admin.disconnect();
   }
 }

@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createKafka, ensureTopic, TopicMismatchError } from '../../common/kafka.ts';
 import { TOPICS } from '../../common/topics.ts';
-import { PortInUseError, RuntimeError } from './errors.ts';
-import { createTopics, prepareKafkaBroker } from './kafka-broker.ts';
+import { PortInUseError, RuntimeError, ServiceError } from './errors.ts';
+import { prepareKafkaBroker, runtimeLogger } from './kafka-broker.ts';
 import { assertPortFree, freePort } from './ports.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { type ProvisionOptions, provision, type Runtime, resolveRuntime } from './provisioner.ts';
@@ -13,6 +14,7 @@ import {
   reapStale,
   type ServiceSpec,
   startService,
+  startServices,
   stopServices,
 } from './supervisor.ts';
 
@@ -49,7 +51,10 @@ export interface StackOptions {
   provision?: ProvisionOptions | false;
   kafkaHeap?: string;
   registryHeap?: string;
-  /** More services started after Kafka and the registry (e.g. ingest), given the addresses of those. */
+  /**
+   * More services started after Kafka and the registry (e.g. ingest), given the addresses of those; each as soon
+   * as the ones it comes {@link ServiceSpec.after} are ready (by default the one before it).
+   */
   extraServices?: (ctx: StackAddresses & { runtime: Runtime; runDir: string }) => ServiceSpec[];
 }
 
@@ -82,11 +87,32 @@ async function choosePort(service: string, host: string, wanted: number | undefi
 }
 
 const SERVICE_NAMES = ['kafka', 'registry'];
+
+/**
+ * The stack's topics with their exact partition counts (replication 1: one broker). A topic that exists with
+ * another count is an error rather than a silent mismatch.
+ */
+async function createStackTopics(brokers: string, topics: Record<string, number>): Promise<void> {
+  const kafka = createKafka({ clientId: 'emostream-runtime-admin', brokers, logger: runtimeLogger });
+  const specs = Object.entries(topics).map(([topic, partitions]) => ({
+    topic,
+    partitions,
+    replicationFactor: 1,
+  }));
+  try {
+    await ensureTopic(kafka, specs, { exactPartitions: true });
+  } catch (error) {
+    if (error instanceof TopicMismatchError)
+      throw new ServiceError('kafka', error.message, undefined, { cause: error });
+    throw error;
+  }
+}
 const RUN_DIR_MARKER = '.emostream-run';
 
 /**
- * Provisions (unless told not to), then starts Kafka (KRaft, one combined node) and Apicurio Registry as child
- * processes on loopback, creates the topics, and returns their addresses. Any failure stops what was started.
+ * Provisions (unless told not to), then starts Kafka (KRaft, one combined node) and Apicurio Registry together as
+ * child processes on loopback, creates the topics, starts the extra services, and returns their addresses. Any
+ * failure stops what was started.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const progress = options.progress ?? createProgress();
@@ -132,42 +158,48 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       options.registryManagementPort,
     );
 
-    const kafkaSpec = await progress.step(`Kafka on ${host}:${kafkaPort}`, async (update) => {
-      update('formatting storage');
-      const spec = await prepareKafkaBroker(runtime, runDir, {
-        host,
-        port: kafkaPort,
-        controllerPort,
-        heap: options.kafkaHeap,
-      });
-      update('starting broker');
-      started.push(await startService(spec, runDir));
-      const topics = options.topics ?? DEFAULT_TOPIC_PARTITIONS;
-      update(`creating topics ${Object.keys(topics).join(', ')}`);
-      await createTopics(`${host}:${kafkaPort}`, topics);
-      return spec;
-    });
+    // Kafka and the registry do not need each other (the registry keeps its schemas in memory): both start at
+    // once. Settled, not raced: a failure of one must wait for the other to land in `started`, to be stopped.
     const registrySpec = schemaRegistrySpec(runtime, {
       host,
       port: registryPort,
       managementPort,
       heap: options.registryHeap,
     });
-    await progress.step(`Schema registry on ${host}:${registryPort}`, async (update) => {
-      update('starting Apicurio Registry');
-      started.push(await startService(registrySpec, runDir));
-    });
+    const [kafka, registry] = await Promise.allSettled([
+      progress.step(`Kafka on ${host}:${kafkaPort}`, async (update) => {
+        update('formatting storage');
+        const spec = await prepareKafkaBroker(runtime, runDir, {
+          host,
+          port: kafkaPort,
+          controllerPort,
+          heap: options.kafkaHeap,
+        });
+        update('starting broker');
+        started.push(await startService(spec, runDir));
+        const topics = options.topics ?? DEFAULT_TOPIC_PARTITIONS;
+        update(`creating topics ${Object.keys(topics).join(', ')}`);
+        await createStackTopics(`${host}:${kafkaPort}`, topics);
+        return spec;
+      }),
+      progress.step(`Schema registry on ${host}:${registryPort}`, async (update) => {
+        update('starting Apicurio Registry');
+        started.push(await startService(registrySpec, runDir));
+      }),
+    ]);
+    if (kafka.status === 'rejected') throw kafka.reason;
+    if (registry.status === 'rejected') throw registry.reason;
+    const kafkaSpec = kafka.value;
 
     const addresses: StackAddresses = {
       host,
       kafkaBrokers: kafkaSpec.addresses?.brokers ?? `${host}:${kafkaPort}`,
       registryUrl: registrySpec.addresses?.url ?? '',
     };
-    for (const spec of options.extraServices?.({ ...addresses, runtime, runDir }) ?? []) {
-      await progress.step(`${spec.name}`, async () => {
-        started.push(await startService(spec, runDir));
-      });
-    }
+    const extras = options.extraServices?.({ ...addresses, runtime, runDir }) ?? [];
+    started.push(
+      ...(await startServices(extras, runDir, { step: (spec, start) => progress.step(spec.name, start) })),
+    );
 
     const firstExit = Promise.race(started.map((s) => s.exited.then((code) => ({ service: s.name, code }))));
     let stopping: Promise<void> | undefined;

@@ -11,13 +11,7 @@ import { TOPICS } from '../../common/topics.ts';
 import { readStatus, runPaths } from '../../jobs/spark-sql/control/job-runner.ts';
 import { loadJobsConfig } from '../../jobs/spark-sql/control/jobs-config.ts';
 import { freePort } from './ports.ts';
-import {
-  type RunningService,
-  type ServiceSpec,
-  startService,
-  startServices,
-  stopServices,
-} from './supervisor.ts';
+import { type RunningService, type ServiceSpec, startServices, stopServices } from './supervisor.ts';
 import { repoRoot } from './versions.ts';
 
 /** The job `npm start` runs. */
@@ -134,9 +128,10 @@ export function pipelineAddresses(options: PipelineOptions): PipelineAddresses {
 }
 
 /**
- * The service specs of the pipeline in start order: ingest, the Spark job, the main publisher, then per cluster
- * its publisher and nodes (a cluster publisher after the main publisher: both create the per-cluster topics, and
- * nodes after the publisher and directory they connect to).
+ * The service specs of the pipeline, in a valid start order: ingest, the Spark job, the main publisher, then per
+ * cluster its publisher and nodes. Each says what it comes {@link ServiceSpec.after}: everything but the nodes
+ * needs only Kafka and the registry and starts at once (the publishers all create the per-cluster topics, which
+ * is race-safe); a node starts once its cluster publisher and the directory are ready.
  */
 export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
   const addresses = pipelineAddresses(options);
@@ -172,6 +167,7 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
       },
       readyTimeoutMs: 60_000,
       stopTimeoutMs: 15_000,
+      after: [],
       addresses: { url: addresses.ingestUrl },
       ready: (signal) => httpOk(`${addresses.ingestUrl}/ready`, signal),
     },
@@ -194,6 +190,7 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
     readyTimeoutMs: 300_000,
     // The runner lets the micro-batch in flight commit before it stops; the service allows it 60 s.
     stopTimeoutMs: 75_000,
+    after: [],
     addresses: { 'driver log': jobPaths.log },
     ready: async () => (await readStatus(jobPaths))?.state === 'running',
   });
@@ -209,6 +206,7 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
     },
     readyTimeoutMs: 60_000,
     stopTimeoutMs: 15_000,
+    after: [],
     addresses: { directory: addresses.directoryUrl },
     ready: (signal) => httpOk(`${addresses.directoryUrl}/ready`, signal),
   });
@@ -227,6 +225,7 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
       },
       readyTimeoutMs: 60_000,
       stopTimeoutMs: 15_000,
+      after: [],
       addresses: { url: publisherUrl },
       ready: (signal) => httpOk(`${publisherUrl}/ready`, signal),
     });
@@ -245,6 +244,7 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
         },
         readyTimeoutMs: 60_000,
         stopTimeoutMs: 15_000,
+        after: ['main-publisher', `cluster-publisher-${cluster}`],
         addresses: { url: node.url },
         // Ready = connected to its cluster publisher and reported to the directory.
         ready: (signal) => httpOk(`${node.url}/ready`, signal),
@@ -306,8 +306,9 @@ export interface StartPipelineOptions
 }
 
 /**
- * Starts the pipeline as supervised child processes against a running Kafka + registry; on any failure stops what
- * it started. The Spark job starts alongside the other services (it alone takes a minute or more).
+ * Starts the pipeline as supervised child processes against a running Kafka + registry, each as soon as what it
+ * comes after is ready (the Spark job, which alone takes a minute or more, alongside the others); on any failure
+ * stops what it started.
  */
 export async function startPipeline(options: StartPipelineOptions): Promise<Pipeline> {
   const host = options.host ?? '127.0.0.1';
@@ -319,24 +320,16 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Pipe
     ports: options.ports ?? (await freePipelinePorts(host, options.clusters)),
     sparkState: options.sparkState ?? path.join(runDir, 'spark-jobs'),
   };
-  const specs = pipelineSpecs(full);
-  const sparkSpec = specs.find((s) => s.name === 'spark-job');
-  const rest = specs.filter((s) => s !== sparkSpec);
-  const [spark, others] = await Promise.allSettled([
-    sparkSpec ? startService(sparkSpec, runDir) : Promise.resolve(undefined),
-    startServices(rest, runDir),
-  ]);
   const services: RunningService[] = [];
-  if (others.status === 'fulfilled') services.push(...others.value);
-  if (spark.status === 'fulfilled' && spark.value) services.splice(1, 0, spark.value);
   const cleanup = async () => {
     await stopServices(services);
     if (ownRunDir && !process.env.EMOSTREAM_KEEP_RUN_DIR) rmSync(runDir, { recursive: true, force: true });
   };
-  const failed = [spark, others].find((r) => r.status === 'rejected');
-  if (failed?.status === 'rejected') {
+  try {
+    services.push(...(await startServices(pipelineSpecs(full), runDir)));
+  } catch (error) {
     await cleanup();
-    throw failed.reason;
+    throw error;
   }
   const byName = (name: string) => {
     const found = services.find((s) => s.name === name);

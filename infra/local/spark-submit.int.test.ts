@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AvroSerializer, SchemaRegistryClient, SerdeType } from '@confluentinc/schemaregistry';
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createKafka } from '../../common/kafka.ts';
+import { createLogger } from '../../common/logger.ts';
 import { TOPICS } from '../../common/topics.ts';
 import { sparkSubmitCommand } from './spark-submit.ts';
 import { repoRoot } from './versions.ts';
@@ -37,7 +38,11 @@ async function produceReactions(matchId: string, emojis: string[]): Promise<void
       }),
     })),
   );
-  const kafka = new Kafka({ brokers: [inject('kafkaBrokers')], logLevel: logLevel.WARN });
+  const kafka = createKafka({
+    clientId: 'spark-submit-int-test',
+    brokers: inject('kafkaBrokers'),
+    logger: createLogger('spark-submit-int-test'),
+  });
   const producer = kafka.producer();
   await producer.connect();
   await producer.send({ topic: TOPICS.reactions, acks: -1, messages });

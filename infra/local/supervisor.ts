@@ -25,6 +25,11 @@ export interface ServiceSpec {
   stopTimeoutMs?: number;
   /** Addresses to print once ready, e.g. `{ brokers: '127.0.0.1:9092' }`. */
   addresses?: Record<string, string>;
+  /**
+   * For {@link startServices}: names of earlier services in the same list this one needs ready first; `[]`
+   * starts it at once. @default the previous service in the list
+   */
+  after?: readonly string[];
 }
 
 /** A started service. */
@@ -207,19 +212,61 @@ export async function startService(spec: ServiceSpec, runDir: string): Promise<R
   return { name: spec.name, pid, logFile, addresses: spec.addresses ?? {}, exited, stop };
 }
 
+/** Options of {@link startServices}. */
+export interface StartServicesOptions {
+  /** Wraps each service's start, e.g. to report it as a progress step. @default start as it is */
+  step?: (spec: ServiceSpec, start: () => Promise<RunningService>) => Promise<RunningService>;
+}
+
+/** Thrown inside {@link startServices} for a service not started because another one failed. */
+const SKIPPED = Symbol('skipped');
+
 /**
- * Starts services in order, each after the previous is ready; on any failure stops those already started.
- * Returns them in start order; stop them in reverse ({@link stopServices}).
+ * Starts each service once those it comes {@link ServiceSpec.after} are ready, so independent ones start
+ * concurrently; on any failure starts nothing more and stops those already started. Returns them in list order,
+ * which is a valid start order; stop them in reverse ({@link stopServices}).
  */
-export async function startServices(specs: ServiceSpec[], runDir: string): Promise<RunningService[]> {
-  const started: RunningService[] = [];
-  try {
-    for (const spec of specs) started.push(await startService(spec, runDir));
-    return started;
-  } catch (error) {
-    await stopServices(started);
-    throw error;
+export async function startServices(
+  specs: readonly ServiceSpec[],
+  runDir: string,
+  options: StartServicesOptions = {},
+): Promise<RunningService[]> {
+  // Dependencies on earlier entries only: the list stays a start order and cannot hold a cycle.
+  const seen = new Set<string>();
+  for (const spec of specs) {
+    for (const dep of spec.after ?? []) {
+      if (!seen.has(dep))
+        throw new Error(`service ${spec.name} comes after ${dep}, which is not listed before it`);
+    }
+    seen.add(spec.name);
   }
+  const started = new Map<string, RunningService>();
+  let failed = false;
+  const ready = new Map<string, Promise<RunningService>>();
+  specs.forEach((spec, i) => {
+    const deps = spec.after ?? (i > 0 ? [specs[i - 1]?.name ?? ''] : []);
+    const starting = Promise.all(deps.map((d) => ready.get(d))).then(async () => {
+      if (failed) throw SKIPPED;
+      const start = () => startService(spec, runDir);
+      const service = await (options.step ? options.step(spec, start) : start());
+      started.set(spec.name, service);
+      return service;
+    });
+    starting.catch(() => {
+      failed = true;
+    });
+    ready.set(spec.name, starting);
+  });
+  const settled = await Promise.allSettled(ready.values());
+  const inOrder = specs.flatMap((s) => started.get(s.name) ?? []);
+  const error = settled.find(
+    (r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason !== SKIPPED,
+  );
+  if (error) {
+    await stopServices(inOrder);
+    throw error.reason;
+  }
+  return inOrder;
 }
 
 /** Stops services in reverse start order, each fully before the next. */

@@ -1,20 +1,20 @@
-import { Kafka, logLevel } from 'kafkajs';
 import { AbstractStartedContainer, GenericContainer, type StartedTestContainer } from 'testcontainers';
+import { createKafka, ensureTopic, KafkaLogLevel, type TopicSpec } from '../../../common/kafka.ts';
+import { createLogger } from '../../../common/logger.ts';
 import { imageNames } from '../../../infra/images/image-names.ts';
 import { freePort, HostProbeWaitStrategy, SUITE_LABEL } from './host-network.ts';
 
-/** A topic to create once the broker is up. */
-export interface TopicSpec {
-  topic: string;
-  numPartitions: number;
-}
+export type { TopicSpec };
+
+/** The suite's Kafka clients log here (kafkajs warnings while creating topics, for instance). */
+const logger = createLogger('emostream-containers');
 
 /**
  * A single-node Kafka (KRaft, combined broker + controller) on the host network, bound to 127.0.0.1.
  * Configured through `KAFKA_*` variables, so it runs the local `emostream/kafka` image and apache/kafka alike.
  *
  * @example
- *   await using kafka = await new KafkaContainer().withTopics([{ topic: 't', numPartitions: 3 }]).start();
+ *   await using kafka = await new KafkaContainer().withTopics([{ topic: 't', partitions: 3 }]).start();
  *   kafka.getBrokers(); // "127.0.0.1:41234"
  */
 export class KafkaContainer extends GenericContainer {
@@ -94,13 +94,20 @@ export class KafkaContainer extends GenericContainer {
 }
 
 function adminFor(brokers: string) {
-  return new Kafka({
+  return createKafka({
     clientId: 'emostream-containers',
-    brokers: [brokers],
-    logLevel: logLevel.NOTHING,
+    brokers,
+    logger,
+    // Refused connections are the expected answer until the broker is up; the probe's false says enough.
+    logLevel: KafkaLogLevel.NOTHING,
     retry: { retries: 0 },
     connectionTimeout: 1_000,
   }).admin();
+}
+
+/** A client of the suite's broker at `brokers`, logging to the suite's logger. */
+export function kafkaClient(brokers: string) {
+  return createKafka({ clientId: 'emostream-containers', brokers, logger });
 }
 
 /** A running {@link KafkaContainer}. */
@@ -117,26 +124,17 @@ export class StartedKafkaContainer extends AbstractStartedContainer {
     return this.brokers;
   }
 
-  /** Creates topics (waiting for their leaders); existing ones are left as they are. */
-  async createTopics(topics: TopicSpec[]): Promise<void> {
-    await createTopics(this.brokers, topics);
+  /** A kafkajs client of this broker. */
+  kafka() {
+    return kafkaClient(this.brokers);
   }
-}
 
-/** Creates topics with explicit partition counts on a broker, waiting for their leaders; existing ones are kept. */
-export async function createTopics(brokers: string, topics: TopicSpec[]): Promise<void> {
-  const admin = new Kafka({
-    clientId: 'emostream-containers',
-    brokers: [brokers],
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: topics.map((t) => ({ topic: t.topic, numPartitions: t.numPartitions, replicationFactor: 1 })),
-    });
-  } finally {
-    await admin.disconnect();
+  /** Creates topics with exactly these partition counts (replication 1), waiting for their leaders. */
+  async createTopics(topics: TopicSpec[]): Promise<void> {
+    await ensureTopic(
+      this.kafka(),
+      topics.map((t) => ({ replicationFactor: 1, ...t })),
+      { exactPartitions: true },
+    );
   }
 }
