@@ -119,9 +119,7 @@ export interface AvroSerde<T> {
   readonly subject: string;
   /** Compiled reader/writer type, e.g. for `isValid` checks. */
   readonly type: avro.Type;
-  /** Frames and encodes one value. */
-  serialize(value: T): Promise<Buffer>;
-  /** Synchronous {@link AvroSerde.serialize}; the hot path of producers. */
+  /** Frames and encodes one value (synchronous: the hot path of producers). */
   encode(value: T): Buffer;
   /**
    * Decodes a framed record. Records written with another schema id (an older or newer version on the subject) are
@@ -230,7 +228,6 @@ export async function createAvroSerde<T>(client: Client, options: AvroSerdeOptio
     schemaId,
     subject,
     type,
-    serialize: async (value) => encode(value),
     encode,
     deserialize,
   };

@@ -6,12 +6,12 @@ import { MockClient } from '@confluentinc/schemaregistry/dist/mock-schemaregistr
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAvroSerde, loadSchema } from '../common/avro-serde.ts';
+import type { ReactionRecord } from '../common/records.ts';
 import { BAD_REQUEST_CONFIG, badRequests } from './bad-requests.fixture.ts';
 import { configWithDefaults, type IngestConfig } from './config.ts';
 import { createIngest, type Ingest } from './ingest.ts';
 import type { KafkaSink } from './kafka-sink.ts';
 import type { OutboundRecord } from './reaction-buffer.ts';
-import type { ReactionRecord } from './reaction-record.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field below
 type Json = any;

@@ -4,11 +4,11 @@
  * thrown as HttpProblem.
  */
 import { randomUUID } from 'node:crypto';
+import type { ReactionRecord } from '../common/records.ts';
 import { problems } from './errors.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import { BufferClosedError, type OutboundRecord, type ReactionBuffer } from './reaction-buffer.ts';
-import type { ReactionRecord } from './reaction-record.ts';
 import type { FieldProblem, ReactionValidator, ValidReaction } from './reaction-validator.ts';
 
 /** A successful answer: status and JSON text. */
