@@ -45,6 +45,11 @@ export interface ReactionValidatorOptions {
   maxBatchItems: number;
   /** Server clock (epoch ms); injectable for tests. */
   now?: () => number;
+  /**
+   * Use the hand-checked fast path for well-formed bodies. Off, every body goes through the zod schemas: the
+   * reference `reaction-validator.diff.test.ts` compares the fast path against. @default true
+   */
+  fastPath?: boolean;
 }
 
 /** Longest id accepted; ids are Kafka keys and Spark group keys, so they stay short. */
@@ -185,6 +190,7 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
    * The common well-formed body checked by hand: zod's generic machinery per item measured as the largest share of
    * a batch's cost. Accepts exactly what `reactionSchema` accepts for string ids; anything else (numeric ids, any
    * problem) returns undefined and goes through the schema, so every error answer comes from one place.
+   * `reaction-validator.diff.test.ts` checks both claims against the schema-only validator on generated bodies.
    */
   function fastReaction(body: unknown): ValidationResult | undefined {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
@@ -204,8 +210,10 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
     return { ok: true, value: { match_id: matchId, user_id: userId, emoji: e.emoji, client_ts: ts } };
   }
 
+  const fast = options.fastPath === false ? () => undefined : fastReaction;
+
   function reaction(body: unknown, prefix = ''): ValidationResult {
-    return fastReaction(body) ?? slowReaction(body, prefix);
+    return fast(body) ?? slowReaction(body, prefix);
   }
 
   function slowReaction(body: unknown, prefix: string): ValidationResult {
@@ -245,7 +253,7 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
       };
     },
     batch(body) {
-      let list = fastBatchList(body);
+      let list = options.fastPath === false ? undefined : fastBatchList(body);
       if (list === undefined) {
         const r = batchSchema.safeParse(body, PARSE_OPTIONS);
         if (!r.success) return { ok: false, problems: toProblems(r.error.issues, '') };
@@ -254,7 +262,7 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
       const items = new Array<ValidationResult>(list.length);
       for (let i = 0; i < list.length; i++) {
         // The field prefix is only built for an item that needs the full schema.
-        items[i] = fastReaction(list[i]) ?? slowReaction(list[i], `reactions[${i}]`);
+        items[i] = fast(list[i]) ?? slowReaction(list[i], `reactions[${i}]`);
       }
       return { ok: true, items };
     },
