@@ -4,6 +4,7 @@
  */
 import * as z from 'zod';
 import { TOPICS } from '../common/topics.ts';
+import { type EmojiAliasTable, readEmojiAliases } from './emoji-normalizer.ts';
 import { ConfigError } from './errors.ts';
 
 /** Validated configuration of {@link createIngest}. */
@@ -24,6 +25,11 @@ export interface IngestConfig {
   batchMaxItems: number;
   /** Canonicalised palette; empty = any single emoji. */
   emojiAllowlist: string[];
+  /**
+   * Extra emoji aliases read from the JSON file `INGEST_EMOJI_ALIASES` names (the shape of
+   * `ingest/emoji-aliases.json`; `"replace": true` drops the built-in ones). @default undefined (built-in only)
+   */
+  emojiAliases: EmojiAliasTable | undefined;
   /** @default 30000 */
   skewAheadMs: number;
   /** @default 300000 */
@@ -76,6 +82,18 @@ const ENV = z.object({
     .default('default'),
   INGEST_BATCH_MAX_ITEMS: int(1, 100_000, 1000),
   INGEST_EMOJI_ALLOWLIST: list,
+  INGEST_EMOJI_ALIASES: z
+    .string()
+    .optional()
+    .transform((file, ctx) => {
+      if (!file) return undefined;
+      try {
+        return readEmojiAliases(file);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   INGEST_SKEW_AHEAD_MS: int(0, 86_400_000, 30_000),
   INGEST_SKEW_BEHIND_MS: int(0, 7 * 86_400_000, 300_000),
   INGEST_RATE_LIMIT_PER_SEC: z.coerce.number().min(0).max(1_000_000).default(20),
@@ -107,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): IngestConfig {
     defaultMatchId: e.INGEST_DEFAULT_MATCH_ID,
     batchMaxItems: e.INGEST_BATCH_MAX_ITEMS,
     emojiAllowlist: e.INGEST_EMOJI_ALLOWLIST,
+    emojiAliases: e.INGEST_EMOJI_ALIASES,
     skewAheadMs: e.INGEST_SKEW_AHEAD_MS,
     skewBehindMs: e.INGEST_SKEW_BEHIND_MS,
     rateLimitPerSec: e.INGEST_RATE_LIMIT_PER_SEC,

@@ -110,6 +110,25 @@ describe('ingest HTTP API (fake Kafka)', () => {
     expect(rec?.event_id).toBe(body.event_id);
   });
 
+  it('accepts reaction-button names from the alias table, and suggests names for an unknown one', async () => {
+    const { post, decoded, sink } = await startIngest();
+    const body = { match_id: 'm-1', user_id: 'u-1', timestamp: Date.now() };
+    expect((await post('/v1/reactions', { ...body, emoji: 'like' })).status).toBe(202);
+    await expect.poll(() => sink.sent.length).toBe(1);
+    expect((await decoded())[0]?.emoji).toBe('👍');
+
+    const res = await post('/v1/reactions', { ...body, emoji: 'thumbsupp' });
+    expect(res.status).toBe(400);
+    expect((await json(res)).errors).toEqual([
+      {
+        field: 'emoji',
+        code: 'unknown_short_name',
+        detail: 'is not a known emoji short name',
+        suggestions: ['thumbsup', 'thumbs_up', 'thumb_up'],
+      },
+    ]);
+  });
+
   it('durable mode answers only after the sink acknowledged', async () => {
     const { post, sink } = await startIngest();
     let open!: () => void;

@@ -57,7 +57,7 @@ export function createIngest(config: IngestConfig, deps: IngestDeps = {}): Inges
     (config.producerThread === 'worker'
       ? createThreadedKafkaSink(sinkOptions)
       : createKafkaSink(sinkOptions));
-  const normalizer = createEmojiNormalizer(config.emojiAllowlist);
+  const normalizer = createEmojiNormalizer(config.emojiAllowlist, { aliases: config.emojiAliases });
 
   let buffer: ReactionBuffer | undefined;
   const metrics = createIngestMetrics(() => buffer?.depth ?? 0, config.bufferCapacity);

@@ -23,6 +23,8 @@ export interface FieldProblem {
   code: string;
   /** Human-readable explanation. */
   detail: string;
+  /** For `unknown_short_name`: the nearest known names, best first (may be empty). */
+  suggestions?: string[];
 }
 
 export type ValidationResult = { ok: true; value: ValidReaction } | { ok: false; problems: FieldProblem[] };
@@ -139,7 +141,8 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
     .transform((input, ctx) => {
       const r = normalizer.normalize(input);
       if (r.ok) return r.emoji;
-      ctx.addIssue({ code: 'custom', message: EMOJI_DETAIL[r.reason], params: { code: r.reason } });
+      const params = { code: r.reason, suggestions: r.suggestions };
+      ctx.addIssue({ code: 'custom', message: EMOJI_DETAIL[r.reason], params });
       return z.NEVER;
     });
 
@@ -282,10 +285,10 @@ function joinPath(prefix: string, path: readonly PropertyKey[]): string {
 export function toProblems(issues: readonly z.core.$ZodIssue[], prefix: string): FieldProblem[] {
   const out: FieldProblem[] = [];
   const seen = new Set<string>();
-  const push = (field: string, code: string, detail: string): void => {
+  const push = (field: string, code: string, detail: string, suggestions?: string[]): void => {
     if (seen.has(field)) return;
     seen.add(field);
-    out.push({ field, code, detail });
+    out.push(suggestions === undefined ? { field, code, detail } : { field, code, detail, suggestions });
   };
   for (const issue of issues) {
     const field = joinPath(prefix, issue.path);
@@ -314,8 +317,8 @@ export function toProblems(issues: readonly z.core.$ZodIssue[], prefix: string):
         push(field, 'invalid_characters', 'may only hold letters, digits and _ - . : @');
         break;
       case 'custom': {
-        const code = (issue.params as { code?: string } | undefined)?.code ?? 'invalid';
-        push(field, code, issue.message);
+        const params = issue.params as { code?: string; suggestions?: string[] } | undefined;
+        push(field, params?.code ?? 'invalid', issue.message, params?.suggestions);
         break;
       }
       default:
