@@ -69,7 +69,8 @@ export function createRegistryClient(url: string, options: RegistryClientOptions
   });
 }
 
-const SCHEMAS_DIR = new URL('../schemas/', import.meta.url);
+/** `schemas/`, the Avro schemas (the source of truth of every record type). */
+export const SCHEMAS_DIR = new URL('../schemas/', import.meta.url);
 
 /** Reads `schemas/<name>.avsc` (the source of truth) and returns its text, checked to be a valid Avro schema. */
 export async function loadSchema(name: string, dir: URL = SCHEMAS_DIR): Promise<string> {

@@ -9,9 +9,8 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import avro from 'avsc';
+import { SCHEMAS_DIR } from './avro-serde.ts';
 
-/** Directory of the schemas; `records.ts` is generated from every `*.avsc` in it. */
-export const SCHEMAS_DIR = new URL('../schemas/', import.meta.url);
 /** The generated module. */
 export const RECORDS_FILE = new URL('./records.ts', import.meta.url);
 
@@ -145,7 +144,7 @@ export function generateRecordsModule(files: SchemaFile[]): string {
   return `${out.join('\n')}\n`;
 }
 
-/** Reads every `*.avsc` in `dir`. */
+/** Reads every `*.avsc` in `dir` (`schemas/` by default): `records.ts` is generated from all of them. */
 export async function readSchemaFiles(dir: URL = SCHEMAS_DIR): Promise<SchemaFile[]> {
   const names = (await readdir(dir)).filter((f) => f.endsWith('.avsc'));
   return Promise.all(names.map(async (file) => ({ file, text: await readFile(new URL(file, dir), 'utf8') })));
