@@ -4,8 +4,9 @@
  * `records.test.ts` fails when the committed file is not what the schemas generate, so a new or changed schema
  * cannot ship with stale or missing types.
  *
- * Only the Avro shapes the schemas use are mapped (primitives, logical types over them, maps, arrays, enums,
- * nullable unions); anything else throws and names the schema and field, so the generator grows with the schemas.
+ * Avro primitives, logical types over them (timestamps as epoch-ms numbers), maps, arrays, unions, enums, fixed
+ * and nested records (each its own interface, named like a top-level one) are mapped; a type it cannot resolve
+ * throws and names the schema and field.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import avro from 'avsc';
@@ -16,7 +17,7 @@ export const RECORDS_FILE = new URL('./records.ts', import.meta.url);
 
 /**
  * TypeScript names of record types whose code name predates generation (and is used across the code base);
- * any other record is named after its Avro `name`.
+ * any other record, nested ones included, is named after its Avro `name`.
  */
 const TYPE_NAMES: Record<string, string> = {
   'io.emostream.v1.Reaction': 'ReactionRecord',
@@ -54,35 +55,84 @@ export class RecordsCodegenError extends Error {
 
 const NUMBERS = new Set(['int', 'long', 'float', 'double']);
 
-function tsType(type: AvroType, where: string): { ts: string; note?: string } {
+/** Per schema file: the named types seen so far (Avro full name and short name → TS type) and the output blocks. */
+interface Context {
+  file: string;
+  namespace: string | undefined;
+  named: Map<string, string>;
+  blocks: string[][];
+}
+
+function fullName(name: string, namespace: string | undefined): string {
+  return name.includes('.') || !namespace ? name : `${namespace}.${name}`;
+}
+
+function register(
+  ctx: Context,
+  type: { name?: unknown; namespace?: unknown; type?: unknown },
+  ts: string,
+): void {
+  if (typeof type.name !== 'string') return;
+  const namespace = typeof type.namespace === 'string' ? type.namespace : ctx.namespace;
+  ctx.named.set(fullName(type.name, namespace), ts);
+  ctx.named.set(type.name, ts);
+}
+
+function tsType(type: AvroType, where: string, ctx: Context): { ts: string; note?: string } {
   if (typeof type === 'string') {
     if (NUMBERS.has(type)) return { ts: 'number' };
     if (type === 'string') return { ts: 'string' };
     if (type === 'boolean') return { ts: 'boolean' };
     if (type === 'null') return { ts: 'null' };
     if (type === 'bytes') return { ts: 'Buffer' };
-    throw new RecordsCodegenError(`${where}: named type reference ${JSON.stringify(type)} is not supported`);
+    const ref = ctx.named.get(fullName(type, ctx.namespace)) ?? ctx.named.get(type);
+    if (ref !== undefined) return { ts: ref };
+    throw new RecordsCodegenError(`${where}: unknown type ${JSON.stringify(type)}`);
   }
   if (Array.isArray(type)) {
-    const parts = type.map((t) => tsType(t, where).ts);
+    const parts = type.map((t) => tsType(t, where, ctx).ts);
     return { ts: parts.join(' | ') };
   }
   const logical = typeof type.logicalType === 'string' ? type.logicalType : undefined;
   if (logical === 'timestamp-millis') return { ts: 'number', note: 'Epoch milliseconds.' };
   switch (type.type) {
     case 'map':
-      return { ts: `Record<string, ${tsType(type.values as AvroType, where).ts}>` };
+      return { ts: `Record<string, ${tsType(type.values as AvroType, where, ctx).ts}>` };
     case 'array':
-      return { ts: `${wrap(tsType(type.items as AvroType, where).ts)}[]` };
-    case 'enum':
-      return { ts: (type.symbols as string[]).map((s) => `'${s}'`).join(' | ') };
+      return { ts: `${wrap(tsType(type.items as AvroType, where, ctx).ts)}[]` };
+    case 'enum': {
+      const ts = (type.symbols as string[]).map((s) => `'${s}'`).join(' | ');
+      register(ctx, type, ts);
+      return { ts };
+    }
+    case 'fixed':
+      register(ctx, type, 'Buffer');
+      return { ts: 'Buffer' };
+    case 'record':
+      return { ts: emitRecord(type as unknown as AvroRecord, ctx, []) };
     default:
-      if (type.type === 'record' || type.type === 'fixed') {
-        throw new RecordsCodegenError(`${where}: nested ${type.type} types are not supported`);
-      }
       // A primitive written as an object, possibly with a logical type we map to its underlying type.
-      return tsType(type.type, where);
+      return tsType(type.type, where, ctx);
   }
+}
+
+/** Emits the interface of a record (nested records first) and returns its TypeScript name. */
+function emitRecord(schema: AvroRecord, ctx: Context, docSuffix: string[]): string {
+  const name = typeNameOf({ name: schema.name, namespace: schema.namespace ?? ctx.namespace });
+  register(ctx, schema, name);
+  const outer = ctx.namespace;
+  if (schema.namespace) ctx.namespace = schema.namespace;
+  const lines = [docComment([schema.doc ?? '', ...docSuffix], '').trimEnd(), `export interface ${name} {`];
+  for (const field of schema.fields) {
+    const { ts, note } = tsType(field.type, `schemas/${ctx.file} field ${field.name}`, ctx);
+    const doc = docComment([field.doc ?? '', note ?? ''], '  ');
+    if (doc) lines.push(doc.trimEnd());
+    lines.push(`  ${field.name}: ${ts};`);
+  }
+  lines.push('}');
+  ctx.namespace = outer;
+  ctx.blocks.push(lines.filter((l) => l !== ''));
+  return name;
 }
 
 function wrap(ts: string): string {
@@ -130,16 +180,9 @@ export function generateRecordsModule(files: SchemaFile[]): string {
     if (schema.type !== 'record') {
       throw new RecordsCodegenError(`schemas/${file}: top-level type ${schema.type} is not a record`);
     }
-    out.push('');
-    out.push(docComment([schema.doc ?? '', `(\`schemas/${file}\`)`], '').trimEnd());
-    out.push(`export interface ${typeNameOf(schema)} {`);
-    for (const field of schema.fields) {
-      const { ts, note } = tsType(field.type, `schemas/${file} field ${field.name}`);
-      const doc = docComment([field.doc ?? '', note ?? ''], '  ');
-      if (doc) out.push(doc.trimEnd());
-      out.push(`  ${field.name}: ${ts};`);
-    }
-    out.push('}');
+    const ctx: Context = { file, namespace: schema.namespace, named: new Map(), blocks: [] };
+    emitRecord(schema, ctx, [`(\`schemas/${file}\`)`]);
+    for (const block of ctx.blocks) out.push('', ...block);
   }
   return `${out.join('\n')}\n`;
 }
