@@ -46,7 +46,7 @@ describe('createAvroSerde', () => {
     const serde = await createAvroSerde<Reaction>(client, { topic: 'reactions', schema });
     expect(serde.subject).toBe('reactions-value');
     expect(await client.getId('reactions-value', { schemaType: 'AVRO', schema })).toBe(serde.schemaId);
-    const buf = await serde.serialize(sample);
+    const buf = serde.encode(sample);
     expect(buf[0]).toBe(0);
     expect(buf.readInt32BE(1)).toBe(serde.schemaId);
     expect(await serde.deserialize(buf)).toEqual(sample);

@@ -28,6 +28,8 @@ export interface FieldProblem {
   code: string;
   /** Human-readable explanation. */
   detail: string;
+  /** For `unknown_short_name`: the nearest known names, best first (may be empty). */
+  suggestions?: string[];
 }
 
 /** The JSON document of a problem. */
@@ -224,10 +226,10 @@ function joinPath(prefix: string, path: readonly PropertyKey[]): string {
 export function fieldProblems(issues: readonly z.core.$ZodIssue[], prefix = ''): FieldProblem[] {
   const out: FieldProblem[] = [];
   const seen = new Set<string>();
-  const push = (field: string, code: string, detail: string): void => {
+  const push = (field: string, code: string, detail: string, suggestions?: string[]): void => {
     if (seen.has(field)) return;
     seen.add(field);
-    out.push({ field, code, detail });
+    out.push(suggestions === undefined ? { field, code, detail } : { field, code, detail, suggestions });
   };
   for (const issue of issues) {
     const field = joinPath(prefix, issue.path);
@@ -258,8 +260,8 @@ export function fieldProblems(issues: readonly z.core.$ZodIssue[], prefix = ''):
         else push(field, 'invalid_format', issue.message);
         break;
       case 'custom': {
-        const code = (issue.params as { code?: string } | undefined)?.code ?? 'invalid';
-        push(field, code, issue.message);
+        const params = issue.params as { code?: string; suggestions?: string[] } | undefined;
+        push(field, params?.code ?? 'invalid', issue.message, params?.suggestions);
         break;
       }
       default:

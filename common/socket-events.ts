@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { matchIdSchema } from './ids.ts';
+import type { SwarmWindow } from './records.ts';
 
 /**
  * The Socket.IO room of a match, on subscriber nodes (viewers) and on cluster publishers (nodes). Payload match
@@ -20,22 +21,11 @@ export function matchRoom(matchId: string): string {
 }
 
 /**
- * The state of one window of one match as it travels from the main publisher to the cluster publishers
- * (the TypeScript face of `schemas/swarm-update.avsc`; timestamps are epoch milliseconds).
+ * The state of one window of one match as it travels from the main publisher to the cluster publishers: the
+ * record of `schemas/swarm-update.avsc`, generated into `records.ts` and named here too because it is the base of
+ * the Socket.IO payloads below.
  */
-export interface SwarmWindow {
-  match_id: string;
-  window_start: number;
-  window_end: number;
-  /** Reactions so far in the window, per emoji. */
-  counts: Record<string, number>;
-  /** Swarm size per emoji. */
-  swarm: Record<string, number>;
-  /** Greatest `emitted_at` of the aggregate rows folded in; a later state of the same window has a greater one. */
-  emitted_at: number;
-  /** When the main publisher produced it. */
-  routed_at: number;
-}
+export type { SwarmWindow };
 
 /**
  * The client-ready message: one per (match, window) update. It carries the whole window state, so a client

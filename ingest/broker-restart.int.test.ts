@@ -12,13 +12,13 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAvroSerde, createRegistryClient, loadSchema } from '../common/avro-serde.ts';
 import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
+import type { ReactionRecord } from '../common/records.ts';
 import { prepareKafkaBroker } from '../infra/local/kafka-broker.ts';
 import { freePort } from '../infra/local/ports.ts';
 import { resolveRuntime } from '../infra/local/provisioner.ts';
 import { type RunningService, type ServiceSpec, startService } from '../infra/local/supervisor.ts';
 import { configWithDefaults } from './config.ts';
 import { createIngest, type Ingest } from './ingest.ts';
-import type { ReactionRecord } from './reaction-record.ts';
 
 const registryUrl = inject('registryUrl');
 const host = '127.0.0.1';

@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 
@@ -62,5 +65,24 @@ describe('ingest config', () => {
       '👍',
       'clap',
     ]);
+  });
+
+  const dir = mkdtempSync(path.join(tmpdir(), 'ingest-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads the alias table INGEST_EMOJI_ALIASES names, and names the key when the table is bad', () => {
+    expect(loadConfig(base).emojiAliases).toBeUndefined();
+    const good = path.join(dir, 'good.json');
+    writeFileSync(good, '{"aliases": {"bigup": "🙌"}}');
+    expect(loadConfig({ ...base, INGEST_EMOJI_ALIASES: good }).emojiAliases).toEqual({
+      aliases: { bigup: '🙌' },
+      replace: false,
+    });
+    const bad = path.join(dir, 'bad.json');
+    writeFileSync(bad, '{"aliases": {"bigup": "big up"}}');
+    expect(() => loadConfig({ ...base, INGEST_EMOJI_ALIASES: bad })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, INGEST_EMOJI_ALIASES: bad })).toThrow(
+      /INGEST_EMOJI_ALIASES: .*bad\.json: alias "bigup" must map to one emoji/,
+    );
   });
 });

@@ -6,7 +6,7 @@ import * as z from 'zod';
 import { type EnvConfig, fromEnv, intVar, listVar, parseEnv, urlVar } from '../common/env.ts';
 import { matchIdSchema } from '../common/ids.ts';
 import { TOPICS } from '../common/topics.ts';
-import { createEmojiNormalizer } from './emoji-normalizer.ts';
+import { createEmojiNormalizer, readEmojiAliases } from './emoji-normalizer.ts';
 
 /** Allowlist entries must name an emoji now, not when the first reaction arrives; every bad one is named. */
 const emojiAllowlist = listVar.superRefine((entries, ctx) => {
@@ -39,6 +39,25 @@ const INGEST_ENV = {
   batchMaxItems: fromEnv('INGEST_BATCH_MAX_ITEMS', intVar(1, 100_000, 1000)),
   /** Palette (comma list of emojis or short names, each checked here); empty = any single emoji. @default [] */
   emojiAllowlist: fromEnv('INGEST_EMOJI_ALLOWLIST', emojiAllowlist),
+  /**
+   * Extra emoji aliases read from the JSON file `INGEST_EMOJI_ALIASES` names (the shape of
+   * `ingest/emoji-aliases.json`; `"replace": true` drops the built-in ones). @default undefined (built-in only)
+   */
+  emojiAliases: fromEnv(
+    'INGEST_EMOJI_ALIASES',
+    z
+      .string()
+      .optional()
+      .transform((file, ctx) => {
+        if (!file) return undefined;
+        try {
+          return readEmojiAliases(file);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      }),
+  ),
   /** @default 30000 */
   skewAheadMs: fromEnv('INGEST_SKEW_AHEAD_MS', intVar(0, 86_400_000, 30_000)),
   /** @default 300000 */

@@ -6,12 +6,12 @@ import { MockClient } from '@confluentinc/schemaregistry/dist/mock-schemaregistr
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAvroSerde, loadSchema } from '../common/avro-serde.ts';
+import type { ReactionRecord } from '../common/records.ts';
 import { BAD_REQUEST_CONFIG, badRequests } from './bad-requests.fixture.ts';
 import { configWithDefaults, type IngestConfig } from './config.ts';
 import { createIngest, type Ingest } from './ingest.ts';
 import type { KafkaSink } from './kafka-sink.ts';
 import type { OutboundRecord } from './reaction-buffer.ts';
-import type { ReactionRecord } from './reaction-record.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field below
 type Json = any;
@@ -112,6 +112,25 @@ describe('ingest HTTP API (fake Kafka)', () => {
     expect(rec?.emoji).toBe('❤️');
     expect(rec?.client_ts).toBe(Math.floor(t / 1000) * 1000);
     expect(rec?.event_id).toBe(body.event_id);
+  });
+
+  it('accepts reaction-button names from the alias table, and suggests names for an unknown one', async () => {
+    const { post, decoded, sink } = await startIngest();
+    const body = { match_id: 'm-1', user_id: 'u-1', timestamp: Date.now() };
+    expect((await post('/v1/reactions', { ...body, emoji: 'like' })).status).toBe(202);
+    await expect.poll(() => sink.sent.length).toBe(1);
+    expect((await decoded())[0]?.emoji).toBe('👍');
+
+    const res = await post('/v1/reactions', { ...body, emoji: 'thumbsupp' });
+    expect(res.status).toBe(400);
+    expect((await json(res)).errors).toEqual([
+      {
+        field: 'emoji',
+        code: 'unknown_short_name',
+        detail: 'is not a known emoji short name',
+        suggestions: ['thumbsup', 'thumbs_up', 'thumb_up'],
+      },
+    ]);
   });
 
   it('durable mode answers only after the sink acknowledged', async () => {

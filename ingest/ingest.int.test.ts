@@ -6,10 +6,10 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAvroSerde, createRegistryClient, loadSchema } from '../common/avro-serde.ts';
 import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
+import type { ReactionRecord } from '../common/records.ts';
 import { BAD_REQUEST_CONFIG, badRequests } from './bad-requests.fixture.ts';
 import { configWithDefaults, type IngestConfig } from './config.ts';
 import { createIngest, type Ingest } from './ingest.ts';
-import type { ReactionRecord } from './reaction-record.ts';
 
 const brokers = inject('kafkaBrokers');
 const registryUrl = inject('registryUrl');

@@ -12,6 +12,7 @@ import {
   type RegistryClient,
 } from '../common/avro-serde.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
+import type { ReactionRecord } from '../common/records.ts';
 import type { IngestConfig } from './config.ts';
 import { createEmojiNormalizer } from './emoji-normalizer.ts';
 import { createRequestListener } from './http-app.ts';
@@ -20,7 +21,6 @@ import { createIngestMetrics } from './metrics.ts';
 import { createRateLimiter } from './rate-limiter.ts';
 import { ReactionBuffer } from './reaction-buffer.ts';
 import { ReactionIntake } from './reaction-intake.ts';
-import { REACTION_SCHEMA, type ReactionRecord } from './reaction-record.ts';
 import { createReactionValidator } from './reaction-validator.ts';
 import { createThreadedKafkaSink } from './threaded-kafka-sink.ts';
 
@@ -57,7 +57,7 @@ export function createIngest(config: IngestConfig, deps: IngestDeps = {}): Inges
     (config.producerThread === 'worker'
       ? createThreadedKafkaSink(sinkOptions)
       : createKafkaSink(sinkOptions));
-  const normalizer = createEmojiNormalizer(config.emojiAllowlist);
+  const normalizer = createEmojiNormalizer(config.emojiAllowlist, { aliases: config.emojiAliases });
 
   let buffer: ReactionBuffer | undefined;
   const metrics = createIngestMetrics(() => buffer?.depth ?? 0, config.bufferCapacity);
@@ -156,7 +156,7 @@ export function createIngest(config: IngestConfig, deps: IngestDeps = {}): Inges
       return buf.depth;
     },
     async start() {
-      const schema = await loadSchema(REACTION_SCHEMA);
+      const schema = await loadSchema('reaction');
       const serde = await createAvroSerde<ReactionRecord>(registry, { topic: config.topic, schema });
       encode = serde.encode;
       await sink.connect();

@@ -125,6 +125,7 @@ describe('reaction validation', () => {
           field: 'reactions[1].emoji',
           code: 'unknown_short_name',
           detail: 'is not a known emoji short name',
+          suggestions: ['nose', 'notes', 'no'],
         },
       ],
     });

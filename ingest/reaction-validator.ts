@@ -37,6 +37,11 @@ export interface ReactionValidatorOptions {
   maxBatchItems: number;
   /** Server clock (epoch ms); injectable for tests. */
   now?: () => number;
+  /**
+   * Use the hand-checked fast path for well-formed bodies. Off, every body goes through the zod schemas: the
+   * reference `reaction-validator.diff.test.ts` compares the fast path against. @default true
+   */
+  fastPath?: boolean;
 }
 
 const MAX_EMOJI_INPUT = 64;
@@ -119,7 +124,8 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
     .transform((input, ctx) => {
       const r = normalizer.normalize(input);
       if (r.ok) return r.emoji;
-      ctx.addIssue({ code: 'custom', message: EMOJI_DETAIL[r.reason], params: { code: r.reason } });
+      const params = { code: r.reason, suggestions: r.suggestions };
+      ctx.addIssue({ code: 'custom', message: EMOJI_DETAIL[r.reason], params });
       return z.NEVER;
     });
 
@@ -169,6 +175,7 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
    * The common well-formed body checked by hand: zod's generic machinery per item measured as the largest share of
    * a batch's cost. Accepts exactly what `reactionSchema` accepts for string ids; anything else (numeric ids, any
    * problem) returns undefined and goes through the schema, so every error answer comes from one place.
+   * `reaction-validator.diff.test.ts` checks both claims against the schema-only validator on generated bodies.
    */
   function fastReaction(body: unknown): ValidationResult | undefined {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
@@ -188,8 +195,10 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
     return { ok: true, value: { match_id: matchId, user_id: userId, emoji: e.emoji, client_ts: ts } };
   }
 
+  const fast = options.fastPath === false ? () => undefined : fastReaction;
+
   function reaction(body: unknown, prefix = ''): ValidationResult {
-    return fastReaction(body) ?? slowReaction(body, prefix);
+    return fast(body) ?? slowReaction(body, prefix);
   }
 
   function slowReaction(body: unknown, prefix: string): ValidationResult {
@@ -229,7 +238,7 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
       };
     },
     batch(body) {
-      let list = fastBatchList(body);
+      let list = options.fastPath === false ? undefined : fastBatchList(body);
       if (list === undefined) {
         const r = batchSchema.safeParse(body, PARSE_OPTIONS);
         if (!r.success) return { ok: false, problems: fieldProblems(r.error.issues, '') };
@@ -238,7 +247,7 @@ export function createReactionValidator(options: ReactionValidatorOptions): Reac
       const items = new Array<ValidationResult>(list.length);
       for (let i = 0; i < list.length; i++) {
         // The field prefix is only built for an item that needs the full schema.
-        items[i] = fastReaction(list[i]) ?? slowReaction(list[i], `reactions[${i}]`);
+        items[i] = fast(list[i]) ?? slowReaction(list[i], `reactions[${i}]`);
       }
       return { ok: true, items };
     },

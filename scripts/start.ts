@@ -9,8 +9,9 @@
  * Ports as in `npm run stack`, plus --ingest-port/INGEST_PORT (8080) and --fanout-port/FANOUT_PORT (8090: the
  * directory; cluster publishers and nodes take the next six). `--demo` adds simulated viewers and reactions.
  *
- * To add a service, append a factory to SERVICES: it gets the stack's addresses and returns a spec (command,
- * env, readiness probe) or `{ skip }` with the reason it cannot run yet.
+ * To add a service, add its spec (command, env, readiness probe) to `pipelineSpecs` in
+ * infra/local/pipeline-services.ts; SERVICES below is derived from that list, so `npm start`, the tests and the load
+ * simulator all start it.
  */
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -6,7 +6,7 @@
  * the tracker keeps the acceptance times in order as a step list (cumulative count → when accepted); when any
  * viewer first reports a total of C for that window, every accepted reaction up to position C not yet seen is
  * delivered, with latency = now − its acceptance time. Windows are the ingest timestamp's 2-second windows; the
- * caller names the window of a batch from the clock readings around the request (one ingest timestamp per batch).
+ * caller names the window of a batch from the `ingest_ts` the batch answer carries (one ingest timestamp per batch).
  */
 import hdr from 'hdr-histogram-js';
 

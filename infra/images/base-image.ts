@@ -2,9 +2,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { ProcessOutput, $ as zx } from 'zx';
 import versions from '../../versions.json' with { type: 'json' };
 import { type AptSource, findAptSource } from './apt-source.ts';
-import { docker, imageLabels, run } from './docker-cli.ts';
+import { docker, imageLabels, streamLines } from './docker-cli.ts';
+
+/** zx with the output captured, not echoed: a failure's ProcessOutput still carries its stderr. */
+const $ = zx({ quiet: true });
 
 /** Label on the base image holding the key of the recipe it was made from. */
 export const BASE_KEY_LABEL = 'org.emostream.base-key';
@@ -51,7 +55,7 @@ async function exists(file: string): Promise<boolean> {
 export async function ensureBaseImage(options: BaseImageOptions): Promise<void> {
   const { name, cacheDir, log } = options;
   const source = await findAptSource();
-  const arch = (await run('dpkg', ['--print-architecture'])).trim();
+  const arch = (await $`dpkg --print-architecture`).stdout.trim();
   const packages = basePackages();
   const key = baseKey(source, arch, packages);
   const labels = await imageLabels(name);
@@ -108,31 +112,32 @@ async function debootstrap(
   const root = await mkdtemp(path.join(workDir, 'rootfs-'));
   try {
     log(`debootstrap ${source.suite} (${arch}, minbase + ${packages.join(', ')}) from ${source.uri}`);
-    await run(
-      'debootstrap',
-      [
-        '--variant=minbase',
-        `--arch=${arch}`,
-        `--include=${packages.join(',')}`,
-        '--components=main',
-        source.suite,
-        root,
-        source.uri,
-      ],
-      { progress: '  debootstrap| ', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } },
-    ).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new Error('debootstrap is not installed: `apt-get install debootstrap`', { cause: error });
-      }
-      throw error;
-    });
+    const args = [
+      '--variant=minbase',
+      `--arch=${arch}`,
+      `--include=${packages.join(',')}`,
+      '--components=main',
+      source.suite,
+      root,
+      source.uri,
+    ];
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    await streamLines(zx({ env, quiet: true })`debootstrap ${args}`, '  debootstrap| ').catch(
+      (error: unknown) => {
+        // The shell answers 127 for a program it cannot find.
+        if (error instanceof ProcessOutput && error.exitCode === 127) {
+          throw new Error('debootstrap is not installed: `apt-get install debootstrap`', { cause: error });
+        }
+        throw error;
+      },
+    );
     // Package caches and lists are dead weight in an image that never runs apt.
     for (const junk of ['var/cache/apt/archives', 'var/lib/apt/lists', 'usr/share/doc', 'usr/share/man']) {
       await rm(path.join(root, junk), { recursive: true, force: true });
     }
     log('packing the root file system');
     const partial = `${tarball}.partial`;
-    await run('tar', ['--numeric-owner', '--xattrs', '-C', root, '-cf', partial, '.']);
+    await $`tar --numeric-owner --xattrs -C ${root} -cf ${partial} .`;
     await rename(partial, tarball);
   } finally {
     await rm(root, { recursive: true, force: true });

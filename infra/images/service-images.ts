@@ -3,9 +3,13 @@ import { realpathSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { $ as zx } from 'zx';
 import type { ImageArtifacts } from './artifacts.ts';
-import { docker, imageId, imageLabels, run } from './docker-cli.ts';
+import { docker, imageId, imageLabels } from './docker-cli.ts';
 import type { ImageNames } from './image-names.ts';
+
+/** zx with the output captured, not echoed: a failure's ProcessOutput still carries its stderr. */
+const $ = zx({ quiet: true });
 
 /** Label on each service image holding the key of everything it was built from. */
 export const INPUTS_LABEL = 'org.emostream.inputs';
@@ -111,12 +115,12 @@ export async function ensureServiceImage(
   await mkdir(workDir, { recursive: true });
   const context = await mkdtemp(path.join(workDir, `context-${spec.id}-`));
   try {
-    await run('cp', ['-a', `${path.join(recipesDir, spec.recipe)}/.`, context]);
+    await $`cp -a ${`${path.join(recipesDir, spec.recipe)}/.`} ${context}`;
     for (const item of spec.context) {
       const target = path.join(context, item.to);
       await mkdir(path.dirname(target), { recursive: true });
       // Hard links first: same content, no copy. Across file systems (EXDEV) fall back to a real copy.
-      await run('cp', ['-al', item.from, target]).catch(() => run('cp', ['-a', item.from, target]));
+      await $`cp -al ${item.from} ${target}`.catch(() => $`cp -a ${item.from} ${target}`);
     }
     log(`${spec.id}: building ${spec.name} (inputs ${key})`);
     await docker(

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { stripVTControlCharacters } from 'node:util';
+import { $ } from 'zx';
 import { ProvisionError } from './errors.ts';
 import type { Jdk } from './prerequisites.ts';
 
@@ -112,14 +112,12 @@ function mb(bytes: number): string {
  * Runs Maven in batch mode, writing its full output to `logFile` and condensing its
  * "Downloading/Downloaded" lines into one status: how many artifacts and bytes so far, and the latest one.
  */
-export function runMaven(run: MavenRun): Promise<void> {
+export async function runMaven(run: MavenRun): Promise<void> {
   mkdirSync(path.dirname(run.logFile), { recursive: true });
   const log = createWriteStream(run.logFile);
-  const child = spawn(run.mvn, ['-B', ...run.args], {
-    cwd: run.cwd,
-    env: { ...process.env, JAVA_HOME: run.jdk.home, MAVEN_OPTS: process.env.MAVEN_OPTS ?? '-Xmx512m' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const env = { ...process.env, JAVA_HOME: run.jdk.home, MAVEN_OPTS: process.env.MAVEN_OPTS ?? '-Xmx512m' };
+  // nothrow: the exit code is turned into a ProvisionError below, with Maven's own [ERROR] lines and the log.
+  const proc = $({ cwd: run.cwd, env, quiet: true, nothrow: true })`${run.mvn} -B ${run.args}`;
   let downloaded = 0;
   let bytes = 0;
   let current = 'resolving';
@@ -146,25 +144,28 @@ export function runMaven(run: MavenRun): Promise<void> {
       errors.push(plain);
     }
   };
-  createInterface({ input: child.stdout }).on('line', onLine);
-  createInterface({ input: child.stderr }).on('line', onLine);
+  createInterface({ input: proc.stdout }).on('line', onLine);
+  createInterface({ input: proc.stderr }).on('line', onLine);
   const ticker = run.watchDir ? setInterval(status, 1000) : undefined;
-  return new Promise((resolve, reject) => {
-    child.on('error', (error) => {
-      if (ticker) clearInterval(ticker);
-      reject(new ProvisionError(`could not run ${run.mvn}: ${error.message}`, run.logFile, { cause: error }));
-    });
-    child.on('close', (code) => {
-      if (ticker) clearInterval(ticker);
-      log.end();
-      if (code === 0) resolve();
-      else {
-        const detail = errors
-          .filter((e) => e.trim() !== '[ERROR]')
-          .slice(0, 6)
-          .join('\n');
-        reject(new ProvisionError(`mvn ${run.args[0] ?? ''} exited with ${code}\n${detail}`, run.logFile));
-      }
-    });
+  const output = await proc.finally(() => {
+    if (ticker) clearInterval(ticker);
   });
+  await new Promise<void>((resolve) => log.end(resolve));
+  if (output.exitCode === 0) return;
+  if (output.exitCode === 127) {
+    throw new ProvisionError(`could not run ${run.mvn}: ${output.stderr.trim()}`, run.logFile, {
+      cause: output,
+    });
+  }
+  const detail = errors
+    .filter((e) => e.trim() !== '[ERROR]')
+    .slice(0, 6)
+    .join('\n');
+  throw new ProvisionError(
+    `mvn ${run.args[0] ?? ''} exited with ${output.exitCode}\n${detail}`,
+    run.logFile,
+    {
+      cause: output,
+    },
+  );
 }

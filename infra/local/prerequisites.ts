@@ -1,11 +1,11 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { which, $ as zx } from 'zx';
 import { PrerequisiteError } from './errors.ts';
 import type { Versions } from './versions.ts';
 
-const run = promisify(execFile);
+/** zx with the output captured, not echoed. */
+const $ = zx({ quiet: true });
 
 /** One installed JDK. */
 export interface Jdk {
@@ -45,22 +45,13 @@ async function inspectJdk(home: string): Promise<Jdk | undefined> {
     if (feature) return { home, feature, java };
   }
   try {
-    const { stderr } = await run(java, ['-version']);
+    const { stderr } = await $`${java} -version`;
     const m = /version "([^"]+)"/.exec(stderr);
     const feature = m?.[1] ? parseFeature(m[1]) : undefined;
     return feature ? { home, feature, java } : undefined;
   } catch {
     return undefined;
   }
-}
-
-async function which(cmd: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, cmd);
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
 }
 
 /**
@@ -70,7 +61,7 @@ async function which(cmd: string): Promise<string | undefined> {
 export async function findJdks(): Promise<Jdk[]> {
   const homes: string[] = [];
   if (process.env.JAVA_HOME) homes.push(process.env.JAVA_HOME);
-  const onPath = await which('java');
+  const onPath = await which('java', { nothrow: true });
   if (onPath) homes.push(path.dirname(path.dirname(realpathSync(onPath))));
   for (const root of ['/usr/lib/jvm', '/Library/Java/JavaVirtualMachines']) {
     if (!existsSync(root)) continue;
@@ -100,7 +91,7 @@ export async function findJdks(): Promise<Jdk[]> {
 
 async function pythonVersion(python: string): Promise<[number, number] | undefined> {
   try {
-    const { stdout } = await run(python, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])']);
+    const { stdout } = await $`${python} -c ${'import sys; print("%d.%d" % sys.version_info[:2])'}`;
     const [major, minor] = stdout.trim().split('.').map(Number);
     return major !== undefined && minor !== undefined ? [major, minor] : undefined;
   } catch {
@@ -138,7 +129,7 @@ export async function checkPrerequisites(versions: Versions): Promise<Toolchain>
     );
   }
 
-  const mvn = await which('mvn');
+  const mvn = (await which('mvn', { nothrow: true })) ?? undefined;
   if (!mvn) {
     missing.push('Apache Maven 3.6+ (`mvn`): `apt-get install maven` or `brew install maven`');
   }
@@ -146,7 +137,7 @@ export async function checkPrerequisites(versions: Versions): Promise<Toolchain>
   const [wantMajor, wantMinor] = versions.requires.python.split('.').map(Number) as [number, number];
   let python: string | undefined;
   for (const candidate of ['python3', 'python']) {
-    const exe = await which(candidate);
+    const exe = await which(candidate, { nothrow: true });
     if (!exe) continue;
     const v = await pythonVersion(exe);
     if (v && (v[0] > wantMajor || (v[0] === wantMajor && v[1] >= wantMinor))) {

@@ -65,10 +65,3 @@ export function createProgress(options: ProgressOptions = {}): Progress {
     },
   };
 }
-
-/** A progress that prints nothing (library callers that want silence). */
-export const silentProgress: Progress = {
-  step: (_label, fn) => fn(() => {}),
-  skip: () => {},
-  info: () => {},
-};

@@ -1,15 +1,16 @@
-import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { $ as zx } from 'zx';
 import { type RuntimePaths, runtimePaths } from './cache-dir.ts';
 import { ProvisionError, RuntimeError } from './errors.ts';
 import { defaultLocalRepository, runMaven, writeThrowawayPom } from './maven.ts';
 import { checkPrerequisites, type Toolchain } from './prerequisites.ts';
 import { createProgress, type Progress } from './progress.ts';
+import { isAlive } from './supervisor.ts';
 import { loadVersions, type Versions } from './versions.ts';
 
-const exec = promisify(execFile);
+/** zx with the output captured, not echoed: a failure's ProcessOutput still carries its stderr. */
+const $ = zx({ quiet: true });
 
 /** Everything a caller needs after provisioning: the pins, where things are, and which tools to run them with. */
 export interface Runtime {
@@ -45,15 +46,6 @@ function writeMarker(dir: string, inputs: object): void {
 function promote(staging: string, target: string): void {
   rmSync(target, { recursive: true, force: true });
   renameSync(staging, target);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -158,7 +150,7 @@ async function provisionRegistry(rt: Runtime, progress: Progress): Promise<void>
     const staging = path.join(home, 'app.tmp');
     rmSync(staging, { recursive: true, force: true });
     mkdirSync(staging, { recursive: true });
-    await exec('tar', ['-xzf', path.join(download, archive), '-C', staging]);
+    await $`tar -xzf ${path.join(download, archive)} -C ${staging}`;
     if (!existsSync(path.join(staging, 'quarkus-run.jar'))) {
       throw new ProvisionError(`${archive} holds no quarkus-run.jar; is it a registry app distribution?`);
     }
@@ -189,42 +181,44 @@ async function installedPyspark(venv: string): Promise<string | undefined> {
   const python = path.join(venv, 'bin', 'python');
   if (!existsSync(python)) return undefined;
   try {
-    const { stdout } = await exec(python, ['-c', 'import pyspark; print(pyspark.__version__)']);
+    const { stdout } = await $`${python} -c ${'import pyspark; print(pyspark.__version__)'}`;
     return stdout.trim();
   } catch {
     return undefined;
   }
 }
 
-function runStreaming(
+/** Runs a command, showing its newest output fragment as the status; its full output goes to `logFile`. */
+async function runStreaming(
   cmd: string,
   args: string[],
   logFile: string,
   update: (s: string) => void,
 ): Promise<void> {
-  const log: string[] = [];
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+  const proc = $({ nothrow: true })`${cmd} ${args}`;
   const onData = (chunk: Buffer) => {
-    const text = chunk.toString();
-    log.push(text);
     // pip redraws its bar with \r; the newest fragment is the status.
-    const last = text
+    const last = chunk
+      .toString()
       .split(/[\r\n]+/)
       .map((s) => s.trim())
       .filter(Boolean)
       .pop();
     if (last) update(last);
   };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  return new Promise((resolve, reject) => {
-    child.on('error', (error) => reject(new ProvisionError(`could not run ${cmd}: ${error.message}`)));
-    child.on('close', (code) => {
-      writeFileSync(logFile, log.join(''));
-      if (code === 0) resolve();
-      else reject(new ProvisionError(`${path.basename(cmd)} ${args.join(' ')} exited with ${code}`, logFile));
-    });
-  });
+  proc.stdout.on('data', onData);
+  proc.stderr.on('data', onData);
+  const output = await proc;
+  writeFileSync(logFile, output.stdall);
+  if (output.exitCode !== 0) {
+    throw new ProvisionError(
+      `${path.basename(cmd)} ${args.join(' ')} exited with ${output.exitCode}`,
+      logFile,
+      {
+        cause: output,
+      },
+    );
+  }
 }
 
 async function provisionSparkVenv(rt: Runtime, progress: Progress): Promise<void> {
@@ -236,7 +230,7 @@ async function provisionSparkVenv(rt: Runtime, progress: Progress): Promise<void
     mkdirSync(rt.paths.sparkHome, { recursive: true });
     if (!existsSync(path.join(venv, 'bin', 'python'))) {
       update('creating virtualenv');
-      await exec(rt.toolchain.python, ['-m', 'venv', venv]);
+      await $`${rt.toolchain.python} -m venv ${venv}`;
     }
     await runStreaming(
       path.join(venv, 'bin', 'python'),

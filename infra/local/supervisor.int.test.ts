@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PortInUseError } from './errors.ts';
 import { startStack } from './local-stack.ts';
 import { freePort } from './ports.ts';
+import { isAlive } from './supervisor.ts';
 import { repoRoot } from './versions.ts';
 
 const dirs: string[] = [];
@@ -21,14 +22,7 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const groupAlive = (pgid: number) => isAlive(-pgid);
 
 /** Polls until no process of any group is left, or the deadline passes; returns the groups still alive. */
 async function groupsGone(pgids: number[], withinMs: number): Promise<number[]> {

@@ -62,9 +62,13 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function groupAlive(pgid: number): boolean {
+/**
+ * Whether a process (or, for a negative id, the process group `-pid`) exists. EPERM means it exists under
+ * another user, which counts as alive: its pid is not free.
+ */
+export function isAlive(pid: number): boolean {
   try {
-    process.kill(-pgid, 0);
+    process.kill(pid, 0);
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
@@ -91,7 +95,7 @@ export function reapStale(runDir: string, names: string[]): string[] {
     } catch {
       // not Linux, or gone: fall back to "alive means ours" only when the group exists
     }
-    if (Number.isInteger(pgid) && pgid > 1 && groupAlive(pgid) && (!cmdline || cmdline.includes(WATCHDOG))) {
+    if (Number.isInteger(pgid) && pgid > 1 && isAlive(-pgid) && (!cmdline || cmdline.includes(WATCHDOG))) {
       signalGroup(pgid, 'SIGKILL');
       reaped.push(`${name} (pgid ${pgid})`);
     }
@@ -188,7 +192,7 @@ export async function startService(spec: ServiceSpec, runDir: string): Promise<R
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      if (!groupAlive(pid)) return;
+      if (!isAlive(-pid)) return;
       try {
         process.kill(pid, 'SIGTERM');
       } catch {
@@ -198,7 +202,7 @@ export async function startService(spec: ServiceSpec, runDir: string): Promise<R
       await exited;
       clearTimeout(timer);
       // The leader is gone; anything left in its group is an orphan in the making.
-      if (groupAlive(pid)) signalGroup(pid, 'SIGKILL');
+      if (isAlive(-pid)) signalGroup(pid, 'SIGKILL');
     })();
     return stopping;
   };
