@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TOPICS } from '../../common/topics.ts';
-import { readStatus, runPaths } from '../../jobs/spark-sql/control/job-runner.ts';
+import { loadJobsList } from '../../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../../jobs/spark-sql/control/jobs-config.ts';
+import { readStatus, runPaths } from '../../jobs/spark-sql/control/run-dir.ts';
 import { freePort } from './ports.ts';
 import {
   type RunningService,
@@ -20,8 +21,11 @@ import {
 } from './supervisor.ts';
 import { repoRoot } from './versions.ts';
 
-/** The job `npm start` runs. */
+/** The job whose aggregates the fan-out serves; `npm start` runs every job of jobs/spark-sql/jobs.yml. */
 export const PIPELINE_JOB = 'emoji-swarm';
+
+/** Service name of a Spark job: `spark-job` for the pipeline's own job (as before), `spark-job-<name>` for others. */
+export const sparkJobService = (job: string) => (job === PIPELINE_JOB ? 'spark-job' : `spark-job-${job}`);
 
 /** Clusters and nodes per cluster of the local pipeline (2 × 2, as the issue asks). */
 export const DEFAULT_TOPOLOGY = { clusters: ['cluster-a', 'cluster-b'], nodesPerCluster: 2 } as const;
@@ -81,6 +85,8 @@ export interface PipelineOptions {
   fanoutEnv?: Record<string, string>;
   /** Extra environment of the Spark job (e.g. SPARK_MASTER). */
   sparkEnv?: Record<string, string>;
+  /** Spark SQL jobs to run, one driver each. @default every job of jobs/spark-sql/jobs.yml */
+  jobs?: readonly string[];
 }
 
 /** A subscriber node of the pipeline. */
@@ -184,19 +190,22 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
     SPARK_JOBS_STATE: options.sparkState,
     ...options.sparkEnv,
   };
-  const jobPaths = runPaths(loadJobsConfig(sparkEnv), PIPELINE_JOB);
-  specs.push({
-    name: 'spark-job',
-    ...tsxEntry('jobs/spark-sql/control/spark-job-service.ts', PIPELINE_JOB),
-    cwd: repoRoot,
-    env: sparkEnv,
-    // Spark starts slowly on two cores; the job service waits for the query itself and says why it failed.
-    readyTimeoutMs: 300_000,
-    // The runner lets the micro-batch in flight commit before it stops; the service allows it 60 s.
-    stopTimeoutMs: 75_000,
-    addresses: { 'driver log': jobPaths.log },
-    ready: async () => (await readStatus(jobPaths))?.state === 'running',
-  });
+  const sparkConfig = loadJobsConfig(sparkEnv);
+  for (const job of options.jobs ?? loadJobsList()) {
+    const jobPaths = runPaths(sparkConfig, job);
+    specs.push({
+      name: sparkJobService(job),
+      ...tsxEntry('jobs/spark-sql/control/main.ts', job),
+      cwd: repoRoot,
+      env: sparkEnv,
+      // Spark starts slowly on two cores; main.ts waits for the query itself and says why it failed.
+      readyTimeoutMs: 300_000,
+      // The runner lets the micro-batch in flight commit before it stops; main.ts allows it 60 s.
+      stopTimeoutMs: 75_000,
+      addresses: { 'driver log': jobPaths.log },
+      ready: async () => (await readStatus(jobPaths))?.state === 'running',
+    });
+  }
 
   specs.push({
     name: 'main-publisher',
@@ -318,9 +327,11 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Pipe
     host,
     ports: options.ports ?? (await freePipelinePorts(host, options.clusters)),
     sparkState: options.sparkState ?? path.join(runDir, 'spark-jobs'),
+    // Tests and the load simulator need the fan-out's job only; two drivers on two cores would slow them all.
+    jobs: options.jobs ?? [PIPELINE_JOB],
   };
   const specs = pipelineSpecs(full);
-  const sparkSpec = specs.find((s) => s.name === 'spark-job');
+  const sparkSpec = specs.find((s) => s.name === sparkJobService(PIPELINE_JOB));
   const rest = specs.filter((s) => s !== sparkSpec);
   const [spark, others] = await Promise.allSettled([
     sparkSpec ? startService(sparkSpec, runDir) : Promise.resolve(undefined),
