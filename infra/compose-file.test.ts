@@ -189,9 +189,7 @@ describe('infra/docker-compose.yml', () => {
     expect(spark.volumes).toContain(`spark-state:${state}`);
     expect(spark.healthcheck?.test.join(' ')).toContain(`${state}/runs/emoji-swarm/status.json`);
     const dockerfile = readFileSync(`${root}infra/Dockerfile`, 'utf8');
-    expect(dockerfile).toContain(
-      'ENTRYPOINT ["node", "--import", "tsx", "jobs/spark-sql/control/main.ts"]',
-    );
+    expect(dockerfile).toContain('ENTRYPOINT ["node", "--import", "tsx", "jobs/spark-sql/control/main.ts"]');
     expect(existsSync(`${root}jobs/spark-sql/control/main.ts`)).toBe(true);
   });
 });
