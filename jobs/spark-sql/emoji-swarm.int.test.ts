@@ -62,10 +62,10 @@ async function submit(cfg: JobsConfig, j: JobDefinition): Promise<Started & { jo
   const sparkJob = createSparkJob(await resolvePlan(j, cfg), { config: cfg, runtime: spark });
   const s = await sparkJob.start({ waitRunning: false });
   launched.push(s.meta.launcherPid);
-  for (let t = Date.now(); (await sparkJob.status(1)).state !== 'running'; ) {
+  for (const t = Date.now(); ; await new Promise((r) => setTimeout(r, 250))) {
     const { state, error } = await sparkJob.status(1);
+    if (state === 'running') break;
     if (state !== 'starting' || Date.now() - t > 280_000) throw new Error(`job ${state}: ${error}`);
-    await new Promise((r) => setTimeout(r, 250));
   }
   return { ...s, job: sparkJob };
 }

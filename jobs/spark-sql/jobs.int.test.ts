@@ -100,10 +100,10 @@ describe.each(loadJobsList())('%s on Kafka and Spark', (name) => {
     const job = createSparkJob(plan, { config, runtime: spark });
     const started = await job.start({ waitRunning: false });
     launched.push(started.meta.launcherPid);
-    for (let t = Date.now(); (await job.status(1)).state !== 'running'; ) {
+    for (const t = Date.now(); ; await new Promise((r) => setTimeout(r, 500))) {
       const { state, error } = await job.status(1);
+      if (state === 'running') break;
       if (state !== 'starting' || Date.now() - t > 280_000) throw new Error(`${name} ${state}: ${error}`);
-      await new Promise((r) => setTimeout(r, 500));
     }
 
     const fixtures = await readRows(plan.tests.fixtures);
