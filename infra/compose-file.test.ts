@@ -188,15 +188,15 @@ describe('infra/docker-compose.yml', () => {
     }
   });
 
-  it('runs the Spark job through job:submit, its health from the runner status in the state volume', () => {
+  it('runs the Spark job through its launcher, its health from the runner status in the state volume', () => {
     const spark = svc('spark-job');
     expect(spark.command).toEqual(['emoji-swarm']);
-    expect(existsSync(`${root}jobs/spark-sql/emoji-swarm.sql`)).toBe(true);
+    expect(existsSync(`${root}jobs/spark-sql/emoji-swarm.yml`)).toBe(true);
     const state = String(spark.environment?.SPARK_JOBS_STATE);
     expect(spark.volumes).toContain(`spark-state:${state}`);
     expect(spark.healthcheck?.test.join(' ')).toContain(`${state}/runs/emoji-swarm/status.json`);
-    const entrypoint = readFileSync(`${root}infra/spark-job-entrypoint.sh`, 'utf8');
-    expect(entrypoint).toContain('npm run --silent job:submit');
-    expect(entrypoint).toContain('npm run --silent job:stop');
+    const dockerfile = readFileSync(`${root}infra/Dockerfile`, 'utf8');
+    expect(dockerfile).toContain('ENTRYPOINT ["node", "--import", "tsx", "jobs/spark-sql/control/main.ts"]');
+    expect(existsSync(`${root}jobs/spark-sql/control/main.ts`)).toBe(true);
   });
 });

@@ -11,8 +11,9 @@
  *   reports how many.
  * - At-least-once, not exactly-once: a send that failed after the broker wrote part of it (timeout, lost
  *   connection) is retried whole, so some records can reach Kafka twice. Each carries a server-made `event_id`;
- *   consumers that must not double count dedupe on it. (kafkajs' idempotent producer is experimental and has a
- *   known loss bug under concurrency, so it is not used.)
+ *   the Spark jobs drop a repeated one within their watermark (`source.dedupe` in jobs/spark-sql/<job>.yml), and
+ *   any other consumer that must not double count dedupes on it too. (kafkajs' idempotent producer is
+ *   experimental and has a known loss bug under concurrency, so it is not used.)
  * - Durable waiters (`add(..., true)`) resolve only when every one of their records is acknowledged by Kafka.
  */
 

@@ -25,23 +25,15 @@ import path from 'node:path';
 import { type Admin, Kafka, logLevel, type Producer } from 'kafkajs';
 import { argv, chalk } from 'zx';
 import { createAvroSerde, createRegistryClient, loadSchema } from '../common/avro-serde.ts';
+import type { AggregateRow, ReactionRecord } from '../common/records.ts';
 import { type Stack, startStack } from '../infra/local/local-stack.ts';
-import { loadJob, type SqlJob } from '../jobs/spark-sql/control/job-header.ts';
-import {
-  killGroup,
-  readProgress,
-  type StreamingProgress,
-  stopJob,
-  submitJob,
-  waitForRunning,
-} from '../jobs/spark-sql/control/job-runner.ts';
-import { JOBS_DIR, loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
+import { type JobDefinition, loadJob, resolvePlan } from '../jobs/spark-sql/control/job-plan.ts';
+import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
+import { percentile } from '../jobs/spark-sql/control/percentile.ts';
 import { createReactionLoad, type PartitionedMessage } from '../jobs/spark-sql/control/reaction-load.ts';
-import {
-  type AggregateRecord,
-  type ReactionRecord,
-  readAggregates,
-} from '../jobs/spark-sql/control/stream-fixtures.ts';
+import { killGroup, readProgress, type StreamingProgress } from '../jobs/spark-sql/control/run-dir.ts';
+import { createSparkJob } from '../jobs/spark-sql/control/spark-job.ts';
+import { readAggregates } from '../jobs/spark-sql/control/stream-fixtures.ts';
 
 const rates = String(argv.rates ?? '10000,25000,50000,75000,100000,150000')
   .split(',')
@@ -79,11 +71,7 @@ async function sendPartitioned(producer: Producer, topic: string, perPartition: 
   await Promise.all(sends);
 }
 
-function pct(values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
-}
+const pct = (values: number[], p: number): number => percentile(values, p) ?? Number.NaN;
 
 /** Mean of each durationMs phase and of the state operators' timings over the step's batches: where batch time goes. */
 function formatBreakdown(progress: StreamingProgress[]): string {
@@ -139,8 +127,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
     await Promise.all([admin.connect(), producer.connect()]);
-    const job = await loadJob(path.join(JOBS_DIR, 'emoji-swarm.sql'));
-    const trigger = Number.parseInt(job.params.trigger?.value ?? '2', 10) * 1000;
+    const job = await loadJob('emoji-swarm');
+    const trigger = Number.parseInt(job.spec.trigger, 10) * 1000;
     if (mode === 'preload') {
       await runPreload({ kafka: { admin, producer }, registryUrl, brokers, stateDir, id, job, trigger });
       return;
@@ -166,15 +154,16 @@ async function main(): Promise<void> {
       SPARK_JOBS_STATE: stateDir,
     });
     console.log(`submitting emoji-swarm (trigger ${trigger} ms, ${partitions} partitions) …`);
-    const submitted = await submitJob(config, job, { waitRunning: false });
+    const spark = createSparkJob(await resolvePlan(job, config), { config });
+    const submitted = await spark.start({ waitRunning: false });
     launcher = submitted.meta.launcherPid;
-    await waitForRunning(submitted.paths, launcher, 300_000);
+    await waitRunning(spark);
     console.log(`job running after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
     // Probe latency: the aggregate row of probe match `probe-<n>` proves reaction n went through.
     const probeSent = new Map<string, number>();
     const probeLatency = new Map<string, number>();
-    const reader = await readAggregates(brokers, registryUrl, topics.aggregates, (row: AggregateRecord) => {
+    const reader = await readAggregates(brokers, registryUrl, topics.aggregates, (row: AggregateRow) => {
       const sent = probeSent.get(row.match_id);
       if (sent !== undefined && !probeLatency.has(row.match_id))
         probeLatency.set(row.match_id, Date.now() - sent);
@@ -295,7 +284,7 @@ async function main(): Promise<void> {
       }
     }
     await reader.close();
-    await stopJob(submitted.paths, 60_000);
+    await spark.stop(60_000);
     launcher = undefined;
     console.table(table);
     console.log(
@@ -307,13 +296,25 @@ async function main(): Promise<void> {
   }
 }
 
+/** Waits for the query to run: the bench reads its start-up time, so it starts without waiting. */
+async function waitRunning(spark: ReturnType<typeof createSparkJob>): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const { state, error } = await spark.status(1);
+    if (state === 'running') return;
+    if (state !== 'starting' || Date.now() > deadline)
+      throw new Error(`job ${state}${error ? `: ${error}` : ''}; see ${spark.paths.log}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 interface PreloadContext {
   kafka: { admin: Admin; producer: Producer };
   registryUrl: string;
   brokers: string;
   stateDir: string;
   id: string;
-  job: SqlJob;
+  job: JobDefinition;
   trigger: number;
 }
 
@@ -366,10 +367,11 @@ async function runPreload(ctx: PreloadContext): Promise<void> {
       SPARK_STARTING_OFFSETS: 'earliest',
       SPARK_MAX_OFFSETS_PER_TRIGGER: String(perBatch),
     });
-    const submitted = await submitJob(config, ctx.job, { waitRunning: false });
+    const spark = createSparkJob(await resolvePlan(ctx.job, config), { config });
+    const submitted = await spark.start({ waitRunning: false });
     const launcher = submitted.meta.launcherPid;
     try {
-      await waitForRunning(submitted.paths, launcher, 300_000);
+      await waitRunning(spark);
       const batches = Math.ceil(total / perBatch);
       const deadline = Date.now() + 120_000 + batches * ctx.trigger * 3;
       let shownBatch = -1;
@@ -416,7 +418,7 @@ async function runPreload(ctx: PreloadContext): Promise<void> {
       console.log(`  per-batch ms (mean): ${formatBreakdown(measured)}`);
       if (ok) sustained = rate;
     } finally {
-      await stopJob(submitted.paths, 60_000).catch(() => killGroup(launcher));
+      await spark.stop(60_000).catch(() => killGroup(launcher));
       const keep =
         keepProgress && (rates.length > 1 ? keepProgress.replace(/(\.\w+)?$/, `-${rate}$1`) : keepProgress);
       if (keep) await copyFile(submitted.paths.progress, keep).catch(() => {});

@@ -11,6 +11,8 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { argv, chalk } from 'zx';
 import { JobError } from '../jobs/spark-sql/control/errors.ts';
+import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
+import { percentile } from '../jobs/spark-sql/control/percentile.ts';
 import {
   isAlive,
   offsetsBehind,
@@ -18,14 +20,7 @@ import {
   readProgress,
   readStatus,
   runPaths,
-} from '../jobs/spark-sql/control/job-runner.ts';
-import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
-
-function percentile(values: number[], p: number): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
+} from '../jobs/spark-sql/control/run-dir.ts';
 
 const fmt = (n: number | undefined, digits = 0) => (n === undefined ? '-' : n.toFixed(digits));
 

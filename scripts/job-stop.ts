@@ -5,14 +5,15 @@
  */
 import { argv, chalk } from 'zx';
 import { JobError } from '../jobs/spark-sql/control/errors.ts';
-import { runPaths, stopJob } from '../jobs/spark-sql/control/job-runner.ts';
 import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
+import { runPaths, stopRun } from '../jobs/spark-sql/control/run-dir.ts';
 
 async function main(): Promise<void> {
   const [arg] = argv._;
   if (typeof arg !== 'string') throw new JobError('usage: job:stop <job name>');
-  const name = arg.replace(/^.*\//, '').replace(/\.sql$/, '');
-  const stopped = await stopJob(runPaths(loadJobsConfig(), name));
+  // By name, not by plan: a job whose files were edited (or removed) since it started can still be stopped.
+  const name = arg.replace(/^.*\//, '').replace(/\.(sql|yml)$/, '');
+  const stopped = await stopRun(runPaths(loadJobsConfig(), name));
   console.log(stopped ? `${chalk.green('stopped')} ${name}` : `${name} is not running`);
 }
 

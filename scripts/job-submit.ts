@@ -1,26 +1,26 @@
 #!/usr/bin/env tsx
 /**
- * job:submit <job> — registers the job's schemas and starts it with spark-submit (local[2] by default, or
+ * job:submit <job> — registers the job's schemas, creates its sink topic if missing and starts it with spark-submit (local[2] by default, or
  * SPARK_MASTER), in the background, on the checkpoint of its stateful shape. Waits until the query runs.
  *
  *   npm run job:submit -- emoji-swarm            # a job in jobs/spark-sql
- *   npm run job:submit -- path/to/my-job.sql     # any job file
+ *   npm run job:submit -- path/to/my-job.yml     # any job file (its .sql beside it)
  */
 import { argv, chalk } from 'zx';
 import { JobError } from '../jobs/spark-sql/control/errors.ts';
-import { loadJob } from '../jobs/spark-sql/control/job-header.ts';
-import { submitJob } from '../jobs/spark-sql/control/job-runner.ts';
-import { jobFile, loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
+import { loadPlan } from '../jobs/spark-sql/control/job-plan.ts';
+import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
+import { createSparkJob } from '../jobs/spark-sql/control/spark-job.ts';
 
 async function main(): Promise<void> {
   const [name] = argv._;
-  if (typeof name !== 'string') throw new JobError('usage: job:submit <job name or .sql path>');
+  if (typeof name !== 'string') throw new JobError('usage: job:submit <job name or .yml path>');
   const config = loadJobsConfig();
-  const job = await loadJob(jobFile(name));
-  console.log(`submitting ${job.name} to ${config.master} …`);
-  const { meta, paths, resumed, otherShapes } = await submitJob(config, job);
+  const plan = await loadPlan(name, config);
+  console.log(`submitting ${plan.name} to ${config.master} …`);
+  const { meta, paths, resumed, otherShapes } = await createSparkJob(plan, { config }).start();
   console.log(
-    `${chalk.green('running')} ${job.name}: ${meta.source} → ${meta.sink}, launcher pid ${meta.launcherPid}\n` +
+    `${chalk.green('running')} ${plan.name}: ${meta.source} → ${meta.sink}, launcher pid ${meta.launcherPid}\n` +
       `  checkpoint ${meta.checkpoint} (${resumed ? 'resumed' : 'new'})\n  driver log ${paths.log}`,
   );
   if (otherShapes.length > 0) {

@@ -1,46 +1,57 @@
 #!/usr/bin/env tsx
 /**
- * job:test [job …] — runs each job's SQL in batch mode over the fixture reactions beside it
- * (`<job>.fixtures.jsonl`, a `repeat` field stands for that many identical reactions) and diffs the rows against
- * `<job>.expected.jsonl`. Prints the rows that differ; exits 1 on any difference. No Kafka needed.
+ * job:test [job …] — runs each job's SQL in batch mode over the fixture reactions its yml names (a `repeat` field
+ * stands for that many identical reactions), diffs the rows against its expected rows, checks the query's columns
+ * against the sink schema and runs the yml's data tests. Prints what differs and which test failed on which rows;
+ * exits 1 on any failure. No Kafka needed.
  *
  *   npm run job:test                          # every job in jobs/spark-sql
  *   npm run job:test -- emoji-swarm           # one job
- *   npm run job:test -- some/dir/my-job.sql   # a job file anywhere
+ *   npm run job:test -- some/dir/my-job.yml   # a job file anywhere
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { argv, chalk } from 'zx';
 import { JobError } from '../jobs/spark-sql/control/errors.ts';
-import { formatDiff, runJobTests } from '../jobs/spark-sql/control/job-test.ts';
-import { JOBS_DIR, jobFile } from '../jobs/spark-sql/control/jobs-config.ts';
+import { formatDiff, type JobTestResult, runJobTests } from '../jobs/spark-sql/control/job-test.ts';
+import { JOBS_DIR } from '../jobs/spark-sql/control/jobs-config.ts';
+
+function report(r: JobTestResult): string {
+  if (r.ok)
+    return `${chalk.green('PASS')} ${r.job}: ${r.rows} rows as expected, columns match the sink schema`;
+  if (r.error) return `${chalk.red('FAIL')} ${r.job}: ${r.error}`;
+  const lines = [`${chalk.red('FAIL')} ${r.job}:`];
+  const { missing, unexpected, changed } = r.diff;
+  if (missing.length + unexpected.length + changed.length > 0) {
+    lines.push(
+      `  rows: ${changed.length} changed, ${missing.length} missing, ${unexpected.length} unexpected (- expected, + actual)`,
+      formatDiff(r.diff),
+    );
+  }
+  for (const p of r.columnProblems) lines.push(`  sink schema: ${p}`);
+  for (const t of r.dataTests) {
+    lines.push(`  data test ${t.name} failed on ${t.rows.length} row(s):`);
+    for (const row of t.rows) lines.push(`    ${JSON.stringify(row)}`);
+  }
+  return lines.join('\n');
+}
 
 async function main(): Promise<void> {
   const names = argv._.map(String);
-  const files =
+  const jobs =
     names.length > 0
-      ? names.map(jobFile)
-      : (await readdir(JOBS_DIR)).filter((f) => f.endsWith('.sql')).map((f) => path.join(JOBS_DIR, f));
-  if (files.length === 0) throw new JobError(`no jobs in ${JOBS_DIR}`);
+      ? names
+      : (await readdir(JOBS_DIR))
+          .filter((f) => f.endsWith('.yml') && f !== 'jobs.yml')
+          .map((f) => path.join(JOBS_DIR, f));
+  if (jobs.length === 0) throw new JobError(`no jobs in ${JOBS_DIR}`);
   console.log(
-    `testing ${files.map((f) => path.basename(f, '.sql')).join(', ')} on fixtures (Spark batch, local[2]) …`,
+    `testing ${jobs.map((f) => path.basename(f).replace(/\.(yml|sql)$/, '')).join(', ')} on fixtures (Spark batch, local[2]) …`,
   );
-  const results = await runJobTests(files, {
+  const results = await runJobTests(jobs, {
     onOutput: argv.verbose ? (s) => process.stderr.write(s) : undefined,
   });
-  for (const r of results) {
-    if (r.ok) {
-      console.log(`${chalk.green('PASS')} ${r.job}: ${r.rows} rows as expected`);
-    } else if (r.error) {
-      console.log(`${chalk.red('FAIL')} ${r.job}: ${r.error}`);
-    } else {
-      const { missing, unexpected, changed } = r.diff;
-      console.log(
-        `${chalk.red('FAIL')} ${r.job}: ${changed.length} changed, ${missing.length} missing, ${unexpected.length} unexpected ` +
-          `(- expected, + actual)\n${formatDiff(r.diff)}`,
-      );
-    }
-  }
+  for (const r of results) console.log(report(r));
   if (results.some((r) => !r.ok)) process.exit(1);
 }
 

@@ -8,14 +8,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TOPICS } from '../../common/topics.ts';
-import { readStatus, runPaths } from '../../jobs/spark-sql/control/job-runner.ts';
+import { loadJobsList } from '../../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../../jobs/spark-sql/control/jobs-config.ts';
+import { readStatus, runPaths } from '../../jobs/spark-sql/control/run-dir.ts';
 import { freePort } from './ports.ts';
 import { type RunningService, type ServiceSpec, startServices, stopServices } from './supervisor.ts';
 import { repoRoot } from './versions.ts';
 
-/** The job `npm start` runs. */
+/** The job whose aggregates the fan-out serves; `npm start` runs every job of jobs/spark-sql/jobs.yml. */
 export const PIPELINE_JOB = 'emoji-swarm';
+
+/** Service name of a Spark job: `spark-job` for the pipeline's own job (as before), `spark-job-<name>` for others. */
+export const sparkJobService = (job: string) => (job === PIPELINE_JOB ? 'spark-job' : `spark-job-${job}`);
 
 /** Clusters and nodes per cluster of the local pipeline (2 × 2, as the issue asks). */
 export const DEFAULT_TOPOLOGY = { clusters: ['cluster-a', 'cluster-b'], nodesPerCluster: 2 } as const;
@@ -75,6 +79,8 @@ export interface PipelineOptions {
   fanoutEnv?: Record<string, string>;
   /** Extra environment of the Spark job (e.g. SPARK_MASTER). */
   sparkEnv?: Record<string, string>;
+  /** Spark SQL jobs to run, one driver each. @default every job of jobs/spark-sql/jobs.yml */
+  jobs?: readonly string[];
 }
 
 /** A subscriber node of the pipeline. */
@@ -180,20 +186,23 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
     SPARK_JOBS_STATE: options.sparkState,
     ...options.sparkEnv,
   };
-  const jobPaths = runPaths(loadJobsConfig(sparkEnv), PIPELINE_JOB);
-  specs.push({
-    name: 'spark-job',
-    ...tsxEntry('jobs/spark-sql/control/spark-job-service.ts', PIPELINE_JOB),
-    cwd: repoRoot,
-    env: sparkEnv,
-    // Spark starts slowly on two cores; the job service waits for the query itself and says why it failed.
-    readyTimeoutMs: 300_000,
-    // The runner lets the micro-batch in flight commit before it stops; the service allows it 60 s.
-    stopTimeoutMs: 75_000,
-    after: [],
-    addresses: { 'driver log': jobPaths.log },
-    ready: async () => (await readStatus(jobPaths))?.state === 'running',
-  });
+  const sparkConfig = loadJobsConfig(sparkEnv);
+  for (const job of options.jobs ?? loadJobsList()) {
+    const jobPaths = runPaths(sparkConfig, job);
+    specs.push({
+      name: sparkJobService(job),
+      ...tsxEntry('jobs/spark-sql/control/main.ts', job),
+      cwd: repoRoot,
+      env: sparkEnv,
+      // Spark starts slowly on two cores; main.ts waits for the query itself and says why it failed.
+      readyTimeoutMs: 300_000,
+      // The runner lets the micro-batch in flight commit before it stops; main.ts allows it 60 s.
+      stopTimeoutMs: 75_000,
+      after: [],
+      addresses: { 'driver log': jobPaths.log },
+      ready: async () => (await readStatus(jobPaths))?.state === 'running',
+    });
+  }
 
   specs.push({
     name: 'main-publisher',
@@ -319,6 +328,8 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Pipe
     host,
     ports: options.ports ?? (await freePipelinePorts(host, options.clusters)),
     sparkState: options.sparkState ?? path.join(runDir, 'spark-jobs'),
+    // Tests and the load simulator need the fan-out's job only; two drivers on two cores would slow them all.
+    jobs: options.jobs ?? [PIPELINE_JOB],
   };
   const services: RunningService[] = [];
   const cleanup = async () => {

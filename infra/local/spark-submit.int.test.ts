@@ -9,7 +9,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createKafka } from '../../common/kafka.ts';
 import { createLogger } from '../../common/logger.ts';
 import { TOPICS } from '../../common/topics.ts';
-import { sparkSubmitCommand } from './spark-submit.ts';
+import { sparkRuntime } from './spark-submit.ts';
 import { repoRoot } from './versions.ts';
 
 const APP = fileURLToPath(new URL('./fixtures/spark-kafka-smoke.py', import.meta.url));
@@ -56,18 +56,25 @@ describe('spark-submit from the provisioned cache', () => {
     await produceReactions(matchId, emojis);
 
     const result = path.join(work, 'result.json');
-    const cmd = await sparkSubmitCommand({
-      app: APP,
-      appArgs: [inject('kafkaBrokers'), TOPICS.reactions, SCHEMA, matchId, work, result],
-      conf: { 'spark.sql.shuffle.partitions': '2' },
-    });
-    expect(cmd.jars.some((j) => /spark-sql-kafka-0-10_2\.13-.*\.jar$/.test(j))).toBe(true);
-    expect(cmd.jars.some((j) => /spark-avro_2\.13-.*\.jar$/.test(j))).toBe(true);
+    const spark = await sparkRuntime();
+    expect(spark.jars.some((j) => /spark-sql-kafka-0-10_2\.13-.*\.jar$/.test(j))).toBe(true);
+    expect(spark.jars.some((j) => /spark-avro_2\.13-.*\.jar$/.test(j))).toBe(true);
+    // The runtime alone, not the job launcher: this proves the provisioned Spark and its connector jars work.
+    const args = [
+      '--master',
+      'local[2]',
+      '--jars',
+      spark.jars.join(','),
+      ...['--conf', 'spark.ui.enabled=false', '--conf', 'spark.driver.host=127.0.0.1'],
+      ...['--conf', 'spark.driver.bindAddress=127.0.0.1', '--conf', 'spark.sql.shuffle.partitions=2'],
+      APP,
+      ...[inject('kafkaBrokers'), TOPICS.reactions, SCHEMA, matchId, work, result],
+    ];
 
     const logFile = path.join(work, 'spark-submit.log');
     const output: Buffer[] = [];
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(cmd.command, cmd.args, { env: { ...process.env, ...cmd.env }, stdio: 'pipe' });
+      const child = spawn(spark.sparkSubmit, args, { env: { ...process.env, ...spark.env }, stdio: 'pipe' });
       child.stdout.on('data', (d: Buffer) => output.push(d));
       child.stderr.on('data', (d: Buffer) => output.push(d));
       child.on('error', reject);

@@ -7,8 +7,8 @@
  *   const registry = inject('registryUrl');   // "http://127.0.0.1:port/apis/ccompat/v7"
  *   const spark = inject('spark');            // { sparkSubmit, python, jars, env, version }
  *
- * Spark is not started (jobs run with spark-submit in local mode); see `sparkSubmitCommand` in
- * `infra/local/spark-submit.ts` for a ready command line.
+ * Spark is not started: jobs run with spark-submit in local mode, through the launcher in jobs/spark-sql/control
+ * (`createSparkJob`) with the provided runtime.
  *
  * To run the suite against an already running stack instead, set both EMOSTREAM_TEST_KAFKA_BROKERS and
  * EMOSTREAM_TEST_REGISTRY_URL. EMOSTREAM_KEEP_RUN_DIR=1 keeps the temp dir with the service logs.
@@ -19,7 +19,6 @@ import { provision } from './provisioner.ts';
 import { type SparkRuntime, sparkRuntime } from './spark-submit.ts';
 
 export { type Stack, type StackOptions, startStack } from './local-stack.ts';
-export { type SparkSubmitOptions, sparkSubmitCommand } from './spark-submit.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -6,19 +6,10 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRegistryClient, loadSchema, valueSubject } from '../../common/avro-serde.ts';
-import { loadJob, type SqlJob } from './control/job-header.ts';
-import {
-  isAlive,
-  killGroup,
-  offsetsBehind,
-  readProgress,
-  readStatus,
-  type Submitted,
-  stopJob,
-  submitJob,
-  waitForRunning,
-} from './control/job-runner.ts';
-import { JOBS_DIR, type JobsConfig, loadJobsConfig } from './control/jobs-config.ts';
+import { type JobDefinition, loadJob, resolvePlan } from './control/job-plan.ts';
+import { type JobsConfig, loadJobsConfig } from './control/jobs-config.ts';
+import { isAlive, killGroup, offsetsBehind, readProgress, readStatus } from './control/run-dir.ts';
+import { createSparkJob, type SparkJob, type Started } from './control/spark-job.ts';
 import {
   type AggregateReader,
   createReactionProducer,
@@ -62,16 +53,21 @@ const phaseB2: ReactionRun[] = [
 
 let stateDir: string;
 let config: JobsConfig;
-let job: SqlJob;
+let job: JobDefinition;
 let producer: Awaited<ReturnType<typeof createReactionProducer>>;
 let aggregates: AggregateReader;
 const launched: number[] = [];
 
-async function submit(cfg: JobsConfig, j: SqlJob): Promise<Submitted> {
-  const s = await submitJob(cfg, j, { runtime: spark, timeoutMs: 280_000, waitRunning: false });
+async function submit(cfg: JobsConfig, j: JobDefinition): Promise<Started & { job: SparkJob }> {
+  const sparkJob = createSparkJob(await resolvePlan(j, cfg), { config: cfg, runtime: spark });
+  const s = await sparkJob.start({ waitRunning: false });
   launched.push(s.meta.launcherPid);
-  await waitForRunning(s.paths, s.meta.launcherPid, 280_000);
-  return s;
+  for (const t = Date.now(); ; await new Promise((r) => setTimeout(r, 250))) {
+    const { state, error } = await sparkJob.status(1);
+    if (state === 'running') break;
+    if (state !== 'starting' || Date.now() - t > 280_000) throw new Error(`job ${state}: ${error}`);
+  }
+  return { ...s, job: sparkJob };
 }
 
 beforeAll(async () => {
@@ -94,7 +90,7 @@ beforeAll(async () => {
     AGGREGATES_TOPIC: topics.aggregates,
     SPARK_JOBS_STATE: stateDir,
   });
-  job = await loadJob(path.join(JOBS_DIR, 'emoji-swarm.sql'));
+  job = await loadJob('emoji-swarm');
   producer = await createReactionProducer(brokers, registryUrl, topics.reactions);
 });
 
@@ -106,7 +102,7 @@ afterAll(async () => {
 });
 
 describe('emoji-swarm on Kafka', () => {
-  let first: Submitted;
+  let first: Awaited<ReturnType<typeof submit>>;
 
   it('turns reactions with known ingest times into exact per-window counts, keyed by match, in the registered schema', async () => {
     first = await submit(config, job);
@@ -189,19 +185,20 @@ describe('emoji-swarm on Kafka', () => {
     }
 
     // Graceful stop: the runner reports stopped and exits; the launcher is gone.
-    expect(await stopJob(again.paths, 90_000)).toBe(true);
+    expect(await again.job.stop(90_000)).toBe(true);
     expect((await readStatus(again.paths))?.state).toBe('stopped');
   }, 400_000);
 
   it('starts a new checkpoint when the window is edited, and recounts in the new windows', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'emostream-edited-job-'));
     try {
-      const edited = path.join(dir, 'emoji-swarm.sql');
+      const edited = path.join(dir, 'emoji-swarm.yml');
       const text = readFileSync(job.file, 'utf8').replace(
-        /(@param window\s+interval\s+=) 2 seconds/,
-        '$1 5 seconds',
+        'window: { type: interval, value: 2 seconds }',
+        'window: { type: interval, value: 5 seconds }',
       );
       await writeFile(edited, text);
+      await writeFile(path.join(dir, 'emoji-swarm.sql'), job.text);
       const editedJob = await loadJob(edited);
       expect(editedJob.params.window?.value).toBe('5 seconds');
 
@@ -221,7 +218,7 @@ describe('emoji-swarm on Kafka', () => {
       } finally {
         await rows5.close();
       }
-      expect(await stopJob(run.paths, 90_000)).toBe(true);
+      expect(await run.job.stop(90_000)).toBe(true);
       // The old checkpoint was not touched by the new shape.
       expect(readdirSync(path.join(first.meta.checkpoint, 'offsets')).sort()).toEqual(before);
     } finally {

@@ -1,12 +1,13 @@
 """Generic runner of EmoStream's Spark SQL jobs (the only Python in the project; keep it small).
 
-Modes:
-  header  print the parsed job header as JSON (no Spark; lets the TypeScript scripts check they agree)
-  batch   run each job's SQL over its fixtures (<job>.fixtures.jsonl) and write the rows to <out>/<job>.jsonl
-  stream  Kafka source view (registry-framed Avro decoded) -> job SQL -> registry-framed Avro on the sink topic
+It executes a resolved job plan (JSON written by jobs/spark-sql/control: SQL with parameters substituted, topics,
+reader and writer schemas, key, trigger, watermark, dedupe, checkpoint) and nothing else:
 
-Topic names, brokers, registry URL, checkpoint and run directory come from the command line (the zx scripts pass
-them); the SQL names only logical sources and sinks.
+  stream --plan f.json            Kafka source view (registry-framed Avro decoded, watermark, dedupe) -> the SQL
+                                  -> registry-framed Avro on the sink topic
+  batch --plan f.json … --out d   each plan's SQL over its fixtures (columns from the plan's source schema); writes
+                                  <d>/<job>.jsonl (rows), <job>.columns.json (result columns) and <job>.tests.json
+                                  (failing rows of each data test)
 """
 
 import argparse
@@ -16,51 +17,6 @@ import re
 import signal
 import sys
 import time
-import urllib.request
-
-PARAM_RE = re.compile(r"^--\s*@param\s+(\w+)\s+(\w+)\s*=\s*(.*?)\s*(\[stateless\])?\s*$")
-CHECKS = {
-    "interval": re.compile(r"^\d+ (millisecond|second|minute|hour|day)s?$"),
-    "int": re.compile(r"^[1-9]\d*$"),
-    "topic": re.compile(r"^[a-z][a-z0-9_]*$"),
-    "column": re.compile(r"^[a-z_][a-z0-9_]*$"),
-    "mode": re.compile(r"^(append|update|complete)$"),
-}
-REQUIRED = ["window", "watermark", "trigger", "source", "sink", "event_time", "sink_key", "output_mode"]
-
-
-def parse_job(path):
-    """Header params and SQL (params substituted). Mirrors jobs/spark-sql/control/job-header.ts."""
-    text = open(path, encoding="utf-8").read()
-    params = {}
-    for line in text.splitlines():
-        m = PARAM_RE.match(line.strip())
-        if not m:
-            continue
-        name, typ, value, stateless = m.groups()
-        if typ not in CHECKS or not CHECKS[typ].match(value):
-            raise SystemExit(f"{path}: @param {name}: {value!r} is not a valid {typ}")
-        params[name] = {"type": typ, "value": value, "stateful": stateless is None}
-    missing = [n for n in REQUIRED if n not in params]
-    if missing:
-        raise SystemExit(f"{path}: header lacks @param {', '.join(missing)}")
-
-    def subst(m):
-        if m.group(1) not in params:
-            raise SystemExit(f"{path}: ${{{m.group(1)}}} is not a declared @param")
-        return params[m.group(1)]["value"]
-
-    # Comment lines keep their ${...} text: only the query is substituted.
-    sql = "\n".join(
-        line if line.lstrip().startswith("--") else re.sub(r"\$\{(\w+)\}", subst, line) for line in text.splitlines()
-    )
-    name = os.path.basename(path)[: -len(".sql")]
-    return {"name": name, "params": params, "sql": sql}
-
-
-def value_of(job, name):
-    return job["params"][name]["value"]
-
 
 LOCAL_CHECKPOINT_MANAGER = "org.apache.spark.sql.execution.streaming.FileSystemBasedCheckpointFileManager"
 
@@ -83,51 +39,89 @@ def session(app, ui_port, conf=None):
     return spark
 
 
-def run_batch(args):
+# Spark type of an Avro field type, for reading fixtures as the source schema's columns (primitives, logical
+# timestamps, nullable unions): the shapes the project's schemas use.
+AVRO_TO_SPARK = {"string": "STRING", "int": "INT", "long": "BIGINT", "float": "FLOAT", "double": "DOUBLE",
+                 "boolean": "BOOLEAN"}
+
+
+def spark_type(avro_type):
+    if isinstance(avro_type, list):
+        (t,) = [t for t in avro_type if t != "null"]
+        return spark_type(t)
+    if isinstance(avro_type, dict):
+        if avro_type.get("logicalType") in ("timestamp-millis", "timestamp-micros"):
+            return "TIMESTAMP"
+        return spark_type(avro_type["type"])
+    if avro_type not in AVRO_TO_SPARK:
+        raise SystemExit(f"fixtures: Avro type {avro_type!r} is not supported")
+    return AVRO_TO_SPARK[avro_type]
+
+
+def fixture_view(spark, plan):
+    """The plan's fixtures as its source view: the source schema's columns, `repeat: n` for n identical events.
+
+    A field a fixture leaves out is filled in: a timestamp with the event time, a dedupe key column with a fresh uuid
+    per event (so repeated taps are distinct events; a fixture that names the key models a redelivery), any other
+    column with null.
+    """
     from pyspark.sql import functions as F
 
+    src = plan["source"]
+    fields = [(f["name"], spark_type(f["type"])) for f in json.loads(src["schema"])["fields"]]
+    # Timestamps are read as text and cast: JSON fixtures carry ISO-8601 strings.
+    ddl = ", ".join(f"`{n}` {'STRING' if t == 'TIMESTAMP' else t}" for n, t in fields) + ", `repeat` INT"
+    raw = spark.read.schema(ddl).json(plan["tests"]["fixtures"])
+    event_time = F.col(src["eventTime"]).cast("timestamp")
+    cols = []
+    for name, typ in fields:
+        c = F.col(name).cast("timestamp") if typ == "TIMESTAMP" else F.col(name)
+        if name in src["dedupe"]:
+            c = F.coalesce(c, F.expr("uuid()"))
+        elif typ == "TIMESTAMP":
+            c = F.coalesce(c, event_time)
+        cols.append(c.alias(name))
+    exploded = raw.select(F.explode(F.sequence(F.lit(1), F.coalesce("repeat", F.lit(1)))).alias("_n"), "*")
+    view = exploded.select(*cols)
+    return view.dropDuplicates(src["dedupe"]) if src["dedupe"] else view
+
+
+def json_rows(df):
+    """Rows as JSON-ready dicts, timestamps rendered by SQL in the session time zone (UTC), not by Python."""
+    from pyspark.sql import functions as F
+
+    iso = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"
+    return [r.asDict(recursive=True) for r in df.select(
+        *[F.date_format(f.name, iso).alias(f.name) if f.dataType.typeName() == "timestamp" else F.col(f.name)
+          for f in df.schema.fields]
+    ).collect()]
+
+
+def write_lines(path, rows):
+    with open(path, "w", encoding="utf-8") as out:
+        for r in rows:
+            out.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def run_batch(args):
     spark = session("emostream-job-test", args.ui_port)
     os.makedirs(args.out, exist_ok=True)
-    for path in args.job:
-        job = parse_job(path)
-        fixtures = path[: -len(".sql")] + ".fixtures.jsonl"
-        raw = spark.read.schema(
-            "event_id STRING, match_id STRING, user_id STRING, emoji STRING, client_ts STRING, "
-            "ingest_ts STRING, repeat INT"
-        ).json(fixtures)
-        ts = F.col("ingest_ts").cast("timestamp")
-        view = raw.select(
-            F.explode(F.sequence(F.lit(1), F.coalesce("repeat", F.lit(1)))).alias("_n"),
-            F.coalesce("event_id", F.expr("uuid()")).alias("event_id"),
-            "match_id",
-            F.coalesce("user_id", F.lit("fixture")).alias("user_id"),
-            "emoji",
-            F.coalesce(F.col("client_ts").cast("timestamp"), ts).alias("client_ts"),
-            ts.alias("ingest_ts"),
-        ).drop("_n")
-        view.createOrReplaceTempView(value_of(job, "source"))
-        result = spark.sql(job["sql"]).drop("emitted_at")
-        # Timestamps rendered in SQL (session time zone UTC), not by Python's local-time conversion.
-        iso = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"
-        rows = result.select(
-            *[F.date_format(f.name, iso).alias(f.name) if f.dataType.typeName() == "timestamp" else f.name
-              for f in result.schema.fields]
-        ).collect()
-        with open(os.path.join(args.out, job["name"] + ".jsonl"), "w", encoding="utf-8") as out:
-            for r in rows:
-                out.write(json.dumps(r.asDict(), ensure_ascii=False) + "\n")
-        print(f"{job['name']}: {len(rows)} rows", file=sys.stderr)
+    for plan_file in args.plan:
+        plan = json.load(open(plan_file, encoding="utf-8"))
+        name = plan["name"]
+        fixture_view(spark, plan).createOrReplaceTempView(plan["source"]["view"])
+        result = spark.sql(plan["sql"])
+        result.createOrReplaceTempView("result")
+        with open(os.path.join(args.out, name + ".columns.json"), "w", encoding="utf-8") as f:
+            json.dump([{"name": c.name, "type": c.dataType.simpleString()} for c in result.schema.fields], f)
+        compared = result.drop(*plan["tests"]["ignoreColumns"])
+        write_lines(os.path.join(args.out, name + ".jsonl"), json_rows(compared))
+        failures = [{"name": t["name"], "rows": json_rows(spark.sql(t["sql"]).limit(20))}
+                    for t in plan["tests"]["data"]]
+        with open(os.path.join(args.out, name + ".tests.json"), "w", encoding="utf-8") as f:
+            json.dump(failures, f, ensure_ascii=False)
+        print(f"{name}: {compared.count()} rows", file=sys.stderr)
     spark.stop()
-
-
-def registry(url, path, body=None):
-    req = urllib.request.Request(
-        url.rstrip("/") + path,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
-    )
-    with urllib.request.urlopen(req, timeout=30) as res:
-        return json.load(res)
 
 
 def write_json(path, value):
@@ -158,31 +152,26 @@ def run_stream(args):
     from pyspark.sql import functions as F
     from pyspark.sql.avro.functions import from_avro, to_avro
 
-    (path,) = args.job
-    job = parse_job(path)
-    topics = dict(kv.split("=", 1) for kv in args.topic)
-    src, sink = topics[value_of(job, "source")], topics[value_of(job, "sink")]
-    os.makedirs(args.run_dir, exist_ok=True)
-
-    # Reader schema: the latest version of the source subject. Writer schema: aggregate.avsc, registered (idempotent)
-    # so that its id goes into every record's frame.
-    reaction = registry(args.registry, f"/subjects/{src}-value/versions/latest")["schema"]
-    sink_schema = open(args.sink_schema, encoding="utf-8").read()
-    sink_id = registry(args.registry, f"/subjects/{sink}-value/versions", {"schema": sink_schema})["id"]
-    frame = bytearray(b"\x00" + int(sink_id).to_bytes(4, "big"))
+    (plan_file,) = args.plan
+    plan = json.load(open(plan_file, encoding="utf-8"))
+    src, sink, kafka = plan["source"], plan["sink"], plan["kafka"]
+    run_dir, checkpoint = plan["runDir"], plan["checkpoint"]
+    os.makedirs(run_dir, exist_ok=True)
+    # Registry framing of every sink record: magic byte 0 + the 4-byte id the launcher registered the schema under.
+    frame = bytearray(b"\x00" + int(sink["schemaId"]).to_bytes(4, "big"))
 
     # A local checkpoint goes through Hadoop's FileSystem API rather than the default FileContext one: without the
     # native Hadoop library (pip pyspark has none) FileContext resolves symlinks by forking `readlink`, ~20 forks of
     # a 1 GB JVM per micro-batch (offset log, commit log, a delta file per state partition): 60-150 ms per file
     # written. A local rename is atomic either way. Checkpoints on HDFS or object stores keep Spark's default.
-    local = re.match(r"^(file:|[^:]*$)", args.checkpoint) is not None
+    local = re.match(r"^(file:|[^:]*$)", checkpoint) is not None
     conf = {"spark.sql.streaming.checkpointFileManagerClass": LOCAL_CHECKPOINT_MANAGER} if local else {}
-    spark = session(f"emostream-{job['name']}", args.ui_port, conf)
+    spark = session(f"emostream-{plan['name']}", plan["uiPort"], conf)
     reader = (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", args.brokers)
-        .option("subscribe", src)
-        .option("startingOffsets", args.starting_offsets)
+        .option("kafka.bootstrap.servers", kafka["brokers"])
+        .option("subscribe", src["topic"])
+        .option("startingOffsets", kafka["startingOffsets"])
         # One poll per few thousand records, not per 500 (the Kafka client's default): a 2 s batch at tens of
         # thousands of reactions a second otherwise spends its source tasks in poll/position round trips.
         .option("kafka.max.poll.records", "10000")
@@ -191,33 +180,37 @@ def run_stream(args):
         # reading to the end (bench:spark), which in a live stream is every batch. 20 ms: a 150-230 ms shorter batch.
         .option("kafka.fetch.max.wait.ms", "20")
     )
-    if args.max_offsets_per_trigger:
-        reader = reader.option("maxOffsetsPerTrigger", args.max_offsets_per_trigger)
+    if kafka.get("maxOffsetsPerTrigger"):
+        reader = reader.option("maxOffsetsPerTrigger", kafka["maxOffsetsPerTrigger"])
     # Registry framing: magic byte 0 + 4-byte schema id, then the Avro body that from_avro reads. Records that are not
     # framed or do not decode are dropped (PERMISSIVE gives null) rather than stopping the job.
     decoded = (
         reader.load()
         .where(F.expr("substring(value, 1, 1) = X'00'"))
-        .select(from_avro(F.expr("substring(value, 6)"), reaction, {"mode": "PERMISSIVE"}).alias("r"))
+        .select(from_avro(F.expr("substring(value, 6)"), src["schema"], {"mode": "PERMISSIVE"}).alias("r"))
         .where("r IS NOT NULL")
         .select("r.*")
-        .withWatermark(value_of(job, "event_time"), value_of(job, "watermark"))
+        .withWatermark(src["eventTime"], src["watermark"])
     )
-    decoded.createOrReplaceTempView(value_of(job, "source"))
-    result = spark.sql(job["sql"])
-    fields = [f["name"] for f in json.loads(sink_schema)["fields"]]
+    # A record written twice (a producer retry whose first attempt landed) counts once; the dedupe state of a key is
+    # dropped once the watermark passes it, so it stays as bounded as the window state.
+    if src["dedupe"]:
+        decoded = decoded.dropDuplicatesWithinWatermark(src["dedupe"])
+    decoded.createOrReplaceTempView(src["view"])
+    result = spark.sql(plan["sql"])
+    fields = [f["name"] for f in json.loads(sink["schema"])["fields"]]
     out = result.select(
-        F.col(value_of(job, "sink_key")).cast("string").alias("key"),
-        F.concat(F.lit(frame), to_avro(F.struct(*fields), sink_schema)).alias("value"),
+        F.col(sink["key"]).cast("string").alias("key"),
+        F.concat(F.lit(frame), to_avro(F.struct(*fields), sink["schema"])).alias("value"),
     )
     query = (
         out.writeStream.format("kafka")
-        .option("kafka.bootstrap.servers", args.brokers)
-        .option("topic", sink)
-        .option("checkpointLocation", args.checkpoint)
-        .outputMode(value_of(job, "output_mode"))
-        .trigger(processingTime=value_of(job, "trigger"))
-        .queryName(job["name"])
+        .option("kafka.bootstrap.servers", kafka["brokers"])
+        .option("topic", sink["topic"])
+        .option("checkpointLocation", checkpoint)
+        .outputMode(sink["outputMode"])
+        .trigger(processingTime=plan["trigger"])
+        .queryName(plan["name"])
         .start()
     )
 
@@ -228,8 +221,8 @@ def run_stream(args):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    status_file = os.path.join(args.run_dir, "status.json")
-    progress_file = os.path.join(args.run_dir, "progress.jsonl")
+    status_file = os.path.join(run_dir, "status.json")
+    progress_file = os.path.join(run_dir, "progress.jsonl")
     write_json(status_file, {"state": "running", "pid": os.getpid(), "id": str(query.id), "since": time.time()})
     last_batch = -1
     try:
@@ -249,7 +242,7 @@ def run_stream(args):
                 last_batch = json.loads(fresh[-1])["batchId"]
     except Exception as err:  # the query failed: say why, exit non-zero
         write_json(status_file, {"state": "failed", "pid": os.getpid(), "error": str(err)[:4000]})
-        print(f"job {job['name']} failed: {err}", file=sys.stderr)
+        print(f"job {plan['name']} failed: {err}", file=sys.stderr)
         spark.stop()
         sys.exit(1)
     write_json(status_file, {"state": "stopped", "pid": os.getpid(), "since": time.time()})
@@ -258,26 +251,18 @@ def run_stream(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["header", "batch", "stream"])
-    p.add_argument("--job", action="append", required=True, help="path of a jobs/spark-sql/<job>.sql (repeatable)")
-    p.add_argument("--out", help="batch: directory for <job>.jsonl result rows")
-    p.add_argument("--brokers")
-    p.add_argument("--registry", help="Confluent-compatible schema registry base URL")
-    p.add_argument("--topic", action="append", default=[], help="logical=topic, e.g. reactions=emoji.reactions.v1")
-    p.add_argument("--sink-schema", help="Avro schema file of the sink records")
-    p.add_argument("--checkpoint")
-    p.add_argument("--run-dir", help="where status.json and progress.jsonl are written")
-    p.add_argument("--starting-offsets", default="earliest")
-    p.add_argument("--max-offsets-per-trigger", type=int)
-    p.add_argument("--ui-port", default="off", help="Spark UI port, or off")
+    p.add_argument("mode", choices=["batch", "stream"])
+    p.add_argument("--plan", action="append", required=True, help="a resolved job plan JSON (batch: repeatable)")
+    p.add_argument("--out", help="batch: directory for the result files")
+    p.add_argument("--ui-port", default="off", help="batch: Spark UI port, or off (stream: the plan's)")
     args = p.parse_args()
-    if args.mode == "header":
-        for path in args.job:
-            job = parse_job(path)
-            print(json.dumps({"name": job["name"], "params": job["params"]}))
-    elif args.mode == "batch":
+    if args.mode == "batch":
+        if not args.out:
+            p.error("batch needs --out")
         run_batch(args)
     else:
+        if len(args.plan) != 1:
+            p.error("stream runs exactly one plan")
         run_stream(args)
 
 

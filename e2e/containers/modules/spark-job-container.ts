@@ -5,14 +5,10 @@ import { AbstractStartedContainer, GenericContainer, type StartedTestContainer }
 import { imageNames } from '../../../infra/images/image-names.ts';
 import { runtimePaths } from '../../../infra/local/cache-dir.ts';
 import { loadVersions } from '../../../infra/local/versions.ts';
-import type { SqlJob } from '../../../jobs/spark-sql/control/job-header.ts';
-import { loadJob } from '../../../jobs/spark-sql/control/job-header.ts';
-import {
-  checkpointOf,
-  registerJobSchemas,
-  sparkSubmitArgs,
-} from '../../../jobs/spark-sql/control/job-runner.ts';
-import { jobFile, loadJobsConfig, SCHEMAS_DIR } from '../../../jobs/spark-sql/control/jobs-config.ts';
+import { loadPlan } from '../../../jobs/spark-sql/control/job-plan.ts';
+import { loadJobsConfig } from '../../../jobs/spark-sql/control/jobs-config.ts';
+import { runPathsIn } from '../../../jobs/spark-sql/control/run-dir.ts';
+import { prepareRun, runnerArgs } from '../../../jobs/spark-sql/control/spark-job.ts';
 import { execExitCode, HostProbeWaitStrategy, SUITE_LABEL } from './host-network.ts';
 
 /** The checkout, mounted read-only at the same path inside, so the job scripts' absolute paths hold there too. */
@@ -26,9 +22,9 @@ const STATE_DIR = '/tmp/emostream-spark';
 
 /**
  * One Spark SQL job from jobs/spark-sql running in streaming mode, driver and executors in one container
- * (`local[2]`), on the host network. It is submitted the way `npm run job:submit` does it: the job's schemas are
- * registered first, then spark-submit runs the generic runner with the same arguments. Ready when the runner
- * reports the query running.
+ * (`local[2]`), on the host network. The image has no Node, so the launcher's two halves run apart: its
+ * `prepareRun` here (topics, schemas, the runner's plan), its `runnerArgs` inside (spark-submit of the runner with
+ * that plan), the same code `npm start` and job:submit go through. Ready when the runner reports the query running.
  */
 export class SparkJobContainer extends GenericContainer {
   private brokers?: string;
@@ -69,7 +65,7 @@ export class SparkJobContainer extends GenericContainer {
     return this;
   }
 
-  /** Logical topic → Kafka topic overrides (`reactions`, `aggregates`). */
+  /** Logical topic → Kafka topic overrides (`reactions`, `aggregates`, …). */
   withTopics(topics: Record<string, string>): this {
     this.topics = { ...this.topics, ...topics };
     return this;
@@ -84,12 +80,13 @@ export class SparkJobContainer extends GenericContainer {
       SPARK_MASTER: this.master,
       SPARK_JOBS_STATE: STATE_DIR,
       SPARK_UI_PORT: 'off',
-      ...(this.topics.reactions ? { REACTIONS_TOPIC: this.topics.reactions } : {}),
-      ...(this.topics.aggregates ? { AGGREGATES_TOPIC: this.topics.aggregates } : {}),
+      ...Object.fromEntries(Object.entries(this.topics).map(([k, v]) => [`${k.toUpperCase()}_TOPIC`, v])),
     };
     const config = loadJobsConfig(env);
-    const job: SqlJob = await loadJob(jobFile(this.job));
-    await registerJobSchemas(config, job);
+    const plan = await loadPlan(this.job, config);
+    const runDir = path.posix.join(STATE_DIR, 'runs', plan.name);
+    const paths = runPathsIn(runDir);
+    const runnerPlan = await prepareRun(plan, config, runDir);
 
     // The image holds the very jar files of the runtime's cache; name them at their place in the image.
     const jarNames = (await readdir(runtimePaths(loadVersions()).sparkJars))
@@ -102,43 +99,24 @@ export class SparkJobContainer extends GenericContainer {
       env: {},
       version: loadVersions().spark.pyspark,
     };
-    const runDir = path.posix.join(STATE_DIR, 'runs', job.name);
-    // Same runner arguments as job:submit's submitJob (jobs/spark-sql/control/job-runner.ts).
     const command = [
       runtime.sparkSubmit,
-      ...sparkSubmitArgs(runtime, config.master),
-      'stream',
-      '--job',
-      job.file,
-      '--brokers',
-      config.brokers,
-      '--registry',
-      config.registryUrl,
-      ...Object.entries(config.topics).flatMap(([k, v]) => ['--topic', `${k}=${v}`]),
-      '--sink-schema',
-      path.join(SCHEMAS_DIR, 'aggregate.avsc'),
-      '--checkpoint',
-      checkpointOf(config, job),
-      '--run-dir',
-      runDir,
-      '--starting-offsets',
-      config.startingOffsets,
-      '--ui-port',
-      config.uiPort,
+      ...runnerArgs(runtime, config.master, ['stream', '--plan', paths.plan]),
     ];
+    this.withCopyContentToContainer([{ content: JSON.stringify(runnerPlan), target: paths.plan }]);
     this.withEnvironment({ SPARK_LOCAL_IP: '127.0.0.1', SPARK_LOCAL_HOSTNAME: 'localhost' }).withCommand(
       command,
     );
-    const status = path.posix.join(runDir, 'status.json');
+    const status = paths.status;
     this.withWaitStrategy(
       new HostProbeWaitStrategy(
-        `Spark job ${job.name} to report its query running`,
+        `Spark job ${plan.name} to report its query running`,
         async (container) =>
           (await execExitCode(container, ['grep', '-Eq', '"state": ?"running"', status])) === 0,
         1_000,
       ).withStartupTimeout(this.startupTimeoutMs ?? 300_000),
     );
-    return new StartedSparkJobContainer(await super.start(), job.name, runDir);
+    return new StartedSparkJobContainer(await super.start(), plan.name, runDir);
   }
 }
 

@@ -5,37 +5,74 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { $ } from 'zx';
 import { JOBS_DIR } from './jobs-config.ts';
 
-// job:test end to end (real Spark in batch mode, no Kafka): one spark-submit tests the shipped job and a copy whose
-// expectation is wrong, so the run must pass the first, fail the second with the differing rows, and exit 1.
+// job:test end to end (real Spark in batch mode, no Kafka): one spark-submit tests the shipped jobs and two broken
+// copies of emoji-swarm, so the run must pass the shipped ones, fail each copy naming what broke, and exit 1:
+// - wrong-expected: an expectation that is off by one swarm → the differing row;
+// - bad-query: a swarm rule that gives 0 below the divisor and no emitted_at column → the data test and its rows,
+//   and the column the sink schema misses.
 describe('job:test', () => {
   let dir: string;
+  const src = path.join(JOBS_DIR, 'emoji-swarm');
+  const copy = async (
+    name: string,
+    edit: { sql?: (s: string) => string; expected?: (s: string) => string },
+  ) => {
+    const hit = (f: ((s: string) => string) | undefined, text: string) => {
+      const out = f ? f(text) : text;
+      if (f) expect(out).not.toBe(text); // the edit must hit something, or the test proves nothing
+      return out;
+    };
+    await writeFile(path.join(dir, `${name}.sql`), hit(edit.sql, await readFile(`${src}.sql`, 'utf8')));
+    await writeFile(
+      path.join(dir, `${name}.yml`),
+      (await readFile(`${src}.yml`, 'utf8')).replace(/emoji-swarm\.(fixtures|expected)/g, `${name}.$1`),
+    );
+    await copyFile(`${src}.fixtures.jsonl`, path.join(dir, `${name}.fixtures.jsonl`));
+    await writeFile(
+      path.join(dir, `${name}.expected.jsonl`),
+      hit(edit.expected, await readFile(`${src}.expected.jsonl`, 'utf8')),
+    );
+  };
+
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'emostream-job-test-it-'));
-    const src = path.join(JOBS_DIR, 'emoji-swarm');
-    await copyFile(`${src}.sql`, path.join(dir, 'broken-swarm.sql'));
-    await copyFile(`${src}.fixtures.jsonl`, path.join(dir, 'broken-swarm.fixtures.jsonl'));
-    const expected = await readFile(`${src}.expected.jsonl`, 'utf8');
-    const broken = expected.replace('"count":3785,"swarm":3', '"count":3785,"swarm":4');
-    expect(broken).not.toBe(expected);
-    await writeFile(path.join(dir, 'broken-swarm.expected.jsonl'), broken);
+    await copy('wrong-expected', {
+      expected: (s) => s.replace('"count":3785,"swarm":3', '"count":3785,"swarm":4'),
+    });
+    await copy('bad-query', {
+      sql: (s) =>
+        s
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: SQL placeholders, not JavaScript templates
+          .replace('GREATEST(1, n DIV ${divisor})', 'n DIV ${divisor}')
+          .replace(/,\n\s*current_timestamp\(\)\s+AS emitted_at/, ''),
+    });
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  it('passes the shipped fixtures and prints the differing row of a broken expectation', async () => {
+  it('passes the shipped jobs and names the differing row, the failing data test and the missing column', async () => {
     const root = path.resolve(JOBS_DIR, '../..');
     const out = await $({
       cwd: root,
       nothrow: true,
       quiet: true,
-    })`npx tsx scripts/job-test.ts emoji-swarm ${path.join(dir, 'broken-swarm.sql')}`;
-    expect(out.stdout).toMatch(/PASS emoji-swarm: 9 rows as expected/);
-    expect(out.stdout).toMatch(/FAIL broken-swarm: 1 changed, 0 missing, 0 unexpected/);
+    })`npx tsx scripts/job-test.ts emoji-swarm emoji-trend ${path.join(dir, 'wrong-expected.yml')} ${path.join(dir, 'bad-query.yml')}`;
+    expect(out.stdout).toMatch(/PASS emoji-swarm: 10 rows as expected/);
+    expect(out.stdout).toMatch(/PASS emoji-trend: 32 rows as expected/);
+
+    expect(out.stdout).toMatch(/FAIL wrong-expected:\n {2}rows: 1 changed, 0 missing, 0 unexpected/);
     expect(out.stdout).toContain(
       '- {"match_id":"m1","window_start":"2026-01-01T00:00:04.000Z","window_end":"2026-01-01T00:00:06.000Z","emoji":"👏","count":3785,"swarm":4}',
     );
     expect(out.stdout).toContain(
       '+ {"match_id":"m1","window_start":"2026-01-01T00:00:04.000Z","window_end":"2026-01-01T00:00:06.000Z","emoji":"👏","count":3785,"swarm":3}',
     );
+
+    const bad = out.stdout.slice(out.stdout.indexOf('FAIL bad-query'));
+    expect(bad).toContain('sink schema: column emitted_at of aggregate.avsc is missing from the query');
+    // Windows of fewer than 1000 reactions now get swarm 0: the data test lists them.
+    expect(bad).toMatch(/data test expression\(swarm >= 1\) failed on \d+ row\(s\):/);
+    expect(bad).toContain('{"match_id":"m1","window_start":"2026-01-01T00:00:00.000Z"');
+    expect(bad).toMatch(/"emoji":"🔥","count":2,"swarm":0\}/);
     expect(out.exitCode).toBe(1);
-  }, 240_000);
+  }, 300_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffRows, formatDiff, isEmptyDiff, type Row } from './job-test.ts';
+import { checkColumns, diffRows, formatDiff, isEmptyDiff, type Row } from './job-test.ts';
 
 const row = (match: string, start: string, emoji: string, count: number, swarm: number): Row => ({
   match_id: match,
@@ -40,5 +40,49 @@ describe('diffRows', () => {
   it('counts duplicated rows', () => {
     const d = diffRows([expected[1] as Row], [expected[1] as Row, expected[1] as Row]);
     expect(d.unexpected).toHaveLength(1);
+  });
+});
+
+describe('checkColumns', () => {
+  const schema = JSON.stringify({
+    type: 'record',
+    name: 'T',
+    fields: [
+      { name: 'match_id', type: 'string' },
+      { name: 'window_start', type: { type: 'long', logicalType: 'timestamp-millis' } },
+      { name: 'count', type: 'long' },
+    ],
+  });
+
+  it('accepts the columns to_avro can write to the sink fields', () => {
+    expect(
+      checkColumns(
+        [
+          { name: 'match_id', type: 'string' },
+          { name: 'window_start', type: 'timestamp' },
+          { name: 'count', type: 'bigint' },
+        ],
+        schema,
+        't.avsc',
+      ),
+    ).toEqual([]);
+  });
+
+  it('names a missing field, a column of the wrong type and a column the sink would drop', () => {
+    expect(
+      checkColumns(
+        [
+          { name: 'match_id', type: 'string' },
+          { name: 'count', type: 'string' },
+          { name: 'extra', type: 'int' },
+        ],
+        schema,
+        't.avsc',
+      ),
+    ).toEqual([
+      'column window_start of t.avsc is missing from the query',
+      'column count is string; t.avsc declares long',
+      'column extra is not a field of t.avsc',
+    ]);
   });
 });

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { JobError } from './errors.ts';
-import { loadJob } from './job-header.ts';
-import { sparkSubmitArgs } from './job-runner.ts';
+import { type JobPlan, jobFile, loadPlan } from './job-plan.ts';
+import { loadJobsConfig } from './jobs-config.ts';
+import { runnerArgs } from './spark-job.ts';
 import { resolveSparkRuntime, type SparkRuntime } from './spark-runtime.ts';
 
 /** One result row (or expected row) of a job: JSON values as the runner writes them. */
@@ -94,6 +95,19 @@ export async function readRows(file: string): Promise<Row[]> {
     });
 }
 
+/** A data test of the yml that returned rows. */
+export interface DataTestFailure {
+  name: string;
+  /** The failing rows (the first 20). */
+  rows: Row[];
+}
+
+/** A result column and its Spark type, as the runner reports them. */
+export interface ResultColumn {
+  name: string;
+  type: string;
+}
+
 /** Outcome of one job's fixture test. */
 export interface JobTestResult {
   job: string;
@@ -101,61 +115,113 @@ export interface JobTestResult {
   ok: boolean;
   rows: number;
   diff: RowDiff;
-  /** Set when the job could not be tested (no fixtures, bad header …). */
+  /** Where the query's columns disagree with the sink schema's fields. */
+  columnProblems: string[];
+  dataTests: DataTestFailure[];
+  /** Set when the job could not be tested (no fixtures, bad yml …). */
   error?: string;
 }
 
-/** Fixture and expectation files beside a job: `<job>.fixtures.jsonl`, `<job>.expected.jsonl`. */
-export function sidecars(jobFile: string): { fixtures: string; expected: string } {
-  const base = jobFile.replace(/\.sql$/, '');
-  return { fixtures: `${base}.fixtures.jsonl`, expected: `${base}.expected.jsonl` };
+/** Spark types a sink field of each Avro type accepts (to_avro converts these). */
+const SPARK_TYPES_OF: Record<string, string[]> = {
+  string: ['string'],
+  long: ['bigint', 'int'],
+  int: ['int'],
+  double: ['double', 'float'],
+  float: ['float'],
+  boolean: ['boolean'],
+  'timestamp-millis': ['timestamp'],
+  'timestamp-micros': ['timestamp'],
+};
+
+function avroTypeName(t: unknown): string {
+  if (Array.isArray(t)) return avroTypeName(t.find((x) => x !== 'null'));
+  if (t && typeof t === 'object') {
+    const o = t as { type?: unknown; logicalType?: string };
+    return o.logicalType ?? avroTypeName(o.type);
+  }
+  return String(t);
 }
 
 /**
- * Runs every given job's SQL in batch mode over its fixtures (one spark-submit for all, as Spark starts slowly) and
- * diffs each result against the expected rows.
+ * Checks the query's result columns against the sink schema: every field present with a type to_avro can write,
+ * and no column the sink would silently drop.
+ */
+export function checkColumns(columns: ResultColumn[], sinkSchema: string, schemaFile: string): string[] {
+  const fields = (JSON.parse(sinkSchema) as { fields: { name: string; type: unknown }[] }).fields;
+  const byName = new Map(columns.map((c) => [c.name, c.type]));
+  const problems: string[] = [];
+  for (const f of fields) {
+    const actual = byName.get(f.name);
+    const want = avroTypeName(f.type);
+    if (actual === undefined) problems.push(`column ${f.name} of ${schemaFile} is missing from the query`);
+    else if (!(SPARK_TYPES_OF[want] ?? []).includes(actual))
+      problems.push(`column ${f.name} is ${actual}; ${schemaFile} declares ${want}`);
+  }
+  for (const c of columns) {
+    if (!fields.some((f) => f.name === c.name))
+      problems.push(`column ${c.name} is not a field of ${schemaFile}`);
+  }
+  return problems;
+}
+
+const emptyDiff = (): RowDiff => ({ missing: [], unexpected: [], changed: [] });
+
+/**
+ * Runs every given job's SQL in batch mode over its fixtures (one spark-submit for all, as Spark starts slowly),
+ * diffs each result against the expected rows, checks its columns against the sink schema and runs its data tests.
  */
 export async function runJobTests(
-  jobFiles: string[],
+  jobs: string[],
   options: { runtime?: SparkRuntime; onOutput?: (chunk: string) => void } = {},
 ): Promise<JobTestResult[]> {
   const results: JobTestResult[] = [];
-  const runnable: string[] = [];
-  for (const file of jobFiles) {
-    const name = path.basename(file, '.sql');
-    const { fixtures, expected } = sidecars(file);
-    const problem = !existsSync(fixtures)
-      ? `no fixtures (${path.basename(fixtures)})`
-      : !existsSync(expected)
-        ? `no expected rows (${path.basename(expected)})`
-        : await loadJob(file).then(
-            () => undefined,
-            (err: Error) => err.message,
-          );
-    if (problem) {
+  const runnable: JobPlan[] = [];
+  // Topics and checkpoints do not matter in batch mode: the default configuration resolves the logical names.
+  const config = loadJobsConfig({});
+  for (const arg of jobs) {
+    const file = jobFile(arg);
+    const name = path.basename(file, '.yml');
+    const failed = (error: string) =>
       results.push({
         job: name,
         file,
         ok: false,
         rows: 0,
-        diff: { missing: [], unexpected: [], changed: [] },
-        error: problem,
+        diff: emptyDiff(),
+        columnProblems: [],
+        dataTests: [],
+        error,
       });
-    } else {
-      runnable.push(file);
+    let plan: JobPlan;
+    try {
+      plan = await loadPlan(file, config);
+    } catch (err) {
+      failed((err as Error).message);
+      continue;
     }
+    if (!existsSync(plan.tests.fixtures)) failed(`no fixtures (${path.basename(plan.tests.fixtures)})`);
+    else if (!existsSync(plan.tests.expected))
+      failed(`no expected rows (${path.basename(plan.tests.expected)})`);
+    else runnable.push(plan);
   }
   if (runnable.length === 0) return results;
   const rt = options.runtime ?? (await resolveSparkRuntime());
   const out = await mkdtemp(path.join(os.tmpdir(), 'emostream-job-test-'));
   try {
-    const args = [
-      ...sparkSubmitArgs(rt, 'local[2]'),
+    const planFiles = await Promise.all(
+      runnable.map(async (plan) => {
+        const f = path.join(out, `${plan.name}.plan.json`);
+        await writeFile(f, JSON.stringify(plan));
+        return f;
+      }),
+    );
+    const args = runnerArgs(rt, 'local[2]', [
       'batch',
-      ...runnable.flatMap((f) => ['--job', f]),
+      ...planFiles.flatMap((f) => ['--plan', f]),
       '--out',
       out,
-    ];
+    ]);
     await new Promise<string>((resolve, reject) => {
       const child = spawn(rt.sparkSubmit, args, {
         env: { ...process.env, ...rt.env },
@@ -176,12 +242,25 @@ export async function runJobTests(
           : reject(new JobError(`spark-submit batch exited ${code}\n${text.slice(-4000)}`)),
       );
     });
-    for (const file of runnable) {
-      const name = path.basename(file, '.sql');
-      const actual = await readRows(path.join(out, `${name}.jsonl`));
-      const expected = await readRows(sidecars(file).expected);
+    for (const plan of runnable) {
+      const at = (ext: string) => path.join(out, `${plan.name}.${ext}`);
+      const actual = await readRows(at('jsonl'));
+      const expected = await readRows(plan.tests.expected);
       const diff = diffRows(expected, actual);
-      results.push({ job: name, file, ok: isEmptyDiff(diff), rows: actual.length, diff });
+      const columns = JSON.parse(await readFile(at('columns.json'), 'utf8')) as ResultColumn[];
+      const columnProblems = checkColumns(columns, plan.sink.schema, plan.sink.schemaFile);
+      const dataTests = (JSON.parse(await readFile(at('tests.json'), 'utf8')) as DataTestFailure[]).filter(
+        (t) => t.rows.length > 0,
+      );
+      results.push({
+        job: plan.name,
+        file: plan.file,
+        ok: isEmptyDiff(diff) && columnProblems.length === 0 && dataTests.length === 0,
+        rows: actual.length,
+        diff,
+        columnProblems,
+        dataTests,
+      });
     }
   } finally {
     await rm(out, { recursive: true, force: true });

@@ -25,7 +25,10 @@ export interface JobsConfig {
   master: string;
   /** `SPARK_UI_PORT`: a port, or `off`. @default off */
   uiPort: string;
-  /** Logical topic names the SQL headers use → Kafka topics (`REACTIONS_TOPIC`, `AGGREGATES_TOPIC`). */
+  /**
+   * Logical topic names the job files use → Kafka topics: every name of {@link TOPICS}, each overridable by
+   * `<NAME>_TOPIC` (`REACTIONS_TOPIC`, `AGGREGATES_TOPIC`, `TRENDS_TOPIC`, …).
+   */
   topics: Record<string, string>;
   /** `SPARK_JOBS_STATE`: run directories (pid, status, progress, driver log). @default <cache>/spark-jobs */
   stateDir: string;
@@ -35,6 +38,23 @@ export interface JobsConfig {
   startingOffsets: 'earliest' | 'latest';
   /** `SPARK_MAX_OFFSETS_PER_TRIGGER`: bounds a micro-batch after downtime; unset = no bound. */
   maxOffsetsPerTrigger: number | undefined;
+  /**
+   * `SPARK_DRIVER_OUTPUT`: where spark-submit's output goes — `file` (driver.log in the run directory) or `inherit`
+   * (this process's stdout/stderr, for a container whose logs are its output). @default file
+   */
+  driverOutput: 'file' | 'inherit';
+}
+
+/** `<NAME>_TOPIC` variable of a logical topic name. */
+const topicVariable = (logical: string) => `${logical.toUpperCase()}_TOPIC`;
+
+function topicVariables() {
+  return Object.fromEntries(
+    Object.entries(TOPICS).map(([logical, topic]) => [
+      topicVariable(logical),
+      z.string().min(1).default(topic),
+    ]),
+  ) as Record<string, z.ZodDefault<z.ZodString>>;
 }
 
 const EnvSchema = z.object({
@@ -45,12 +65,12 @@ const EnvSchema = z.object({
     .string()
     .regex(/^(off|\d{1,5})$/, 'a port number or off')
     .default('off'),
-  REACTIONS_TOPIC: z.string().min(1).default(TOPICS.reactions),
-  AGGREGATES_TOPIC: z.string().min(1).default(TOPICS.aggregates),
+  ...topicVariables(),
   SPARK_JOBS_STATE: z.string().min(1).optional(),
   SPARK_CHECKPOINT_ROOT: z.string().min(1).optional(),
   SPARK_STARTING_OFFSETS: z.enum(['earliest', 'latest']).default('earliest'),
   SPARK_MAX_OFFSETS_PER_TRIGGER: z.coerce.number().int().positive().optional(),
+  SPARK_DRIVER_OUTPUT: z.enum(['file', 'inherit']).default('file'),
 });
 
 /** Defaults for local use: the brokers and registry that `npm start` runs. */
@@ -73,21 +93,20 @@ export function loadJobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig
     registryUrl: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, ''),
     master: e.SPARK_MASTER,
     uiPort: e.SPARK_UI_PORT,
-    topics: { reactions: e.REACTIONS_TOPIC, aggregates: e.AGGREGATES_TOPIC },
+    topics: Object.fromEntries(
+      Object.keys(TOPICS).map((logical) => [
+        logical,
+        String((e as Record<string, unknown>)[topicVariable(logical)]),
+      ]),
+    ),
     stateDir,
     checkpointRoot: e.SPARK_CHECKPOINT_ROOT ?? path.join(stateDir, 'checkpoints'),
     startingOffsets: e.SPARK_STARTING_OFFSETS,
     maxOffsetsPerTrigger: e.SPARK_MAX_OFFSETS_PER_TRIGGER,
+    driverOutput: e.SPARK_DRIVER_OUTPUT,
   };
 }
 
 function stripEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => !!kv[1]));
-}
-
-/** Resolves a job argument: a name in jobs/spark-sql (`emoji-swarm`) or a path to a `.sql` file. */
-export function jobFile(nameOrPath: string): string {
-  if (nameOrPath.endsWith('.sql')) return path.resolve(nameOrPath);
-  if (!/^[a-z0-9][a-z0-9-]*$/.test(nameOrPath)) throw new JobError(`not a job name: ${nameOrPath}`);
-  return path.join(JOBS_DIR, `${nameOrPath}.sql`);
 }

@@ -16,9 +16,8 @@ export interface ReactionRun {
   n: number;
 }
 
-/** The records on the reactions and aggregates topics: the services' own types, so fixtures cannot drift. */
+/** The records on the reactions topic: the services' own type, so fixtures cannot drift. */
 export type { ReactionRecord };
-export type AggregateRecord = AggregateRow;
 
 /** Key of an idempotent aggregate row: (match, window start, emoji). */
 export const aggregateKey = (r: { match_id: string; window_start: number; emoji: string }) =>
@@ -83,8 +82,8 @@ export async function createReactionProducer(
 
 /** Reads an aggregates topic from the beginning, keeping every row and the latest row per key. */
 export interface AggregateReader {
-  latest: Map<string, AggregateRecord>;
-  all: { key: string | undefined; schemaId: number; row: AggregateRecord }[];
+  latest: Map<string, AggregateRow>;
+  all: { key: string | undefined; schemaId: number; row: AggregateRow }[];
   /** Resolves when `predicate` holds on the rows read so far; rejects with the last state after `timeoutMs`. */
   waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void>;
   close(): Promise<void>;
@@ -94,11 +93,11 @@ export async function readAggregates(
   brokers: string,
   registryUrl: string,
   topic: string,
-  onRow?: (row: AggregateRecord) => void,
+  onRow?: (row: AggregateRow) => void,
 ): Promise<AggregateReader> {
   const kafka = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.ERROR });
   const consumer: Consumer = kafka.consumer({ groupId: `int-${randomUUID()}` });
-  const serde: AvroSerde<AggregateRecord> = await createAvroSerde(createRegistryClient(registryUrl), {
+  const serde: AvroSerde<AggregateRow> = await createAvroSerde(createRegistryClient(registryUrl), {
     topic,
     schema: await loadSchema('aggregate'),
     register: false,
@@ -135,10 +134,7 @@ export async function readAggregates(
 }
 
 /** Whether the latest rows hold exactly the expected counts (no key more, none less). */
-export function matchesExpected(
-  latest: Map<string, AggregateRecord>,
-  expected: Map<string, number>,
-): boolean {
+export function matchesExpected(latest: Map<string, AggregateRow>, expected: Map<string, number>): boolean {
   if (latest.size !== expected.size) return false;
   for (const [k, n] of expected) if (latest.get(k)?.count !== n) return false;
   return true;

@@ -1,0 +1,401 @@
+/**
+ * A job is `<job>.sql` (the query) beside `<job>.yml` (its contract, parameters and tests), as a dbt model beside
+ * its yml. This module is the one parser of both: {@link loadJob} reads and validates the files, {@link resolvePlan}
+ * turns them into the {@link JobPlan} the runner executes (topics resolved from logical names, schema texts, key,
+ * trigger, watermark, dedupe, checkpoint of the job's stateful shape).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { loadSchema } from '../../../common/avro-serde.ts';
+import { JobError } from './errors.ts';
+import { JOBS_DIR, type JobsConfig, SCHEMAS_DIR } from './jobs-config.ts';
+
+const INTERVAL = /^\d+ (millisecond|second|minute|hour|day)s?$/;
+const Interval = z.string().regex(INTERVAL, 'an interval such as "2 seconds"');
+const Column = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a column name (lower case, digits, _)');
+const Logical = z.string().regex(/^[a-z][a-z0-9_]*$/, 'a logical topic name (lower case, digits, _)');
+const SchemaFile = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]*\.avsc$/, 'a file name in schemas/, e.g. reaction.avsc');
+const JsonlFile = z.string().regex(/^[^/\\]+\.jsonl$/, 'a .jsonl file beside the job');
+
+/** Types a parameter may declare; the value is checked against its type. */
+const Param = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('interval'), value: Interval, stateless: z.boolean().default(false) }),
+  z.strictObject({
+    type: z.literal('int'),
+    value: z.union([z.number().int().positive(), z.string().regex(/^[1-9]\d*$/)]).transform(String),
+    stateless: z.boolean().default(false),
+  }),
+  z.strictObject({ type: z.literal('column'), value: Column, stateless: z.boolean().default(false) }),
+]);
+
+/** A dbt-style data test over the query's result over the fixtures; each compiles to SQL selecting failing rows. */
+const DataTest = z.union([
+  z.strictObject({ unique: z.array(Column).min(1) }),
+  z.strictObject({ not_null: z.array(Column).min(1) }),
+  z.strictObject({ expression: z.string().min(1) }),
+]);
+
+/** Names the SQL may use besides the declared params; a param may not redefine them. */
+const BUILT_INS = ['source', 'event_time', 'watermark'] as const;
+
+/** The schema of `<job>.yml`. */
+export const JobFileSchema = z.strictObject({
+  description: z.string().min(1),
+  source: z.strictObject({
+    /** Logical topic; also the name of the view the query reads (`${source}`). */
+    topic: Logical,
+    schema: SchemaFile,
+    event_time: Column,
+    watermark: Interval,
+    /** Columns whose repeat within the watermark is dropped (`dropDuplicatesWithinWatermark`). */
+    dedupe: z.array(Column).default([]),
+  }),
+  sink: z.strictObject({
+    topic: Logical,
+    schema: SchemaFile,
+    key: Column,
+    output_mode: z.enum(['append', 'update', 'complete']),
+    /** Partitions of the sink topic when the launcher has to create it. */
+    partitions: z.number().int().positive().default(6),
+  }),
+  trigger: Interval,
+  params: z
+    .record(Column, Param)
+    .default({})
+    .refine((p) => BUILT_INS.every((b) => !(b in p)), `params may not redefine ${BUILT_INS.join(', ')}`),
+  tests: z.strictObject({
+    fixtures: JsonlFile,
+    expected: JsonlFile,
+    /** Result columns not compared with the expected rows (e.g. processing time). */
+    ignore_columns: z.array(Column).default([]),
+    data: z.array(DataTest).default([]),
+  }),
+});
+
+/** A validated `<job>.yml`. */
+export type JobFile = z.infer<typeof JobFileSchema>;
+
+/** One declared parameter. */
+export interface JobParam {
+  type: 'interval' | 'int' | 'column';
+  value: string;
+  /** Changing it may resume the existing checkpoint. */
+  stateless: boolean;
+}
+
+/** A job's files, read and validated, not yet tied to a deployment (no topics, no checkpoint root). */
+export interface JobDefinition {
+  name: string;
+  /** Absolute path of `<job>.yml`. */
+  file: string;
+  /** Absolute path of `<job>.sql`. */
+  sqlFile: string;
+  spec: JobFile;
+  params: Record<string, JobParam>;
+  /** The query as written (placeholders unsubstituted). */
+  text: string;
+  /** The query with every `${name}` substituted. */
+  sql: string;
+}
+
+/** A data test compiled to a query over the view `result`: every row it returns is a failure. */
+export interface CompiledDataTest {
+  name: string;
+  sql: string;
+}
+
+/** Everything the runner needs to execute a job; serialised to JSON for `runner.py … --plan`. */
+export interface JobPlan {
+  name: string;
+  file: string;
+  sql: string;
+  source: {
+    logical: string;
+    topic: string;
+    /** The view the query reads. */
+    view: string;
+    /** Avro reader schema (JSON text). */
+    schema: string;
+    schemaFile: string;
+    eventTime: string;
+    watermark: string;
+    dedupe: string[];
+  };
+  sink: {
+    logical: string;
+    topic: string;
+    /** Avro writer schema (JSON text): the query's columns must be its fields. */
+    schema: string;
+    schemaFile: string;
+    key: string;
+    outputMode: 'append' | 'update' | 'complete';
+    partitions: number;
+  };
+  trigger: string;
+  /** `<root>/<job>-<hash of the stateful shape>`. */
+  checkpoint: string;
+  shapeHash: string;
+  tests: {
+    fixtures: string;
+    expected: string;
+    ignoreColumns: string[];
+    data: CompiledDataTest[];
+  };
+}
+
+const PLACEHOLDER_RE = /\$\{(\w+)\}/g;
+
+function formatIssues(file: string, error: z.ZodError): string {
+  return `${file}: ${error.issues.map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`).join('; ')}`;
+}
+
+/** Values of the names a query may use: the built-ins and the declared params. */
+function namesOf(spec: JobFile): Record<string, JobParam> {
+  const params: Record<string, JobParam> = {
+    source: { type: 'column', value: spec.source.topic, stateless: false },
+    event_time: { type: 'column', value: spec.source.event_time, stateless: false },
+    watermark: { type: 'interval', value: spec.source.watermark, stateless: false },
+  };
+  for (const [name, p] of Object.entries(spec.params)) params[name] = p;
+  return params;
+}
+
+/** Substitutes `${name}` in `text`, collecting undeclared names into `problems`. */
+function substitute(
+  text: string,
+  params: Record<string, JobParam>,
+  problems: string[],
+  where: string,
+): string {
+  return text.replace(PLACEHOLDER_RE, (whole, name: string) => {
+    const p = params[name];
+    if (p) return p.value;
+    problems.push(`${where}: ${whole} is not a declared param (declared: ${Object.keys(params).join(', ')})`);
+    return whole;
+  });
+}
+
+/** Removes SQL line comments so that `${…}` in a comment is neither substituted nor part of the shape. */
+const stripComments = (text: string) =>
+  text
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('--'))
+    .join('\n');
+
+/**
+ * Parses a job from its texts; `file` (the yml path) names it in errors. Throws {@link JobError} naming every
+ * problem at once.
+ */
+export function parseJob(ymlText: string, sqlText: string, file: string): JobDefinition {
+  let raw: unknown;
+  try {
+    raw = parseYaml(ymlText);
+  } catch (err) {
+    throw new JobError(`${file}: not YAML: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = JobFileSchema.safeParse(raw);
+  if (!parsed.success) throw new JobError(formatIssues(file, parsed.error));
+  const spec = parsed.data;
+  const params = namesOf(spec);
+  const problems: string[] = [];
+  const query = stripComments(sqlText);
+  if (query.trim().length === 0) problems.push('the .sql file holds no query');
+  const sql = substitute(query, params, problems, `${path.basename(file, '.yml')}.sql`);
+  if (problems.length > 0) throw new JobError(`${file}: ${[...new Set(problems)].join('; ')}`);
+  const name = path.basename(file, '.yml');
+  return {
+    name,
+    file: path.resolve(file),
+    sqlFile: path.resolve(path.dirname(file), `${name}.sql`),
+    spec,
+    params: Object.fromEntries(Object.entries(spec.params).map(([k, p]) => [k, { ...p }])),
+    text: sqlText,
+    sql,
+  };
+}
+
+/** Resolves a job argument: a name in jobs/spark-sql (`emoji-swarm`) or a path to its `.yml` or `.sql`. */
+export function jobFile(nameOrPath: string): string {
+  if (/\.(yml|sql)$/.test(nameOrPath)) return path.resolve(nameOrPath.replace(/\.sql$/, '.yml'));
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(nameOrPath)) throw new JobError(`not a job name: ${nameOrPath}`);
+  return path.join(JOBS_DIR, `${nameOrPath}.yml`);
+}
+
+async function readText(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new JobError(`cannot read ${what} ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Reads and parses a job: its name or the path of its `.yml` (or `.sql`). */
+export async function loadJob(nameOrPath: string): Promise<JobDefinition> {
+  const yml = jobFile(nameOrPath);
+  const sqlFile = yml.replace(/\.yml$/, '.sql');
+  const [ymlText, sqlText] = await Promise.all([readText(yml, 'job'), readText(sqlFile, 'query')]);
+  return parseJob(ymlText, sqlText, yml);
+}
+
+/**
+ * The job's stateful shape: what Spark's checkpointed state depends on. The query with comments and blank space
+ * normalised and stateless parameters left as placeholders (so editing the divisor or trigger resumes, editing the
+ * window, watermark or grouping does not), the stateful values (params, event time, watermark, dedupe key, output
+ * mode) and the source topic it reads.
+ */
+export function statefulShape(job: JobDefinition, sourceTopic: string): string {
+  const params = namesOf(job.spec);
+  const query = stripComments(job.text)
+    .replace(PLACEHOLDER_RE, (whole, name: string) =>
+      params[name] && !params[name].stateless ? params[name].value : whole,
+    )
+    .replace(/\s+/g, ' ')
+    .trim();
+  const stateful = Object.entries(params)
+    .filter(([, p]) => !p.stateless)
+    .map(([name, p]) => `${name}=${p.value}`)
+    .concat(`dedupe=${job.spec.source.dedupe.join(',')}`, `output_mode=${job.spec.sink.output_mode}`)
+    .sort();
+  return JSON.stringify({ query, params: stateful, source: sourceTopic });
+}
+
+/** Short hash of {@link statefulShape}; part of the checkpoint directory name. */
+export function shapeHash(job: JobDefinition, sourceTopic: string): string {
+  return createHash('sha256').update(statefulShape(job, sourceTopic)).digest('hex').slice(0, 12);
+}
+
+/** Checkpoint directory name: `<job>-<shape hash>`, so an incompatible edit never resumes an old checkpoint. */
+export function checkpointName(job: JobDefinition, sourceTopic: string): string {
+  return `${job.name}-${shapeHash(job, sourceTopic)}`;
+}
+
+/** Whether a checkpoint root is a URI (HDFS, object store) rather than a local path. */
+export const isUriRoot = (root: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(root);
+
+/** Kafka topic of a logical name from the configuration. */
+export function topicOf(config: JobsConfig, job: JobDefinition, which: 'source' | 'sink'): string {
+  const logical = job.spec[which].topic;
+  const topic = config.topics[logical];
+  if (!topic) {
+    throw new JobError(
+      `${job.file}: ${which}.topic = ${logical} names no configured topic (known: ${Object.keys(config.topics).join(', ')})`,
+    );
+  }
+  return topic;
+}
+
+const quote = (col: string) => `\`${col}\``;
+
+/** Compiles the yml's data tests to queries over the view `result` that return the failing rows. */
+export function compileDataTests(job: JobDefinition): CompiledDataTest[] {
+  const params = namesOf(job.spec);
+  const problems: string[] = [];
+  const tests = job.spec.tests.data.map((t): CompiledDataTest => {
+    if ('unique' in t) {
+      const cols = t.unique.map(quote).join(', ');
+      return {
+        name: `unique(${t.unique.join(', ')})`,
+        sql: `SELECT ${cols}, count(*) AS rows FROM result GROUP BY ${cols} HAVING count(*) > 1`,
+      };
+    }
+    if ('not_null' in t) {
+      return {
+        name: `not_null(${t.not_null.join(', ')})`,
+        sql: `SELECT * FROM result WHERE ${t.not_null.map((c) => `${quote(c)} IS NULL`).join(' OR ')}`,
+      };
+    }
+    const expr = substitute(t.expression, params, problems, 'tests.data');
+    return {
+      name: `expression(${t.expression})`,
+      sql: `SELECT * FROM result WHERE NOT coalesce(${expr}, false)`,
+    };
+  });
+  if (problems.length > 0) throw new JobError(`${job.file}: ${problems.join('; ')}`);
+  return tests;
+}
+
+async function readSchema(file: string): Promise<string> {
+  try {
+    return await loadSchema(file.replace(/\.avsc$/, ''), pathToFileURL(SCHEMAS_DIR));
+  } catch (err) {
+    throw new JobError(`schema ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Resolves a job against a deployment's configuration: the plan the runner executes. */
+export async function resolvePlan(job: JobDefinition, config: JobsConfig): Promise<JobPlan> {
+  const sourceTopic = topicOf(config, job, 'source');
+  const sinkTopic = topicOf(config, job, 'sink');
+  const name = checkpointName(job, sourceTopic);
+  const checkpoint = isUriRoot(config.checkpointRoot)
+    ? `${config.checkpointRoot.replace(/\/+$/, '')}/${name}`
+    : path.join(config.checkpointRoot, name);
+  const { source, sink, tests } = job.spec;
+  const [sourceSchema, sinkSchema] = await Promise.all([readSchema(source.schema), readSchema(sink.schema)]);
+  const dir = path.dirname(job.file);
+  return {
+    name: job.name,
+    file: job.file,
+    sql: job.sql,
+    source: {
+      logical: source.topic,
+      topic: sourceTopic,
+      view: source.topic,
+      schema: sourceSchema,
+      schemaFile: source.schema,
+      eventTime: source.event_time,
+      watermark: source.watermark,
+      dedupe: source.dedupe,
+    },
+    sink: {
+      logical: sink.topic,
+      topic: sinkTopic,
+      schema: sinkSchema,
+      schemaFile: sink.schema,
+      key: sink.key,
+      outputMode: sink.output_mode,
+      partitions: sink.partitions,
+    },
+    trigger: job.spec.trigger,
+    checkpoint,
+    shapeHash: shapeHash(job, sourceTopic),
+    tests: {
+      fixtures: path.join(dir, tests.fixtures),
+      expected: path.join(dir, tests.expected),
+      ignoreColumns: tests.ignore_columns,
+      data: compileDataTests(job),
+    },
+  };
+}
+
+/** Reads a job and resolves its plan in one step. */
+export async function loadPlan(nameOrPath: string, config: JobsConfig): Promise<JobPlan> {
+  return resolvePlan(await loadJob(nameOrPath), config);
+}
+
+const JobsListSchema = z.strictObject({
+  jobs: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a job name in jobs/spark-sql')).min(1),
+});
+
+/** The jobs list `npm start` runs. */
+export const JOBS_LIST = path.join(JOBS_DIR, 'jobs.yml');
+
+/** The jobs `npm start` runs, from {@link JOBS_LIST} (read synchronously: the supervisor builds its specs so). */
+export function loadJobsList(file = JOBS_LIST): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new JobError(`cannot read jobs list ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = JobsListSchema.safeParse(parseYaml(text));
+  if (!parsed.success) throw new JobError(formatIssues(file, parsed.error));
+  return parsed.data.jobs;
+}

@@ -1,0 +1,292 @@
+/**
+ * The one launcher of a Spark SQL job: {@link createSparkJob} turns a resolved {@link JobPlan} into a small object
+ * (`start()`, `stop()`, `status()`) that `npm start`'s supervisor (through `main.ts`), compose (`main.ts` as the
+ * entrypoint), the job verbs and the tests use. The container suite, whose driver runs in an image without Node,
+ * uses the same two halves: {@link prepareRun} (topics, schemas, the plan JSON) and {@link runnerArgs}.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { createRegistryClient, registerSchema, valueSubject } from '../../../common/avro-serde.ts';
+import type { Logger } from '../../../common/logger.ts';
+import { JobError } from './errors.ts';
+import { isUriRoot, type JobPlan } from './job-plan.ts';
+import { type JobsConfig, LOG4J_CONFIG, RUNNER } from './jobs-config.ts';
+import {
+  isAlive,
+  killGroup,
+  type RunMeta,
+  type RunPaths,
+  readMeta,
+  readProgress,
+  readStatus,
+  runPaths,
+  type StreamingProgress,
+  stopRun,
+  waitForRunning,
+} from './run-dir.ts';
+import { resolveSparkRuntime, type SparkRuntime } from './spark-runtime.ts';
+
+/** The JSON `runner.py stream --plan` reads: the plan plus the deployment's run-time settings. */
+export interface RunnerPlan extends JobPlan {
+  sink: JobPlan['sink'] & {
+    /** Registry id of the sink schema, framed into every record. */ schemaId: number;
+  };
+  kafka: { brokers: string; startingOffsets: 'earliest' | 'latest'; maxOffsetsPerTrigger?: number };
+  /** Where the runner writes status.json and progress.jsonl. */
+  runDir: string;
+  /** Spark UI port, or `off`. */
+  uiPort: string;
+}
+
+/** spark-submit arguments running the runner: master, quiet logs, connector jars, the runner, then `runnerArgs`. */
+export function runnerArgs(rt: SparkRuntime, master: string, args: string[]): string[] {
+  return [
+    '--master',
+    master,
+    '--name',
+    'emostream',
+    '--driver-java-options',
+    // ParallelGC: on two cores G1's concurrent marking and refinement threads compete with the tasks; the driver's
+    // heap is small and short pauses do not matter next to a 2 s trigger.
+    `-Dlog4j.configurationFile=file:${LOG4J_CONFIG} -XX:+UseParallelGC`,
+    '--conf',
+    'spark.driver.memory=1g',
+    // A local driver stays on loopback; a cluster master must reach the driver on the address Spark picks.
+    ...(master.startsWith('local')
+      ? ['--conf', 'spark.driver.host=127.0.0.1', '--conf', 'spark.driver.bindAddress=127.0.0.1']
+      : []),
+    ...(rt.jars.length > 0 ? ['--jars', rt.jars.join(',')] : []),
+    RUNNER,
+    ...args,
+  ];
+}
+
+/**
+ * Checks the source topic exists (Spark would otherwise die mid-start with UnknownTopicOrPartition) and creates
+ * the sink topic when missing, so that a new job needs no topic list edited elsewhere.
+ */
+export async function ensureJobTopics(brokers: string, plan: JobPlan): Promise<void> {
+  const admin = new Kafka({
+    brokers: brokers.split(','),
+    logLevel: logLevel.NOTHING,
+    clientId: `spark-job-${plan.name}`,
+  }).admin();
+  try {
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    if (!existing.has(plan.source.topic)) {
+      throw new JobError(
+        `source topic ${plan.source.topic} of ${plan.name} does not exist on ${brokers} (the stack creates it)`,
+      );
+    }
+    if (!existing.has(plan.sink.topic)) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic: plan.sink.topic, numPartitions: plan.sink.partitions }],
+      });
+    }
+  } catch (err) {
+    if (err instanceof JobError) throw err;
+    throw new JobError(`cannot reach Kafka at ${brokers}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Registers the plan's source and sink schemas under their topics' subjects; returns their ids. */
+export async function registerPlanSchemas(
+  registryUrl: string,
+  plan: JobPlan,
+): Promise<{ source: number; sink: number }> {
+  const client = createRegistryClient(registryUrl);
+  const source = await registerSchema(client, valueSubject(plan.source.topic), plan.source.schema);
+  const sink = await registerSchema(client, valueSubject(plan.sink.topic), plan.sink.schema);
+  return { source, sink };
+}
+
+/**
+ * Everything before spark-submit: topics checked/created, schemas registered, and the runner's plan for a run in
+ * `runDir` (a path as the driver sees it).
+ */
+export async function prepareRun(plan: JobPlan, config: JobsConfig, runDir: string): Promise<RunnerPlan> {
+  await ensureJobTopics(config.brokers, plan);
+  const ids = await registerPlanSchemas(config.registryUrl, plan);
+  return {
+    ...plan,
+    sink: { ...plan.sink, schemaId: ids.sink },
+    kafka: {
+      brokers: config.brokers,
+      startingOffsets: config.startingOffsets,
+      ...(config.maxOffsetsPerTrigger ? { maxOffsetsPerTrigger: config.maxOffsetsPerTrigger } : {}),
+    },
+    runDir,
+    uiPort: config.uiPort,
+  };
+}
+
+/** Other checkpoints of the same job (older shapes), kept on disk but never resumed. */
+export async function otherCheckpoints(config: JobsConfig, plan: JobPlan): Promise<string[]> {
+  if (isUriRoot(config.checkpointRoot)) return [];
+  const names = await readdir(config.checkpointRoot).catch(() => [] as string[]);
+  return names
+    .filter((n) => new RegExp(`^${plan.name}-[0-9a-f]{12}$`).test(n))
+    .map((n) => path.join(config.checkpointRoot, n))
+    .filter((p) => p !== plan.checkpoint);
+}
+
+/** Dependencies of {@link createSparkJob}. */
+export interface SparkJobDeps {
+  config: JobsConfig;
+  /** @default the provisioned runtime (`npm run provision`) */
+  runtime?: SparkRuntime;
+  logger?: Logger;
+}
+
+/** Options of {@link SparkJob.start}. */
+export interface StartOptions {
+  /** Resolve once the runner reports the query running (the default) rather than right after spawning. */
+  waitRunning?: boolean;
+  /** @default 280000 (Spark starts slowly on two cores) */
+  timeoutMs?: number;
+  /**
+   * Kill a live run of this job in the same state dir first (one left by a supervisor that was killed outright)
+   * instead of refusing to start. @default false
+   */
+  replace?: boolean;
+}
+
+/** Result of {@link SparkJob.start}. */
+export interface Started {
+  meta: RunMeta;
+  paths: RunPaths;
+  /** Whether the checkpoint already existed (the job resumes where it stopped). */
+  resumed: boolean;
+  /** Checkpoints of the same job with another stateful shape: not used. */
+  otherShapes: string[];
+}
+
+/** What {@link SparkJob.status} reports. */
+export interface JobStatus {
+  job: string;
+  /** `dead`: the launcher is gone but the runner never reported stopping (a crash or a kill). */
+  state: 'not started' | 'starting' | 'running' | 'stopped' | 'failed' | 'dead';
+  meta?: RunMeta;
+  error?: string;
+  /** The runner's recent progress, oldest first. */
+  progress: StreamingProgress[];
+}
+
+/** One Spark SQL job: one driver per checkpoint, started and stopped through its run directory. */
+export interface SparkJob {
+  readonly plan: JobPlan;
+  readonly paths: RunPaths;
+  /** Registers the schemas, ensures the topics and starts the driver in the background (own process group). */
+  start(options?: StartOptions): Promise<Started>;
+  /** Stops the run gracefully (the micro-batch in flight commits); false when it was not running. */
+  stop(timeoutMs?: number): Promise<boolean>;
+  /** State of the run, from any process. */
+  status(progressEntries?: number): Promise<JobStatus>;
+}
+
+/** Creates the launcher of one job under `deps.config`'s state dir. */
+export function createSparkJob(plan: JobPlan, deps: SparkJobDeps): SparkJob {
+  const { config } = deps;
+  const paths = runPaths(config, plan.name);
+  let starting: Promise<Started> | undefined;
+
+  async function start(options: StartOptions = {}): Promise<Started> {
+    const previous = await readMeta(paths);
+    if (previous && isAlive(previous.launcherPid)) {
+      if (!options.replace)
+        throw new JobError(
+          `job ${plan.name} is already running (pid ${previous.launcherPid}); job:stop it first`,
+        );
+      deps.logger?.warn({ pid: previous.launcherPid }, 'killing a run of this job left by an earlier start');
+      killGroup(previous.launcherPid);
+      while (isAlive(previous.launcherPid)) await new Promise((r) => setTimeout(r, 100));
+    }
+    const rt = deps.runtime ?? (await resolveSparkRuntime());
+    const resumed = existsSync(plan.checkpoint);
+    const otherShapes = await otherCheckpoints(config, plan);
+    const runnerPlan = await prepareRun(plan, config, paths.dir);
+
+    await mkdir(paths.dir, { recursive: true });
+    await Promise.all([rm(paths.status, { force: true }), rm(paths.progress, { force: true })]);
+    await writeFile(paths.plan, JSON.stringify(runnerPlan, null, 2));
+    const inherit = config.driverOutput === 'inherit';
+    const log = inherit ? undefined : openSync(paths.log, 'w');
+    const child = spawn(rt.sparkSubmit, runnerArgs(rt, config.master, ['stream', '--plan', paths.plan]), {
+      // Its own process group: a supervisor's group signal must not kill the driver before it can commit; stopping
+      // it is stop()'s job.
+      detached: true,
+      stdio: log === undefined ? ['ignore', 'inherit', 'inherit'] : ['ignore', log, log],
+      env: { ...process.env, ...rt.env },
+    });
+    if (log !== undefined) closeSync(log);
+    const pid = child.pid;
+    if (pid === undefined) throw new JobError(`spark-submit did not start (${rt.sparkSubmit})`);
+    child.unref();
+    const meta: RunMeta = {
+      job: plan.name,
+      file: plan.file,
+      launcherPid: pid,
+      checkpoint: plan.checkpoint,
+      source: plan.source.topic,
+      sink: plan.sink.topic,
+      master: config.master,
+      submittedAt: new Date().toISOString(),
+    };
+    await writeFile(paths.meta, JSON.stringify(meta, null, 2));
+    deps.logger?.info({ pid, checkpoint: plan.checkpoint, resumed, log: paths.log }, 'submitted');
+    if (options.waitRunning ?? true) {
+      try {
+        await waitForRunning(paths, pid, options.timeoutMs ?? 280_000);
+      } catch (err) {
+        killGroup(pid);
+        throw err;
+      }
+      deps.logger?.info({ source: plan.source.topic, sink: plan.sink.topic }, 'running');
+    }
+    return { meta, paths, resumed, otherShapes };
+  }
+
+  return {
+    plan,
+    paths,
+    start(options) {
+      starting = start(options).finally(() => {
+        starting = undefined;
+      });
+      return starting;
+    },
+    async stop(timeoutMs = 90_000) {
+      // A start in flight has not reached `running`: nothing processed, nothing to commit.
+      if (starting) {
+        const meta = await readMeta(paths);
+        if (meta && isAlive(meta.launcherPid) && (await readStatus(paths))?.state !== 'running') {
+          killGroup(meta.launcherPid);
+          return true;
+        }
+      }
+      return stopRun(paths, timeoutMs);
+    },
+    async status(progressEntries = 30) {
+      const [meta, run, progress] = await Promise.all([
+        readMeta(paths),
+        readStatus(paths),
+        readProgress(paths, progressEntries),
+      ]);
+      if (!meta) return { job: plan.name, state: 'not started', progress };
+      const alive = isAlive(meta.launcherPid);
+      const state: JobStatus['state'] = alive
+        ? (run?.state ?? 'starting')
+        : run?.state === 'running' || !run
+          ? 'dead'
+          : run.state;
+      return { job: plan.name, state, meta, progress, ...(run?.error ? { error: run.error } : {}) };
+    },
+  };
+}
