@@ -4,7 +4,8 @@
  *
  * - FIXTURE_START: `ok` (default) | `fail` (rejects with a cause) | `hang` (never settles)
  * - FIXTURE_STOP: `ok` (default) | `fail` | `hang`
- * - FIXTURE_AFTER_START: `reject` leaves a promise rejection unhandled once started
+ * - FIXTURE_AFTER_START: `reject` leaves a promise rejection unhandled once started; `end` makes the service end
+ *   on its own (its `ended` promise settles) 200 ms after start
  * - FIXTURE_FORCE_EXIT_MS: forceExitMs of runMain
  */
 import { createLogger } from './logger.ts';
@@ -16,13 +17,19 @@ const never = new Promise<void>(() => {});
 const keepAlive = setInterval(() => {}, 1 << 30);
 
 let stops = 0;
+let endNow: (why: string) => void = () => {};
+const ended = new Promise<string>((resolve) => {
+  endNow = resolve;
+});
 const service: Service = {
+  ended,
   async start() {
     logger.info({ step: 'start' }, 'starting');
     if (process.env.FIXTURE_START === 'fail') {
       throw new Error('cannot listen', { cause: new Error('EADDRINUSE 127.0.0.1:1') });
     }
     if (process.env.FIXTURE_START === 'hang') await never;
+    if (process.env.FIXTURE_AFTER_START === 'end') setTimeout(() => endNow('driver exited'), 200);
   },
   async stop() {
     stops++;

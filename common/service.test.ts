@@ -145,4 +145,13 @@ describe('runMain', { timeout: 30_000 }, () => {
     expect(fatal?.err?.message).toBe('lost promise');
     expect(p.lines.filter(step('stop'))).toHaveLength(1);
   });
+
+  it('stops and exits 1 when the service ends on its own (a crash the supervisor must see)', async () => {
+    const p = run({ FIXTURE_AFTER_START: 'end' });
+    expect((await p.exited).code).toBe(1);
+    expect(p.lines).toContainEqual(
+      expect.objectContaining({ msg: 'the service ended on its own; stopping' }),
+    );
+    expect(p.lines.filter(step('stop'))).toHaveLength(1);
+  });
 });

@@ -18,6 +18,11 @@ export interface Service {
    * promise. Also called after a failed or unfinished `start`, so it must cope with a half-started service.
    */
   stop(): Promise<void>;
+  /**
+   * For a service that can end on its own (a Spark driver that dies): settles when it has. {@link runMain}
+   * treats that as a failure — logs it, stops, exits 1 — so a supervisor sees the crash and restarts it.
+   */
+  readonly ended?: Promise<unknown>;
 }
 
 /** Options of {@link runMain}. */
@@ -141,6 +146,18 @@ export function runMain(service: Service, logger: Logger, options: RunMainOption
   return new Promise<void>((resolve) => {
     service.start().then(
       () => {
+        service.ended?.then(
+          (why) => {
+            if (stopping) return;
+            logger.error({ why }, 'the service ended on its own; stopping');
+            shutdown(EXIT.failed);
+          },
+          (err: unknown) => {
+            if (stopping) return;
+            logger.error({ err }, 'the service failed; stopping');
+            shutdown(EXIT.failed);
+          },
+        );
         if (!stopping) resolve();
       },
       (err: unknown) => {

@@ -22,9 +22,11 @@ import { randomUUID } from 'node:crypto';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type Admin, Kafka, logLevel, type Producer } from 'kafkajs';
+import type { Admin, Producer } from 'kafkajs';
 import { argv, chalk } from 'zx';
 import { createAvroSerde, createRegistryClient, loadSchema } from '../common/avro-serde.ts';
+import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
+import { createLogger } from '../common/logger.ts';
 import type { AggregateRow, ReactionRecord } from '../common/records.ts';
 import { type Stack, startStack } from '../infra/local/local-stack.ts';
 import { type JobDefinition, loadJob, resolvePlan } from '../jobs/spark-sql/control/job-plan.ts';
@@ -105,7 +107,12 @@ async function main(): Promise<void> {
   const id = randomUUID().slice(0, 8);
   const topics = { reactions: `bench.reactions.${id}`, aggregates: `bench.aggregates.${id}` };
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'emostream-bench-spark-'));
-  const kafka = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.ERROR, clientId: 'bench-spark' });
+  const kafka = createKafka({
+    clientId: 'bench-spark',
+    brokers,
+    logger: createLogger('bench-spark', 'warn'),
+    logLevel: KafkaLogLevel.ERROR,
+  });
   const admin = kafka.admin();
   // Every message carries its partition (see reaction-load.ts): the partitioner only reads it back.
   const producer = kafka.producer({
@@ -133,13 +140,10 @@ async function main(): Promise<void> {
       await runPreload({ kafka: { admin, producer }, registryUrl, brokers, stateDir, id, job, trigger });
       return;
     }
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        { topic: topics.reactions, numPartitions: partitions },
-        { topic: topics.aggregates, numPartitions: 2 },
-      ],
-    });
+    await ensureTopic(admin, [
+      { topic: topics.reactions, partitions },
+      { topic: topics.aggregates, partitions: 2 },
+    ]);
     const serde = await createAvroSerde<ReactionRecord>(createRegistryClient(registryUrl), {
       topic: topics.reactions,
       schema: await loadSchema('reaction'),
@@ -326,13 +330,10 @@ async function runPreload(ctx: PreloadContext): Promise<void> {
   for (const rate of rates) {
     const topic = `bench.reactions.${ctx.id}.${rate}`;
     const aggregates = `bench.aggregates.${ctx.id}.${rate}`;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        { topic, numPartitions: partitions },
-        { topic: aggregates, numPartitions: 2 },
-      ],
-    });
+    await ensureTopic(admin, [
+      { topic, partitions },
+      { topic: aggregates, partitions: 2 },
+    ]);
     const serde = await createAvroSerde<ReactionRecord>(createRegistryClient(ctx.registryUrl), {
       topic,
       schema: await loadSchema('reaction'),

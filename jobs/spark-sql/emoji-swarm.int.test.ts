@@ -3,9 +3,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRegistryClient, loadSchema, valueSubject } from '../../common/avro-serde.ts';
+import { createKafka, ensureTopic, KafkaLogLevel } from '../../common/kafka.ts';
 import { type JobDefinition, loadJob, resolvePlan } from './control/job-plan.ts';
 import { type JobsConfig, loadJobsConfig } from './control/jobs-config.ts';
 import { isAlive, killGroup, offsetsBehind, readProgress, readStatus } from './control/run-dir.ts';
@@ -71,17 +72,19 @@ async function submit(cfg: JobsConfig, j: JobDefinition): Promise<Started & { jo
 }
 
 beforeAll(async () => {
-  const admin = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.ERROR }).admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      { topic: topics.reactions, numPartitions: 3 },
-      { topic: topics.aggregates, numPartitions: 2 },
-      { topic: topics.aggregates5s, numPartitions: 2 },
+  await ensureTopic(
+    createKafka({
+      clientId: 'emoji-swarm-int-test',
+      brokers,
+      logger: pino({ level: 'silent' }),
+      logLevel: KafkaLogLevel.ERROR,
+    }),
+    [
+      { topic: topics.reactions, partitions: 3 },
+      { topic: topics.aggregates, partitions: 2 },
+      { topic: topics.aggregates5s, partitions: 2 },
     ],
-  });
-  await admin.disconnect();
+  );
   stateDir = await mkdtemp(path.join(os.tmpdir(), 'emostream-spark-it-'));
   config = loadJobsConfig({
     KAFKA_BROKERS: brokers,

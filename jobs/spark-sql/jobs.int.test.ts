@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAvroSerde, createRegistryClient } from '../../common/avro-serde.ts';
+import { createKafka, ensureTopic, KafkaLogLevel } from '../../common/kafka.ts';
 import { loadJob, loadJobsList, loadPlan } from './control/job-plan.ts';
 import { diffRows, formatDiff, isEmptyDiff, type Row, readRows } from './control/job-test.ts';
 import { loadJobsConfig } from './control/jobs-config.ts';
@@ -68,7 +69,12 @@ function fixtureRecords(
 
 const launched: number[] = [];
 let stateDir: string;
-const kafka = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.ERROR });
+const kafka = createKafka({
+  clientId: 'jobs-int-test',
+  brokers,
+  logger: pino({ level: 'silent' }),
+  logLevel: KafkaLogLevel.ERROR,
+});
 
 beforeAll(async () => {
   stateDir = await mkdtemp(path.join(os.tmpdir(), 'emostream-jobs-it-'));
@@ -92,10 +98,7 @@ describe.each(loadJobsList())('%s on Kafka and Spark', (name) => {
       [`${defaults.sink.logical.toUpperCase()}_TOPIC`]: sink,
     });
     const plan = await loadPlan(name, config);
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: source, numPartitions: 3 }] });
-    await admin.disconnect();
+    await ensureTopic(kafka, { topic: source, partitions: 3 });
 
     const job = createSparkJob(plan, { config, runtime: spark });
     const started = await job.start({ waitRunning: false });

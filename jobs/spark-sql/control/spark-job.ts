@@ -8,9 +8,9 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import { createRegistryClient, registerSchema, valueSubject } from '../../../common/avro-serde.ts';
-import type { Logger } from '../../../common/logger.ts';
+import { createKafka, ensureTopic, KafkaLogLevel } from '../../../common/kafka.ts';
+import { createLogger, type Logger } from '../../../common/logger.ts';
 import { JobError } from './errors.ts';
 import { isUriRoot, type JobPlan } from './job-plan.ts';
 import { type JobsConfig, LOG4J_CONFIG, RUNNER } from './jobs-config.ts';
@@ -68,26 +68,22 @@ export function runnerArgs(rt: SparkRuntime, master: string, args: string[]): st
  * Checks the source topic exists (Spark would otherwise die mid-start with UnknownTopicOrPartition) and creates
  * the sink topic when missing, so that a new job needs no topic list edited elsewhere.
  */
-export async function ensureJobTopics(brokers: string, plan: JobPlan): Promise<void> {
-  const admin = new Kafka({
-    brokers: brokers.split(','),
-    logLevel: logLevel.NOTHING,
+export async function ensureJobTopics(brokers: string, plan: JobPlan, logger?: Logger): Promise<void> {
+  const kafka = createKafka({
+    brokers,
     clientId: `spark-job-${plan.name}`,
-  }).admin();
+    logger: logger ?? createLogger('spark-job'),
+    logLevel: KafkaLogLevel.NOTHING,
+  });
+  const admin = kafka.admin();
   try {
     await admin.connect();
-    const existing = new Set(await admin.listTopics());
-    if (!existing.has(plan.source.topic)) {
+    if (!(await admin.listTopics()).includes(plan.source.topic)) {
       throw new JobError(
         `source topic ${plan.source.topic} of ${plan.name} does not exist on ${brokers} (the stack creates it)`,
       );
     }
-    if (!existing.has(plan.sink.topic)) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic: plan.sink.topic, numPartitions: plan.sink.partitions }],
-      });
-    }
+    await ensureTopic(admin, { topic: plan.sink.topic, partitions: plan.sink.partitions });
   } catch (err) {
     if (err instanceof JobError) throw err;
     throw new JobError(`cannot reach Kafka at ${brokers}: ${(err as Error).message}`, { cause: err });
@@ -111,8 +107,13 @@ export async function registerPlanSchemas(
  * Everything before spark-submit: topics checked/created, schemas registered, and the runner's plan for a run in
  * `runDir` (a path as the driver sees it).
  */
-export async function prepareRun(plan: JobPlan, config: JobsConfig, runDir: string): Promise<RunnerPlan> {
-  await ensureJobTopics(config.brokers, plan);
+export async function prepareRun(
+  plan: JobPlan,
+  config: JobsConfig,
+  runDir: string,
+  logger?: Logger,
+): Promise<RunnerPlan> {
+  await ensureJobTopics(config.brokers, plan, logger);
   const ids = await registerPlanSchemas(config.registryUrl, plan);
   return {
     ...plan,
@@ -211,7 +212,7 @@ export function createSparkJob(plan: JobPlan, deps: SparkJobDeps): SparkJob {
     const rt = deps.runtime ?? (await resolveSparkRuntime());
     const resumed = existsSync(plan.checkpoint);
     const otherShapes = await otherCheckpoints(config, plan);
-    const runnerPlan = await prepareRun(plan, config, paths.dir);
+    const runnerPlan = await prepareRun(plan, config, paths.dir, deps.logger);
 
     await mkdir(paths.dir, { recursive: true });
     await Promise.all([rm(paths.status, { force: true }), rm(paths.progress, { force: true })]);

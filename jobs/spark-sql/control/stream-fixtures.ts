@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { type Consumer, Kafka, logLevel, type Producer } from 'kafkajs';
+import type { Consumer, Producer } from 'kafkajs';
+import { pino } from 'pino';
 import {
   type AvroSerde,
   createAvroSerde,
   createRegistryClient,
   loadSchema,
 } from '../../../common/avro-serde.ts';
+import { createKafka, KafkaLogLevel } from '../../../common/kafka.ts';
 import type { AggregateRow, ReactionRecord } from '../../../common/records.ts';
 
 /** A run of identical reactions: `n` taps of `emoji` on `match` stamped `ts` (ms). */
@@ -40,7 +42,12 @@ export async function createReactionProducer(
   registryUrl: string,
   topic: string,
 ): Promise<{ send(runs: ReactionRun[]): Promise<number>; close(): Promise<void> }> {
-  const kafka = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.ERROR });
+  const kafka = createKafka({
+    clientId: 'stream-fixtures-producer',
+    brokers,
+    logger: pino({ level: 'silent' }),
+    logLevel: KafkaLogLevel.ERROR,
+  });
   const producer: Producer = kafka.producer();
   await producer.connect();
   const serde = await createAvroSerde<ReactionRecord>(createRegistryClient(registryUrl), {
@@ -95,7 +102,12 @@ export async function readAggregates(
   topic: string,
   onRow?: (row: AggregateRow) => void,
 ): Promise<AggregateReader> {
-  const kafka = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.ERROR });
+  const kafka = createKafka({
+    clientId: 'stream-fixtures-reader',
+    brokers,
+    logger: pino({ level: 'silent' }),
+    logLevel: KafkaLogLevel.ERROR,
+  });
   const consumer: Consumer = kafka.consumer({ groupId: `int-${randomUUID()}` });
   const serde: AvroSerde<AggregateRow> = await createAvroSerde(createRegistryClient(registryUrl), {
     topic,
