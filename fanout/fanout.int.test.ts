@@ -10,11 +10,11 @@ import { pino } from 'pino';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type AvroSerde, createAvroSerde, createRegistryClient, loadSchema } from '../common/avro-serde.ts';
+import type { AggregateRow } from '../common/records.ts';
 import type { SnapshotMessage, SwarmMessage } from '../common/socket-events.ts';
 import { createViewer, type Viewer } from './client/viewer-client.ts';
 import { type ClusterPublisher, createClusterPublisher } from './cluster-publisher/cluster-publisher.ts';
 import { createMainPublisher, type MainPublisher } from './main-publisher/main-publisher.ts';
-import type { AggregateRow } from './main-publisher/window-store.ts';
 import { createSubscriberNode, type SubscriberNode } from './subscriber-node/subscriber-node.ts';
 
 const logger = pino({ level: process.env.FANOUT_TEST_LOG ?? 'warn' });

@@ -4,9 +4,9 @@
  * thrown as HttpProblem.
  */
 import { randomUUID } from 'node:crypto';
+import type { RateLimiter } from '../common/rate-limiter.ts';
 import { problems } from './errors.ts';
 import type { IngestMetrics } from './metrics.ts';
-import type { RateLimiter } from './rate-limiter.ts';
 import { BufferClosedError, type OutboundRecord, type ReactionBuffer } from './reaction-buffer.ts';
 import type { ReactionRecord } from './reaction-record.ts';
 import type { FieldProblem, ReactionValidator, ValidReaction } from './reaction-validator.ts';

@@ -22,6 +22,7 @@ import {
   type RegistryClient,
 } from '../../common/avro-serde.ts';
 import { createLogger, type Logger } from '../../common/logger.ts';
+import type { AggregateRow } from '../../common/records.ts';
 import type { SwarmWindow } from '../../common/socket-events.ts';
 import { clusterTopic, type MainPublisherConfig } from '../config.ts';
 import {
@@ -34,7 +35,7 @@ import {
 import { createKafka, ensureTopic, replayOnFirstJoin } from '../kafka.ts';
 import { Directory } from './directory.ts';
 import { mountDirectoryRoutes } from './directory-routes.ts';
-import { type AggregateRow, WindowStore } from './window-store.ts';
+import { WindowStore } from './window-store.ts';
 
 /** Dependencies of {@link createMainPublisher}; all optional. */
 export interface MainPublisherDeps {

@@ -30,7 +30,6 @@ import {
   type NodeToViewerEvents,
   type PublisherToNodeEvents,
   roomRequestSchema,
-  type SnapshotMessage,
   type SocketErrorCode,
   type SwarmMessage,
   swarmMessageSchema,
@@ -46,7 +45,7 @@ import {
   listen,
 } from '../http-server.ts';
 import type { NodeReport } from '../main-publisher/directory.ts';
-import { MessageCache } from '../main-publisher/window-store.ts';
+import { MessageCache } from './message-cache.ts';
 
 /** Dependencies of {@link createSubscriberNode}; all optional. */
 export interface SubscriberNodeDeps {
@@ -186,10 +185,7 @@ export function createSubscriberNode(
       });
       if (!res.ok) throw new Error(`main publisher answered ${res.status}`);
       const body = (await res.json()) as { windows?: unknown[] };
-      for (const window of body.windows ?? []) {
-        const parsed = swarmMessageSchema.safeParse(window);
-        if (parsed.success && parsed.data.match_id === matchId) cache.put(parsed.data);
-      }
+      cache.fill(matchId, body.windows ?? []);
     } catch (err) {
       // Viewers still join; they get the live windows and the next snapshot when they rejoin.
       logger.warn({ err: (err as Error).message, match: matchId }, 'snapshot fetch failed');
@@ -220,7 +216,7 @@ export function createSubscriberNode(
     }
     const message: SwarmMessage = parsed.data;
     metrics.messagesIn.inc({ kind: 'swarm' });
-    if (!matches.has(message.match_id) || !cache.put(message)) return;
+    if (!matches.has(message.match_id) || !cache.offer(message)) return;
     io?.to(matchRoom(message.match_id)).emit('swarm', message);
     const slowRoom = slowMatchRoom(message.match_id);
     if (io?.of('/').adapter.rooms.has(slowRoom)) io.to(slowRoom).volatile.emit('swarm', message);
@@ -312,8 +308,7 @@ export function createSubscriberNode(
       if (socket.disconnected || !socket.data.rooms.has(matchId)) return reply(refuse('not_joined', 'left'));
       // Join and snapshot in one synchronous step: earlier windows are in the cache, later ones reach the room.
       socket.join(socket.data.slow ? slowMatchRoom(matchId) : matchRoom(matchId));
-      const snapshot: SnapshotMessage = { match_id: matchId, windows: cache.get(matchId) };
-      socket.emit('snapshot', snapshot);
+      socket.emit('snapshot', cache.snapshot(matchId));
       metrics.messagesOut.inc({ kind: 'snapshot' });
       reply({ ok: true, match_id: matchId, rooms: socket.data.rooms.size });
     });
