@@ -13,8 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SnapshotMessage, SwarmMessage } from '../common/socket-events.ts';
-import { swarmSize } from '../fanout/client/swarm-format.ts';
-import { createViewer, type Viewer } from '../fanout/client/viewer-client.ts';
+import { createViewer, swarmSize, type Viewer } from '../fanout/index.ts';
 import { type Pipeline, startPipeline } from '../infra/local/pipeline-services.ts';
 
 const WINDOW_MS = 2000;

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SwarmMessage } from '../../common/socket-events.ts';
-import { createViewer, type Viewer } from '../../fanout/client/viewer-client.ts';
+import { createViewer, type Viewer } from '../../fanout/index.ts';
 import { ContainerStack } from './container-stack.ts';
 import { createTopics } from './modules/kafka-container.ts';
 import {
