@@ -43,7 +43,11 @@ export function isNewer(candidate: WindowVersion, held: WindowVersion): boolean 
 export interface WindowMapOptions {
   /** Windows kept per match: the most recent by `window_start`. @default 30 */
   windowsPerMatch?: number;
-  /** Matches kept; the one least recently written (or looked up for a write) is forgotten first. @default 10000 */
+  /**
+   * Matches kept; the one least recently written (or looked up for a write) is forgotten first. lru-cache
+   * allocates its index for this many up front (about 22 bytes each), so size it to what the holder can need.
+   * @default 10000
+   */
   maxMatches?: number;
 }
 

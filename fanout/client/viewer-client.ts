@@ -67,7 +67,11 @@ export function createViewer(options: ViewerOptions): Viewer {
   const emitter = new EventEmitter<ViewerEvents>();
   // The same rule and bound as the node's cache: a snapshot after a reconnect that overlaps what is held changes
   // nothing, and a late delivery of an older state never replaces a newer one.
-  const state = new LatestWindows<SwarmMessage>({ windowsPerMatch: options.windowsPerMatch ?? 30 });
+  // Sized to the viewer's own matches: the map allocates its index up front, and a load run holds many viewers.
+  const state = new LatestWindows<SwarmMessage>({
+    windowsPerMatch: options.windowsPerMatch ?? 30,
+    maxMatches: Math.max(1, options.matchIds.length),
+  });
   let socket: Socket<NodeToViewerEvents, ViewerToNodeEvents> | undefined;
   let assignment: Assignment | undefined;
   let stopped = false;

@@ -114,6 +114,8 @@ export function createSubscriberNode(
   const limiter = createRateLimiter({
     ratePerSec: MAX_EVENTS_PER_SECOND,
     burst: MAX_EVENTS_PER_SECOND,
+    // One bucket per connection. A bucket lives a second (until refilled); past this many connections asking
+    // within one second the least recent start over with a full bucket, which only loosens the limit.
     maxKeys: 50_000,
   });
   const cache = new MessageCache();
