@@ -1,8 +1,9 @@
 /**
- * A subscriber node: the Socket.IO server viewers connect to. It composes four parts, each in its own file:
- * the link to its cluster publisher (`publisher-link.ts`), its side of the directory (`directory-client.ts`), the
- * recent windows it serves snapshots from (`message-cache.ts`) and the slow-viewer policy (`slow-viewers.ts`).
- * This file keeps the rooms: who watches which match.
+ * A subscriber node: the Socket.IO server viewers connect to. This file keeps the rooms (who watches which
+ * match) and composes the rest, each in its own file: the link to its cluster publisher (`publisher-link.ts`),
+ * its side of the directory (`directory-client.ts`), the matches it serves (`match-subscriptions.ts`), the recent
+ * windows it serves snapshots from (`message-cache.ts`), the viewer token check (`viewer-auth.ts`) and the
+ * slow-viewer policy (`slow-viewers.ts`).
  *
  * - Viewers `join` / `leave` matches (rate-limited per connection, validated, bounded rooms per socket; unknown
  *   events and malformed payloads are acknowledged with an error and otherwise ignored). Each join answers with a
@@ -14,7 +15,6 @@
  *   receives is broadcast (encoded once) into the local room `match:<id>`, and volatile into `slow:match:<id>`.
  * - On stop it deregisters first, so no viewer is sent to a closing node.
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import { createLogger, type Logger } from '../../common/logger.ts';
@@ -27,7 +27,6 @@ import {
   type SocketErrorCode,
   swarmMessageSchema,
   type ViewerToNodeEvents,
-  viewerAuthSchema,
 } from '../../common/socket-events.ts';
 import type { SubscriberNodeConfig } from '../config.ts';
 import {
@@ -39,9 +38,11 @@ import {
   listen,
 } from '../http-server.ts';
 import { createDirectoryReporter, type DirectoryClient, httpDirectoryClient } from './directory-client.ts';
+import { MatchSubscriptions } from './match-subscriptions.ts';
 import { MessageCache } from './message-cache.ts';
 import { type ConnectPublisher, type PublisherLink, socketPublisherLink } from './publisher-link.ts';
 import { type SlowViewerState, sweepSlowViewers } from './slow-viewers.ts';
+import { requireViewerToken } from './viewer-auth.ts';
 
 /** Dependencies of {@link createSubscriberNode}; all optional (tests pass the in-memory fakes). */
 export interface SubscriberNodeDeps {
@@ -88,13 +89,6 @@ function refuse(code: SocketErrorCode, message: string): Ack {
   return { ok: false, error: { code, message } };
 }
 
-function tokensEqual(expected: string, given: string | undefined): boolean {
-  if (given === undefined) return false;
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /** Creates a subscriber node; nothing listens or connects before `start()`. */
 export function createSubscriberNode(
   config: SubscriberNodeConfig,
@@ -119,9 +113,6 @@ export function createSubscriberNode(
     maxKeys: 50_000,
   });
   const cache = new MessageCache();
-  /** Matches this node serves → settles once subscribed, reported and snapshot-fetched. */
-  const matches = new Map<string, Promise<void>>();
-  const releaseTimers = new Map<string, NodeJS.Timeout>();
   let io: Server<ViewerToNodeEvents, NodeToViewerEvents, Record<string, never>, ViewerData> | undefined;
   let server: HttpServer | undefined;
   let publisher: PublisherLink | undefined;
@@ -138,7 +129,7 @@ export function createSubscriberNode(
       cluster_id: config.clusterId,
       url,
       viewers: viewerCount(),
-      matches: [...matches.keys()],
+      matches: matches.ids(),
     }),
   });
   const isReady = () => !stopping && reporter.reported && publisher?.connected === true;
@@ -168,41 +159,26 @@ export function createSubscriberNode(
     metrics.emitLatency.observe(Math.max(0, Date.now() - message.sent_at) / 1000);
   }
 
-  function acquire(matchId: string): Promise<void> {
-    clearTimeout(releaseTimers.get(matchId));
-    releaseTimers.delete(matchId);
-    let ready = matches.get(matchId);
-    if (ready === undefined) {
-      ready = (async () => {
-        await publisher?.subscribe([matchId]);
-        await reporter.report();
-        await fetchSnapshot(matchId);
-      })();
-      matches.set(matchId, ready);
-      metrics.rooms.set(matches.size);
-    }
-    return ready;
-  }
-
-  function hasViewers(matchId: string): boolean {
-    const rooms = io?.of('/').adapter.rooms;
-    return (rooms?.get(matchRoom(matchId))?.size ?? 0) + (rooms?.get(slowMatchRoom(matchId))?.size ?? 0) > 0;
-  }
-
-  function releaseIfEmpty(matchId: string): void {
-    if (stopping || releaseTimers.has(matchId) || !matches.has(matchId) || hasViewers(matchId)) return;
-    const timer = setTimeout(() => {
-      releaseTimers.delete(matchId);
-      if (hasViewers(matchId)) return;
-      matches.delete(matchId);
+  const matches = new MatchSubscriptions({
+    graceMs: RELEASE_GRACE_MS,
+    hasViewers: (matchId) => {
+      const rooms = io?.of('/').adapter.rooms;
+      return (
+        (rooms?.get(matchRoom(matchId))?.size ?? 0) + (rooms?.get(slowMatchRoom(matchId))?.size ?? 0) > 0
+      );
+    },
+    setUp: async (matchId) => {
+      await publisher?.subscribe([matchId]);
+      await reporter.report();
+      await fetchSnapshot(matchId);
+    },
+    tearDown: (matchId) => {
       cache.delete(matchId);
-      metrics.rooms.set(matches.size);
       publisher?.unsubscribe([matchId]);
       void reporter.report();
-    }, RELEASE_GRACE_MS);
-    timer.unref();
-    releaseTimers.set(matchId, timer);
-  }
+    },
+    onCount: (count) => metrics.rooms.set(count),
+  });
 
   /** The preamble `join` and `leave` share: rate limit, then parse; `handler` gets a valid match id. */
   function roomHandler(
@@ -237,7 +213,7 @@ export function createSubscriberNode(
       }
       rooms.add(matchId); // counted at once, so concurrent joins cannot pass the bound
     }
-    await acquire(matchId);
+    await matches.acquire(matchId);
     if (socket.disconnected || !rooms.has(matchId)) return reply(refuse('not_joined', 'left'));
     // Join and snapshot in one synchronous step: earlier windows are in the cache, later ones reach the room.
     socket.join(socket.data.slow ? slowMatchRoom(matchId) : matchRoom(matchId));
@@ -253,7 +229,7 @@ export function createSubscriberNode(
     }
     socket.leave(matchRoom(matchId));
     socket.leave(slowMatchRoom(matchId));
-    releaseIfEmpty(matchId);
+    matches.releaseIfUnwatched(matchId);
     reply({ ok: true, match_id: matchId, rooms: socket.data.rooms.size });
   }
 
@@ -276,7 +252,7 @@ export function createSubscriberNode(
     });
     socket.on('disconnect', () => {
       metrics.viewers.set(viewerCount());
-      for (const matchId of socket.data.rooms) releaseIfEmpty(matchId);
+      for (const matchId of socket.data.rooms) matches.releaseIfUnwatched(matchId);
     });
   }
 
@@ -304,7 +280,7 @@ export function createSubscriberNode(
       return viewerCount();
     },
     get matches() {
-      return [...matches.keys()];
+      return matches.ids();
     },
     metrics,
     async start() {
@@ -317,19 +293,12 @@ export function createSubscriberNode(
         connectTimeout: 10_000,
         perMessageDeflate: false,
       });
-      const token = config.viewerToken;
-      if (token !== undefined) {
-        io.use((socket, next) => {
-          const auth = viewerAuthSchema.safeParse(socket.handshake.auth);
-          if (auth.success && tokensEqual(token, auth.data.token)) return next();
-          metrics.refused.inc({ code: 'bad_token' });
-          next(new Error('unauthorized'));
-        });
-      }
+      if (config.viewerToken !== undefined)
+        io.use(requireViewerToken(config.viewerToken, () => metrics.refused.inc({ code: 'bad_token' })));
       io.on('connection', onViewer);
       publisher = connectPublisher({
         onSwarm: relay,
-        onConnect: () => void publisher?.subscribe([...matches.keys()]),
+        onConnect: () => void publisher?.subscribe(matches.ids()),
       });
       await reporter.start();
       sweepTimer = setInterval(() => {
@@ -350,7 +319,7 @@ export function createSubscriberNode(
     async stop() {
       stopping = true;
       clearInterval(sweepTimer);
-      for (const timer of releaseTimers.values()) clearTimeout(timer);
+      matches.close();
       // Leave the directory first: no new viewer is sent here while the current ones are moved away.
       await reporter.stop();
       publisher?.close();
