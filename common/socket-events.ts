@@ -9,7 +9,7 @@
  * maps describe what a well-behaved peer sends.
  */
 import { z } from 'zod';
-import { matchIdSchema } from './ids.ts';
+import { matchIdSchema, nodeIdSchema } from './ids.ts';
 import type { SwarmWindow } from './records.ts';
 
 /**
@@ -72,10 +72,12 @@ export interface NodeToViewerEvents {
   swarm: (message: SwarmMessage) => void;
 }
 
-/** Handshake `auth` of a viewer (the token is checked only when the node is configured with one). */
-export interface ViewerAuth {
-  token?: string;
-}
+/**
+ * Handshake `auth` of a viewer (the token is checked only when the node is configured with one). Socket.IO types
+ * a handshake's `auth` as any object, so the node parses it with this schema rather than casting it.
+ */
+export const viewerAuthSchema = z.object({ token: z.string().max(4_096).optional() });
+export type ViewerAuth = z.infer<typeof viewerAuthSchema>;
 
 /** Body of `subscribe` / `unsubscribe` from a node to its cluster publisher. */
 export const subscriptionRequestSchema = z.object({ match_ids: z.array(matchIdSchema).max(1000) }).strict();
@@ -97,10 +99,12 @@ export interface PublisherToNodeEvents {
   swarm: (message: SwarmMessage) => void;
 }
 
-/** Handshake `auth` of a subscriber node on its cluster publisher. */
-export interface NodeAuth {
-  node_id: string;
-}
+/**
+ * Handshake `auth` of a subscriber node on its cluster publisher, parsed there with this schema. The publisher uses
+ * `node_id` only to label its logs; the node id grammar is enforced where a node registers (the directory).
+ */
+export const nodeAuthSchema = z.object({ node_id: nodeIdSchema });
+export type NodeAuth = z.infer<typeof nodeAuthSchema>;
 
 /** Shape check of a {@link SwarmMessage} (what a node accepts from its publisher before relaying it). */
 export const swarmMessageSchema = z.object({

@@ -14,8 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
 import { createLogger } from '../common/logger.ts';
 import type { SnapshotMessage, SwarmMessage } from '../common/socket-events.ts';
-import { swarmSize } from '../fanout/client/swarm-format.ts';
-import { createViewer, type Viewer } from '../fanout/client/viewer-client.ts';
+import { createViewer, swarmSize, type Viewer } from '../fanout/index.ts';
 import { type Pipeline, startPipeline } from '../infra/local/pipeline-services.ts';
 
 const WINDOW_MS = 2000;

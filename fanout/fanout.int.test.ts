@@ -12,12 +12,18 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type AvroSerde, createAvroSerde, createRegistryClient, loadSchema } from '../common/avro-serde.ts';
 import { createKafka, ensureTopic } from '../common/kafka.ts';
 import { createLogger } from '../common/logger.ts';
+import type { AggregateRow } from '../common/records.ts';
 import type { SnapshotMessage, SwarmMessage } from '../common/socket-events.ts';
-import { createViewer, type Viewer } from './client/viewer-client.ts';
-import { type ClusterPublisher, createClusterPublisher } from './cluster-publisher/cluster-publisher.ts';
-import { createMainPublisher, type MainPublisher } from './main-publisher/main-publisher.ts';
-import type { AggregateRow } from './main-publisher/window-store.ts';
-import { createSubscriberNode, type SubscriberNode } from './subscriber-node/subscriber-node.ts';
+import {
+  type ClusterPublisher,
+  createClusterPublisher,
+  createMainPublisher,
+  createSubscriberNode,
+  createViewer,
+  type MainPublisher,
+  type SubscriberNode,
+  type Viewer,
+} from './index.ts';
 
 const logger = pino({ level: process.env.FANOUT_TEST_LOG ?? 'warn' });
 const run = randomUUID().slice(0, 8);
@@ -204,7 +210,7 @@ describe('fan-out with Kafka and the registry', () => {
     a1 = await viewerOn(n1, 'A');
     a2 = await viewerOn(n2, 'A');
     b1 = await viewerOn(n1, 'B');
-    await until(() => main.directory.clustersFor('A').length === 2, 10_000, 'A routed to both clusters');
+    await until(() => main.directory.routes().get('A')?.size === 2, 10_000, 'A routed to both clusters');
 
     const t = Date.now();
     // Running totals of 🔥 in W0 across micro-batches, a repeated row, a stale older row, and a second window.

@@ -12,13 +12,13 @@ import {
   type RegistryClient,
 } from '../common/avro-serde.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
+import { createRateLimiter } from '../common/rate-limiter.ts';
 import type { ReactionRecord } from '../common/records.ts';
 import type { IngestConfig } from './config.ts';
 import { createEmojiNormalizer } from './emoji-normalizer.ts';
 import { createRequestListener } from './http-app.ts';
 import { createKafkaSink, type KafkaSink } from './kafka-sink.ts';
 import { createIngestMetrics } from './metrics.ts';
-import { createRateLimiter } from './rate-limiter.ts';
 import { ReactionBuffer } from './reaction-buffer.ts';
 import { ReactionIntake } from './reaction-intake.ts';
 import { createReactionValidator } from './reaction-validator.ts';
@@ -92,7 +92,7 @@ export function createIngest(config: IngestConfig, deps: IngestDeps = {}): Inges
     limiter: createRateLimiter({
       ratePerSec: config.rateLimitPerSec,
       burst: config.rateLimitBurst,
-      maxUsers: config.rateLimitMaxUsers,
+      maxKeys: config.rateLimitMaxUsers,
     }),
     buffer: buf,
     encode: (r) => (encode as (r: ReactionRecord) => Buffer)(r),

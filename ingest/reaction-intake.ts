@@ -5,10 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FieldProblem } from '../common/problem.ts';
+import type { RateLimiter } from '../common/rate-limiter.ts';
 import type { ReactionRecord } from '../common/records.ts';
 import { problems } from './errors.ts';
 import type { IngestMetrics } from './metrics.ts';
-import type { RateLimiter } from './rate-limiter.ts';
 import { BufferClosedError, type OutboundRecord, type ReactionBuffer } from './reaction-buffer.ts';
 import type { ReactionValidator, ValidReaction } from './reaction-validator.ts';
 

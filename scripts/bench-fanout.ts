@@ -3,7 +3,7 @@
  * viewers (socket.io-client, websocket transport, many per process), broadcast latency from the cluster
  * publisher's emit (`sent_at`) to receipt at every viewer, and the node's memory per viewer.
  *
- * Processes: this one runs a directory and the cluster publisher (fed through `publish`, no Kafka: the
+ * Processes: this one runs a directory and the cluster publisher (fed through a `WindowFeed`, no Kafka: the
  * measured hops are Socket.IO only); the subscriber node runs in a child (its memory is measured alone); viewers
  * run in several children so no process exceeds its file-descriptor limit.
  *
@@ -24,11 +24,12 @@ import { pino } from 'pino';
 import { io as connect, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import type { SwarmMessage, SwarmWindow } from '../common/socket-events.ts';
-import { createClusterPublisher } from '../fanout/cluster-publisher/cluster-publisher.ts';
-import { closeServer, createFanoutMetrics, createHttpApp, listen } from '../fanout/http-server.ts';
-import { Directory } from '../fanout/main-publisher/directory.ts';
-import { mountDirectoryRoutes } from '../fanout/main-publisher/directory-routes.ts';
-import { createSubscriberNode } from '../fanout/subscriber-node/subscriber-node.ts';
+import {
+  createClusterPublisher,
+  createDirectoryServer,
+  createSubscriberNode,
+  WindowFeed,
+} from '../fanout/index.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const MATCH = 'bench-match';
@@ -379,13 +380,9 @@ async function runParent(): Promise<void> {
     );
   }
 
-  const directory = new Directory();
-  const app = createHttpApp(
-    createFanoutMetrics('bench-directory', 'unused'),
-    () => true,
-    (a) => mountDirectoryRoutes(a, { directory, snapshot: () => [] }),
-  );
-  const directoryServer = await listen(app, '127.0.0.1', 0);
+  const directoryServer = createDirectoryServer({ host: '127.0.0.1', port: 0 });
+  await directoryServer.start();
+  const feed = new WindowFeed();
   const publisher = createClusterPublisher(
     {
       kafkaBrokers: [],
@@ -398,7 +395,7 @@ async function runParent(): Promise<void> {
       topicPartitions: 1,
       staleMs: 60_000,
     },
-    { logger: quiet, consumeKafka: false },
+    { logger: quiet, windows: feed },
   );
   await publisher.start();
 
@@ -416,7 +413,7 @@ async function runParent(): Promise<void> {
   const node = spawnRole('node', {
     BENCH_CLIENT: values.client,
     BENCH_PUBLISHER_URL: publisher.url,
-    BENCH_DIRECTORY_URL: `http://127.0.0.1:${directoryServer.port}`,
+    BENCH_DIRECTORY_URL: directoryServer.url,
     LOG_LEVEL: 'warn',
   });
   children.push(node);
@@ -489,7 +486,7 @@ async function runParent(): Promise<void> {
         };
         if (values.client === 'floor')
           node.send({ type: 'broadcast', message: { ...swarm, sent_at: now } } satisfies ToNode);
-        else publisher.publish(swarm);
+        else feed.push(swarm);
         await sleep(interval);
       }
       // Wait for every delivery (bounded): a late one must count in the percentiles, not vanish.
@@ -533,7 +530,7 @@ async function runParent(): Promise<void> {
   } finally {
     cleanup();
     await publisher.stop();
-    await closeServer(directoryServer.server);
+    await directoryServer.stop();
   }
 
   const rows = results.map(

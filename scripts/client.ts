@@ -10,8 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { argv, chalk } from 'zx';
 import { isId } from '../common/ids.ts';
-import { formatWindowLine } from '../fanout/client/swarm-format.ts';
-import { createViewer } from '../fanout/client/viewer-client.ts';
+import { createViewer, formatWindowLine } from '../fanout/index.ts';
 
 /** Keys 1–5 send these. */
 const PALETTE = ['🔥', '👏', '❤️', '😂', '😮'] as const;

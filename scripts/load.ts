@@ -14,8 +14,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { argv, chalk } from 'zx';
 import type { SwarmMessage } from '../common/socket-events.ts';
-import { LatencyTracker } from '../fanout/client/latency-tracker.ts';
-import { createViewer, type Viewer } from '../fanout/client/viewer-client.ts';
+import { createViewer, LatencyTracker, type Viewer } from '../fanout/index.ts';
 import { repoRoot } from '../infra/local/versions.ts';
 
 const WINDOW_MS = 2000;

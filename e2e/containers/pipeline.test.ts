@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureTopic } from '../../common/kafka.ts';
 import type { SwarmMessage } from '../../common/socket-events.ts';
-import { createViewer, type Viewer } from '../../fanout/client/viewer-client.ts';
+import { createViewer, type Viewer } from '../../fanout/index.ts';
 import { ContainerStack } from './container-stack.ts';
 import { kafkaClient } from './modules/kafka-container.ts';
 import {

@@ -11,8 +11,10 @@ import type {
   NodeToViewerEvents,
   SnapshotMessage,
   SwarmMessage,
+  ViewerAuth,
   ViewerToNodeEvents,
 } from '../../common/socket-events.ts';
+import { LatestWindows } from '../../common/window-state.ts';
 import type { Assignment } from '../main-publisher/directory.ts';
 
 /** Options of {@link createViewer}. */
@@ -62,25 +64,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Creates a viewer; it connects on `start()`. */
 export function createViewer(options: ViewerOptions): Viewer {
-  const keep = options.windowsPerMatch ?? 30;
   const emitter = new EventEmitter<ViewerEvents>();
-  const state = new Map<string, Map<number, SwarmMessage>>();
+  // The same rule and bound as the node's cache: a snapshot after a reconnect that overlaps what is held changes
+  // nothing, and a late delivery of an older state never replaces a newer one.
+  // Sized to the viewer's own matches: the map allocates its index up front, and a load run holds many viewers.
+  const state = new LatestWindows<SwarmMessage>({
+    windowsPerMatch: options.windowsPerMatch ?? 30,
+    maxMatches: Math.max(1, options.matchIds.length),
+  });
   let socket: Socket<NodeToViewerEvents, ViewerToNodeEvents> | undefined;
   let assignment: Assignment | undefined;
   let stopped = false;
   let received = 0;
-
-  function store(message: SwarmMessage): void {
-    let windows = state.get(message.match_id);
-    if (windows === undefined) {
-      windows = new Map();
-      state.set(message.match_id, windows);
-    }
-    const held = windows.get(message.window_start);
-    if (held !== undefined && held.emitted_at > message.emitted_at) return;
-    windows.set(message.window_start, message);
-    if (windows.size > keep) windows.delete(Math.min(...windows.keys()));
-  }
 
   async function connectOnce(exclude: string[]): Promise<void> {
     const target = await assign(options.directoryUrl, options.matchIds[0] ?? '', exclude);
@@ -89,15 +84,15 @@ export function createViewer(options: ViewerOptions): Viewer {
       reconnection: false,
       forceNew: true,
       timeout: 5_000,
-      auth: options.token === undefined ? {} : { token: options.token },
+      auth: (options.token === undefined ? {} : { token: options.token }) satisfies ViewerAuth,
     });
     next.on('snapshot', (snapshot) => {
-      for (const window of snapshot.windows) store(window);
+      for (const window of snapshot.windows) state.offer(window);
       emitter.emit('snapshot', snapshot);
     });
     next.on('swarm', (message) => {
       received++;
-      store(message);
+      state.offer(message);
       emitter.emit('swarm', message);
     });
     await new Promise<void>((resolve, reject) => {
@@ -151,9 +146,6 @@ export function createViewer(options: ViewerOptions): Viewer {
     },
     assignment: { get: () => assignment },
     received: { get: () => received },
-    windows: {
-      value: (matchId: string) =>
-        [...(state.get(matchId)?.values() ?? [])].sort((a, b) => a.window_start - b.window_start),
-    },
+    windows: { value: (matchId: string) => state.windows(matchId) },
   }) as Viewer;
 }

@@ -1,7 +1,8 @@
 /**
  * A cluster publisher: reads its cluster's topic and emits each window into the Socket.IO room `match:<id>`,
  * whose members are the cluster's subscriber nodes that asked for the match (`subscribe`). A node gets only the
- * matches it has viewers of; a message is encoded once per broadcast whatever the number of nodes.
+ * matches it has viewers of; a message is encoded once per broadcast whatever the number of nodes. Nodes name
+ * themselves in the handshake ({@link NodeAuth}); a handshake without a node id is refused.
  */
 import type { Server as HttpServer } from 'node:http';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
@@ -17,7 +18,9 @@ import { createKafka, ensureTopic } from '../../common/kafka.ts';
 import { createLogger, type Logger } from '../../common/logger.ts';
 import {
   matchRoom,
+  type NodeAuth,
   type NodeToPublisherEvents,
+  nodeAuthSchema,
   type PublisherToNodeEvents,
   type SubscriptionAck,
   type SwarmMessage,
@@ -34,6 +37,7 @@ import {
   listen,
 } from '../http-server.ts';
 import { FANOUT_KAFKA_RETRY } from '../kafka.ts';
+import type { WindowFeed } from './window-feed.ts';
 
 /** Dependencies of {@link createClusterPublisher}; all optional. */
 export interface ClusterPublisherDeps {
@@ -41,18 +45,16 @@ export interface ClusterPublisherDeps {
   registry?: RegistryClient;
   kafka?: Kafka;
   /**
-   * Read the cluster's Kafka topic. false serves only what {@link ClusterPublisher.publish} is given
-   * (the fan-out benchmark measures the Socket.IO hops alone this way). @default true
+   * Read windows from this in-process feed instead of the cluster's Kafka topic (no Kafka client is made).
+   * @default the cluster's topic
    */
-  consumeKafka?: boolean;
+  windows?: WindowFeed;
 }
 
 /** A running cluster publisher. */
 export interface ClusterPublisher {
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Emits one window to the nodes subscribed to its match; returns the message as sent. */
-  publish(window: SwarmWindow): SwarmMessage;
   readonly url: string;
   readonly ready: boolean;
   readonly metrics: FanoutMetrics;
@@ -60,7 +62,7 @@ export interface ClusterPublisher {
   readonly nodeCount: number;
 }
 
-type NodeSocket = Socket<NodeToPublisherEvents, PublisherToNodeEvents>;
+type NodeSocket = Socket<NodeToPublisherEvents, PublisherToNodeEvents, Record<string, never>, NodeAuth>;
 
 /** Most matches one node may subscribe to (a bound on rooms per socket). */
 const MAX_MATCHES_PER_NODE = 10_000;
@@ -75,14 +77,14 @@ export function createClusterPublisher(
     'cluster-publisher',
     'Seconds from the main publisher routing a window (routed_at) to this publisher emitting it to its nodes.',
   );
-  const consumeKafka = deps.consumeKafka ?? true;
+  const feed = deps.windows;
   const topic = clusterTopic(config.topicPrefix, config.clusterId);
-  let io: Server<NodeToPublisherEvents, PublisherToNodeEvents> | undefined;
+  let io: Server<NodeToPublisherEvents, PublisherToNodeEvents, Record<string, never>, NodeAuth> | undefined;
   let server: HttpServer | undefined;
   let consumer: Consumer | undefined;
   let serde: AvroSerde<SwarmWindow> | undefined;
   let url = '';
-  let consuming = !consumeKafka;
+  let consuming = feed !== undefined;
   let stopping = false;
 
   function roomCount(): number {
@@ -92,13 +94,12 @@ export function createClusterPublisher(
     return n;
   }
 
-  function publish(window: SwarmWindow): SwarmMessage {
+  function publish(window: SwarmWindow): void {
     const sentAt = Date.now();
     const message: SwarmMessage = { ...window, sent_at: sentAt };
     io?.to(matchRoom(window.match_id)).emit('swarm', message);
     metrics.messagesOut.inc({ kind: 'swarm' });
     metrics.emitLatency.observe(Math.max(0, sentAt - window.routed_at) / 1000);
-    return message;
   }
 
   async function onBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
@@ -126,8 +127,7 @@ export function createClusterPublisher(
   }
 
   function onNode(socket: NodeSocket): void {
-    const nodeId = String((socket.handshake.auth as { node_id?: unknown }).node_id ?? socket.id).slice(0, 64);
-    const log = logger.child({ node: nodeId });
+    const log = logger.child({ node: socket.data.node_id });
     log.info('subscriber node connected');
     const change = (join: boolean) => (request: unknown, ack: unknown) => {
       const reply = typeof ack === 'function' ? (ack as (a: SubscriptionAck) => void) : () => {};
@@ -179,19 +179,33 @@ export function createClusterPublisher(
       return io?.of('/').sockets.size ?? 0;
     },
     metrics,
-    publish,
     async start() {
       const app = createHttpApp(metrics, () => consuming && !stopping);
       const bound = await listen(app, config.host, config.port);
       server = bound.server;
       url = `http://${config.host}:${bound.port}`;
-      io = new Server<NodeToPublisherEvents, PublisherToNodeEvents>(server, {
+      io = new Server(server, {
         serveClient: false,
         transports: ['websocket'],
         maxHttpBufferSize: 1 << 20,
       });
+      io.use((socket, next) => {
+        const auth = nodeAuthSchema.safeParse(socket.handshake.auth);
+        if (auth.success) {
+          socket.data = auth.data;
+          return next();
+        }
+        metrics.refused.inc({ code: 'invalid_handshake' });
+        // `data` reaches the client's connect_error as a machine-readable reason.
+        next(
+          Object.assign(new Error('handshake auth must carry node_id'), {
+            data: { code: 'invalid_payload' },
+          }),
+        );
+      });
       io.on('connection', onNode);
-      if (consumeKafka) {
+      if (feed !== undefined) feed.attach(publish);
+      else {
         const registry = deps.registry ?? createRegistryClient(config.registryUrl);
         serde = await createAvroSerde<SwarmWindow>(registry, {
           topic,
@@ -228,7 +242,7 @@ export function createClusterPublisher(
         });
         await consumer.run({ eachBatch: onBatch, eachBatchAutoResolve: false });
       }
-      logger.info({ url, topic: consumeKafka ? topic : null }, 'cluster publisher listening');
+      logger.info({ url, topic: feed === undefined ? topic : null }, 'cluster publisher listening');
     },
     async stop() {
       stopping = true;

@@ -32,13 +32,19 @@ describe('Directory', () => {
     const directory = new Directory({ ttlMs: 500, now: () => now });
     directory.report('n1', report({ matches: ['A'] }));
     directory.report('n2', report({ cluster_id: 'c2', matches: ['A', 'B'] }));
-    expect(directory.clustersFor('A').sort()).toEqual(['c1', 'c2']);
+    expect(directory.routes()).toEqual(
+      new Map([
+        ['A', new Set(['c1', 'c2'])],
+        ['B', new Set(['c2'])],
+      ]),
+    );
     now += 400;
     directory.report('n2', report({ cluster_id: 'c2', matches: ['A', 'B'] }));
     now += 200;
-    expect(directory.clustersFor('A')).toEqual(['c2']);
+    expect(directory.routes().get('A')).toEqual(new Set(['c2']));
     expect(directory.routes().get('B')).toEqual(new Set(['c2']));
     directory.remove('n2');
+    expect(directory.routes()).toEqual(new Map());
     expect(() => directory.assign()).toThrow(NoNodeAvailableError);
   });
 

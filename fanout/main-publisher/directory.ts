@@ -94,15 +94,6 @@ export class Directory {
     return { node_id: chosen.nodeId, cluster_id: chosen.cluster_id, url: chosen.url };
   }
 
-  /** Clusters whose live nodes have viewers of the match. */
-  clustersFor(matchId: string): string[] {
-    this.#expire();
-    const clusters = new Set<string>();
-    for (const node of this.#nodes.values())
-      if (node.matches.includes(matchId)) clusters.add(node.cluster_id);
-    return [...clusters];
-  }
-
   /** Map match id → clusters with viewers of it, for routing a whole batch with one pass over the nodes. */
   routes(): Map<string, Set<string>> {
     this.#expire();

@@ -10,8 +10,6 @@
  * - Serves the directory (`GET /v1/assign`, node heartbeats) and the snapshots nodes fetch when their first
  *   viewer of a match joins (`GET /v1/matches/:match_id/windows`).
  */
-import type { Server } from 'node:http';
-import type { Express } from 'express';
 import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import {
@@ -23,19 +21,14 @@ import {
 } from '../../common/avro-serde.ts';
 import { createKafka, ensureTopic } from '../../common/kafka.ts';
 import { createLogger, type Logger } from '../../common/logger.ts';
+import type { AggregateRow } from '../../common/records.ts';
 import type { SwarmWindow } from '../../common/socket-events.ts';
 import { clusterTopic, type MainPublisherConfig } from '../config.ts';
-import {
-  closeServer,
-  createFanoutMetrics,
-  createHttpApp,
-  type FanoutMetrics,
-  listen,
-} from '../http-server.ts';
+import { createFanoutMetrics, type FanoutMetrics } from '../http-server.ts';
 import { FANOUT_KAFKA_RETRY, replayOnFirstJoin } from '../kafka.ts';
 import { Directory } from './directory.ts';
-import { mountDirectoryRoutes } from './directory-routes.ts';
-import { type AggregateRow, WindowStore } from './window-store.ts';
+import { createDirectoryServer } from './directory-server.ts';
+import { WindowStore } from './window-store.ts';
 
 /** Dependencies of {@link createMainPublisher}; all optional. */
 export interface MainPublisherDeps {
@@ -81,8 +74,6 @@ export function createMainPublisher(
   let admin: Admin | undefined;
   let producer: Producer | undefined;
   let consumer: Consumer | undefined;
-  let server: Server | undefined;
-  let url = '';
   let consuming = false;
   let stopping = false;
   let aggregateSerde: AvroSerde<AggregateRow> | undefined;
@@ -163,25 +154,27 @@ export function createMainPublisher(
     await heartbeat();
   }
 
-  function mountRoutes(app: Express): void {
-    mountDirectoryRoutes(app, {
-      directory,
-      snapshot: (matchId) => {
-        const routedAt = now();
-        return store.snapshot(matchId).map((w) => ({ ...w, routed_at: routedAt, sent_at: routedAt }));
-      },
-      // Create the cluster's topic and subject ahead of its first message, off the request path.
-      onReport: (report) => {
-        serdeFor(report.cluster_id).catch((err: unknown) =>
-          logger.warn({ err, cluster: report.cluster_id }, 'cannot prepare cluster topic'),
-        );
-      },
-    });
-  }
+  const http = createDirectoryServer({
+    host: config.host,
+    port: config.port,
+    directory,
+    metrics,
+    ready: () => consuming && !stopping,
+    snapshot: (matchId) => {
+      const routedAt = now();
+      return store.snapshot(matchId).map((w) => ({ ...w, routed_at: routedAt, sent_at: routedAt }));
+    },
+    // Create the cluster's topic and subject ahead of its first message, off the request path.
+    onReport: (report) => {
+      serdeFor(report.cluster_id).catch((err: unknown) =>
+        logger.warn({ err, cluster: report.cluster_id }, 'cannot prepare cluster topic'),
+      );
+    },
+  });
 
   return {
     get url() {
-      return url;
+      return http.url;
     },
     get ready() {
       return consuming && !stopping;
@@ -224,15 +217,12 @@ export function createMainPublisher(
         }
       });
       await consumer.run({ eachBatch: onBatch, eachBatchAutoResolve: false });
-      const app = createHttpApp(metrics, () => consuming && !stopping, mountRoutes);
-      const bound = await listen(app, config.host, config.port);
-      server = bound.server;
-      url = `http://${config.host}:${bound.port}`;
-      logger.info({ url, topic: config.aggregatesTopic }, 'main publisher listening');
+      await http.start();
+      logger.info({ url: http.url, topic: config.aggregatesTopic }, 'main publisher listening');
     },
     async stop() {
       stopping = true;
-      if (server !== undefined) await closeServer(server);
+      await http.stop();
       await consumer?.disconnect();
       await producer?.disconnect();
       await admin?.disconnect();

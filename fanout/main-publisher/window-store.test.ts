@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { SwarmMessage } from '../../common/socket-events.ts';
-import { type AggregateRow, MessageCache, WindowStore } from './window-store.ts';
+import type { AggregateRow } from '../../common/records.ts';
+import { WindowStore } from './window-store.ts';
 
 const T0 = 1_760_000_000_000;
 
@@ -95,39 +95,5 @@ describe('WindowStore.apply', () => {
     const third = store.apply([row({ match_id: 'A', emoji: '👏', count: 1 })]);
     expect(third.dropped).toBe(1);
     expect(Object.keys(store.snapshot('A')[0]?.counts ?? {})).toEqual(['🔥', '😂']);
-  });
-});
-
-describe('MessageCache', () => {
-  function message(partial: Partial<SwarmMessage>): SwarmMessage {
-    return {
-      match_id: 'A',
-      window_start: T0,
-      window_end: T0 + 2000,
-      counts: { '🔥': 1 },
-      swarm: { '🔥': 1 },
-      emitted_at: T0 + 2500,
-      routed_at: T0 + 2600,
-      sent_at: T0 + 2700,
-      ...partial,
-    };
-  }
-
-  it('accepts only newer states of a window, so repeats are not relayed twice', () => {
-    const cache = new MessageCache();
-    expect(cache.put(message({}))).toBe(true);
-    expect(cache.put(message({}))).toBe(false);
-    expect(cache.put(message({ emitted_at: T0 + 4500, counts: { '🔥': 3 } }))).toBe(true);
-    expect(cache.put(message({ emitted_at: T0 + 2500, counts: { '🔥': 2 } }))).toBe(false);
-    expect(cache.get('A')).toHaveLength(1);
-    expect(cache.get('A')[0]?.counts['🔥']).toBe(3);
-  });
-
-  it('keeps the most recent windows, oldest first', () => {
-    const cache = new MessageCache({ windowsPerMatch: 2 });
-    for (const i of [2, 0, 1]) cache.put(message({ window_start: T0 + i * 2000 }));
-    expect(cache.get('A').map((m) => m.window_start)).toEqual([T0 + 2000, T0 + 4000]);
-    cache.delete('A');
-    expect(cache.has('A')).toBe(false);
   });
 });

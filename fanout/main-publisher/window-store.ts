@@ -2,20 +2,20 @@
  * Recent window state per match, folded from idempotent aggregate rows.
  *
  * Aggregate rows carry running totals keyed by (match, window start, emoji), so folding keeps the latest value
- * per key and never adds: a replayed or repeated row changes nothing. "Latest" is the row with the greater
- * `emitted_at` (the job's micro-batch time); at equal `emitted_at` the greater count wins, so the order rows of
- * one batch arrive in does not matter.
+ * per key and never adds: a replayed or repeated row changes nothing. "Latest" is decided by the one window-state
+ * rule, `isNewer` in `common/window-state.ts`, applied to each emoji's row as to a one-emoji window (greater
+ * `emitted_at`, then greater count), so the order the rows of one batch arrive in does not matter. The windows
+ * are held in that module's bounded `WindowMap`.
  */
 import type { AggregateRow } from '../../common/records.ts';
-import type { SwarmMessage, SwarmWindow } from '../../common/socket-events.ts';
-
-export type { AggregateRow };
+import type { SwarmWindow } from '../../common/socket-events.ts';
+import { isNewer, WindowMap } from '../../common/window-state.ts';
 
 /** Bounds of a {@link WindowStore}. */
 export interface WindowStoreOptions {
   /** Windows kept per match (the most recent by window start). @default 30 */
   windowsPerMatch?: number;
-  /** Matches kept; the least recently updated is forgotten first. @default 10000 */
+  /** Matches kept; the least recently updated is forgotten first (see `WindowMap`). @default 10000 */
   maxMatches?: number;
   /** Distinct emojis kept per window; rows for further emojis are dropped. @default 256 */
   maxEmojisPerWindow?: number;
@@ -46,21 +46,17 @@ export interface ApplyResult {
 
 /** Keeps the last windows of each match built from aggregate rows; bounded in matches, windows and emojis. */
 export class WindowStore {
-  readonly #windowsPerMatch: number;
-  readonly #maxMatches: number;
   readonly #maxEmojis: number;
-  /** match id → window start → state; Map order doubles as LRU order of matches. */
-  readonly #matches = new Map<string, Map<number, WindowState>>();
+  readonly #windows: WindowMap<WindowState>;
 
   constructor(options: WindowStoreOptions = {}) {
-    this.#windowsPerMatch = options.windowsPerMatch ?? 30;
-    this.#maxMatches = options.maxMatches ?? 10_000;
+    this.#windows = new WindowMap(options);
     this.#maxEmojis = options.maxEmojisPerWindow ?? 256;
   }
 
   /** Number of matches held. */
   get matchCount(): number {
-    return this.#matches.size;
+    return this.#windows.matchCount;
   }
 
   /**
@@ -72,20 +68,18 @@ export class WindowStore {
     let unchanged = 0;
     let dropped = 0;
     for (const row of rows) {
-      const windows = this.#windowsOf(row.match_id);
-      let state = windows.get(row.window_start);
+      let state = this.#windows.get(row.match_id, row.window_start);
       if (state === undefined) {
-        if (!this.#makeRoom(windows, row.window_start)) {
-          dropped++;
-          continue;
-        }
         state = {
           windowStart: row.window_start,
           windowEnd: row.window_end,
           emitted_at: 0,
           emojis: new Map(),
         };
-        windows.set(row.window_start, state);
+        if (!this.#windows.set(row.match_id, row.window_start, state)) {
+          dropped++;
+          continue;
+        }
       }
       const previous = state.emojis.get(row.emoji);
       if (previous === undefined && state.emojis.size >= this.#maxEmojis) {
@@ -94,8 +88,10 @@ export class WindowStore {
       }
       if (
         previous !== undefined &&
-        (row.emitted_at < previous.emittedAt ||
-          (row.emitted_at === previous.emittedAt && row.count <= previous.count))
+        !isNewer(
+          { emitted_at: row.emitted_at, total: row.count },
+          { emitted_at: previous.emittedAt, total: previous.count },
+        )
       ) {
         unchanged++;
         continue;
@@ -117,36 +113,7 @@ export class WindowStore {
 
   /** The kept windows of a match, oldest first. */
   snapshot(matchId: string): Omit<SwarmWindow, 'routed_at'>[] {
-    const windows = this.#matches.get(matchId);
-    if (windows === undefined) return [];
-    return [...windows.values()]
-      .sort((a, b) => a.windowStart - b.windowStart)
-      .map((state) => toWindow(matchId, state));
-  }
-
-  #windowsOf(matchId: string): Map<number, WindowState> {
-    let windows = this.#matches.get(matchId);
-    if (windows === undefined) {
-      windows = new Map();
-      if (this.#matches.size >= this.#maxMatches) {
-        const oldest = this.#matches.keys().next();
-        if (!oldest.done) this.#matches.delete(oldest.value);
-      }
-    } else {
-      this.#matches.delete(matchId); // re-inserted below: most recently updated goes last
-    }
-    this.#matches.set(matchId, windows);
-    return windows;
-  }
-
-  /** Makes room for a new window; false when it is older than every kept window of a full match. */
-  #makeRoom(windows: Map<number, WindowState>, windowStart: number): boolean {
-    if (windows.size < this.#windowsPerMatch) return true;
-    let oldest = Number.POSITIVE_INFINITY;
-    for (const start of windows.keys()) if (start < oldest) oldest = start;
-    if (windowStart < oldest) return false;
-    windows.delete(oldest);
-    return true;
+    return this.#windows.windows(matchId).map((state) => toWindow(matchId, state));
   }
 }
 
@@ -165,71 +132,4 @@ function toWindow(matchId: string, state: WindowState): Omit<SwarmWindow, 'route
     swarm,
     emitted_at: state.emitted_at,
   };
-}
-
-/**
- * Recent client messages per match, as a subscriber node keeps them for snapshots. A message replaces the held
- * state of its window only if it is newer, so repeats and reordered deliveries are recognised and not relayed.
- */
-export class MessageCache {
-  readonly #windowsPerMatch: number;
-  readonly #maxMatches: number;
-  readonly #matches = new Map<string, Map<number, SwarmMessage>>();
-
-  constructor(options: Pick<WindowStoreOptions, 'windowsPerMatch' | 'maxMatches'> = {}) {
-    this.#windowsPerMatch = options.windowsPerMatch ?? 30;
-    this.#maxMatches = options.maxMatches ?? 10_000;
-  }
-
-  /** Whether anything is held for the match. */
-  has(matchId: string): boolean {
-    return this.#matches.has(matchId);
-  }
-
-  /** Stores a message; true if it is newer than what was held for its window (so worth relaying). */
-  put(message: SwarmMessage): boolean {
-    let windows = this.#matches.get(message.match_id);
-    if (windows === undefined) {
-      if (this.#matches.size >= this.#maxMatches) {
-        const oldest = this.#matches.keys().next();
-        if (!oldest.done) this.#matches.delete(oldest.value);
-      }
-      windows = new Map();
-      this.#matches.set(message.match_id, windows);
-    }
-    const held = windows.get(message.window_start);
-    if (held !== undefined && !isNewer(message, held)) return false;
-    if (held === undefined && windows.size >= this.#windowsPerMatch) {
-      let oldest = Number.POSITIVE_INFINITY;
-      for (const start of windows.keys()) if (start < oldest) oldest = start;
-      if (message.window_start < oldest) return false;
-      windows.delete(oldest);
-    }
-    windows.set(message.window_start, message);
-    return true;
-  }
-
-  /** Held windows of a match, oldest first. */
-  get(matchId: string): SwarmMessage[] {
-    const windows = this.#matches.get(matchId);
-    if (windows === undefined) return [];
-    return [...windows.values()].sort((a, b) => a.window_start - b.window_start);
-  }
-
-  /** Forgets a match (no local viewer needs it any more). */
-  delete(matchId: string): void {
-    this.#matches.delete(matchId);
-  }
-}
-
-function total(counts: Record<string, number>): number {
-  let sum = 0;
-  for (const value of Object.values(counts)) sum += value;
-  return sum;
-}
-
-/** Later emitted_at wins; at a tie, the larger total (states of one window only grow). */
-function isNewer(candidate: SwarmWindow, held: SwarmWindow): boolean {
-  if (candidate.emitted_at !== held.emitted_at) return candidate.emitted_at > held.emitted_at;
-  return total(candidate.counts) > total(held.counts);
 }

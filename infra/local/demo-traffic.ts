@@ -3,8 +3,7 @@
  * pipeline has something to show. Prints one line per window update seen by the first viewer of each match.
  */
 
-import { formatWindowLine } from '../../fanout/client/swarm-format.ts';
-import { createViewer, type Viewer } from '../../fanout/client/viewer-client.ts';
+import { createViewer, formatWindowLine, type Viewer } from '../../fanout/index.ts';
 
 /** Options of {@link startDemo}. */
 export interface DemoOptions {

@@ -1,18 +1,19 @@
 /**
- * Per-user token buckets in a bounded LRU (lru-cache): memory stays flat however many users appear. A bucket idle
- * long enough to have refilled completely is equivalent to a fresh one, so that is its time-to-live; when the
- * cache is full the least recently seen user is forgotten and would start again with a full bucket.
+ * Token buckets per key in a bounded LRU (lru-cache), shared by ingest (a key per user) and the subscriber node (a
+ * key per viewer connection): memory stays flat however many keys appear. A bucket idle long enough to have
+ * refilled completely is equivalent to a fresh one, so that is its time-to-live; when the cache is full the least
+ * recently seen key is forgotten and would start again with a full bucket.
  */
 import { LRUCache } from 'lru-cache';
 
 /** Options of {@link createRateLimiter}. */
 export interface RateLimiterOptions {
-  /** Sustained reactions per second per user; 0 disables limiting. */
+  /** Sustained requests per second per key; 0 disables limiting. */
   ratePerSec: number;
-  /** Bucket size: reactions a user may send at once after being idle. */
+  /** Bucket size: requests a key may make at once after being idle. */
   burst: number;
-  /** Most users tracked at once. */
-  maxUsers: number;
+  /** Most keys tracked at once. */
+  maxKeys: number;
   /** Monotonic clock in ms; injectable for tests. */
   now?: () => number;
 }
@@ -20,10 +21,11 @@ export interface RateLimiterOptions {
 /** Outcome of {@link RateLimiter.take}: allowed, or the seconds until one token is back. */
 export type RateDecision = { ok: true } | { ok: false; retryAfterSec: number };
 
+/** Token buckets per key; see the module header for the bound. */
 export interface RateLimiter {
-  /** Takes one token from `userId`'s bucket. */
-  take(userId: string): RateDecision;
-  /** Users currently tracked (for metrics and tests). */
+  /** Takes one token from `key`'s bucket. */
+  take(key: string): RateDecision;
+  /** Keys currently tracked (for metrics and tests). */
   readonly size: number;
 }
 
@@ -34,24 +36,25 @@ interface Bucket {
 
 const ALLOWED: RateDecision = Object.freeze({ ok: true });
 
+/** Creates a {@link RateLimiter}; `ratePerSec` 0 gives one that allows everything. */
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const { ratePerSec, burst } = options;
   if (ratePerSec <= 0) return { take: () => ALLOWED, size: 0 };
   const now = options.now ?? (() => performance.now());
   const perMs = ratePerSec / 1000;
   const buckets = new LRUCache<string, Bucket>({
-    max: options.maxUsers,
+    max: options.maxKeys,
     ttl: Math.ceil((burst / ratePerSec) * 1000),
-    // Refill time is what matters, not last access: checking a user must not keep a stale bucket alive.
+    // Refill time is what matters, not last access: checking a key must not keep a stale bucket alive.
     updateAgeOnGet: false,
     perf: { now },
   });
   return {
-    take(userId) {
+    take(key) {
       const t = now();
-      const b = buckets.get(userId);
+      const b = buckets.get(key);
       if (b === undefined) {
-        buckets.set(userId, { tokens: burst - 1, last: t });
+        buckets.set(key, { tokens: burst - 1, last: t });
         return ALLOWED;
       }
       const tokens = Math.min(burst, b.tokens + (t - b.last) * perMs);
@@ -59,7 +62,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       if (tokens >= 1) {
         b.tokens = tokens - 1;
         // Re-set so the TTL counts from the last refill point.
-        buckets.set(userId, b);
+        buckets.set(key, b);
         return ALLOWED;
       }
       b.tokens = tokens;

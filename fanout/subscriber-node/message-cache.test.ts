@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import type { SwarmMessage } from '../../common/socket-events.ts';
+import { MessageCache } from './message-cache.ts';
+
+const T0 = 1_760_000_000_000;
+
+function message(partial: Partial<SwarmMessage> = {}): SwarmMessage {
+  return {
+    match_id: 'A',
+    window_start: T0,
+    window_end: T0 + 2000,
+    counts: { '🔥': 1 },
+    swarm: { '🔥': 1 },
+    emitted_at: T0 + 2500,
+    routed_at: T0 + 2600,
+    sent_at: T0 + 2700,
+    ...partial,
+  };
+}
+
+describe('MessageCache', () => {
+  it('offers only newer states of a window, so repeats are not relayed twice', () => {
+    const cache = new MessageCache();
+    expect(cache.offer(message())).toBe(true);
+    expect(cache.offer(message())).toBe(false);
+    expect(cache.offer(message({ emitted_at: T0 + 4500, counts: { '🔥': 3 } }))).toBe(true);
+    expect(cache.snapshot('A')).toEqual({
+      match_id: 'A',
+      windows: [message({ emitted_at: T0 + 4500, counts: { '🔥': 3 } })],
+    });
+  });
+
+  it('fills from a fetched snapshot, skipping malformed entries and other matches', () => {
+    const cache = new MessageCache({ windowsPerMatch: 2 });
+    const kept = cache.fill('A', [
+      message({ window_start: T0 + 4000 }),
+      { match_id: 'A', window_start: 'soon' },
+      message({ match_id: 'B' }),
+      null,
+      message({ window_start: T0 + 2000 }),
+    ]);
+    expect(kept).toBe(2);
+    expect(cache.snapshot('A').windows.map((m) => m.window_start)).toEqual([T0 + 2000, T0 + 4000]);
+    expect(cache.snapshot('B').windows).toEqual([]);
+    // A live message already held from the snapshot is not relayed again.
+    expect(cache.offer(message({ window_start: T0 + 4000 }))).toBe(false);
+    cache.delete('A');
+    expect(cache.snapshot('A').windows).toEqual([]);
+  });
+});
