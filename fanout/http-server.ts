@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import express, { type Express } from 'express';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { methodNotAllowed, writeProblem } from '../common/problem.ts';
+import type { Service } from '../common/service.ts';
 import { problemHandler, problems } from './errors.ts';
 
 /** The Prometheus metrics every tier exposes (a registry per tier, so several tiers can share a process). */
@@ -19,6 +20,15 @@ export interface FanoutMetrics {
   messagesOut: Counter<'kind'>;
   emitLatency: Histogram;
   refused: Counter<'code'>;
+}
+
+/** What every fan-out tier is: a {@link Service} with an HTTP address, a readiness flag and its own metrics. */
+export interface FanoutService extends Service {
+  start(): Promise<void>;
+  /** Base URL of its HTTP server, once started. */
+  readonly url: string;
+  readonly ready: boolean;
+  readonly metrics: FanoutMetrics;
 }
 
 /**

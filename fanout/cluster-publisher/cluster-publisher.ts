@@ -33,7 +33,7 @@ import {
   closeSocketServer,
   createFanoutMetrics,
   createHttpApp,
-  type FanoutMetrics,
+  type FanoutService,
   listen,
 } from '../http-server.ts';
 import { FANOUT_KAFKA_RETRY } from '../kafka.ts';
@@ -52,12 +52,7 @@ export interface ClusterPublisherDeps {
 }
 
 /** A running cluster publisher. */
-export interface ClusterPublisher {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  readonly url: string;
-  readonly ready: boolean;
-  readonly metrics: FanoutMetrics;
+export interface ClusterPublisher extends FanoutService {
   /** Subscriber nodes connected. */
   readonly nodeCount: number;
 }

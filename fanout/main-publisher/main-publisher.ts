@@ -24,7 +24,7 @@ import { createLogger, type Logger } from '../../common/logger.ts';
 import type { AggregateRow } from '../../common/records.ts';
 import type { SwarmWindow } from '../../common/socket-events.ts';
 import { clusterTopic, type MainPublisherConfig } from '../config.ts';
-import { createFanoutMetrics, type FanoutMetrics } from '../http-server.ts';
+import { createFanoutMetrics, type FanoutService } from '../http-server.ts';
 import { FANOUT_KAFKA_RETRY, replayOnFirstJoin } from '../kafka.ts';
 import { Directory } from './directory.ts';
 import { createDirectoryServer } from './directory-server.ts';
@@ -39,14 +39,8 @@ export interface MainPublisherDeps {
 }
 
 /** A running main publisher. */
-export interface MainPublisher {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  /** Base URL of the HTTP server (directory and snapshots), once started. */
-  readonly url: string;
-  readonly ready: boolean;
+export interface MainPublisher extends FanoutService {
   readonly directory: Directory;
-  readonly metrics: FanoutMetrics;
 }
 
 /** Creates the main publisher; nothing connects before `start()`. */

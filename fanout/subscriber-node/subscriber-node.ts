@@ -34,7 +34,7 @@ import {
   closeSocketServer,
   createFanoutMetrics,
   createHttpApp,
-  type FanoutMetrics,
+  type FanoutService,
   listen,
 } from '../http-server.ts';
 import { createDirectoryReporter, type DirectoryClient, httpDirectoryClient } from './directory-client.ts';
@@ -54,14 +54,10 @@ export interface SubscriberNodeDeps {
 }
 
 /** A running subscriber node. */
-export interface SubscriberNode {
-  start(): Promise<void>;
-  stop(): Promise<void>;
+export interface SubscriberNode extends FanoutService {
   readonly nodeId: string;
   /** Address viewers connect to (what the directory hands out). */
   readonly url: string;
-  readonly ready: boolean;
-  readonly metrics: FanoutMetrics;
   readonly viewerCount: number;
   /** Matches with viewers on this node. */
   readonly matches: string[];

@@ -2,9 +2,11 @@
  * A job's run directory (`<SPARK_JOBS_STATE>/runs/<job>`): what the launcher and the runner write there, and how
  * the other verbs (status, stop) read it from any process.
  */
+
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isAlive } from '../../../infra/local/supervisor.ts';
 import { JobError } from './errors.ts';
 import type { JobsConfig } from './jobs-config.ts';
 
@@ -59,15 +61,8 @@ export interface RunStatus {
   error?: string;
 }
 
-/** Whether a process is alive (signal 0 probes without touching it). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** Whether a process is alive: the supervisor's probe (re-exported for the job verbs). */
+export { isAlive };
 
 async function readJson<T>(file: string): Promise<T | undefined> {
   try {
