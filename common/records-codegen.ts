@@ -1,6 +1,6 @@
 /**
  * Generates `common/records.ts`, the TypeScript face of the Avro schemas in `schemas/` (the source of truth):
- * one interface per `*.avsc`, field docs from the schema's `doc`. `npm run records:generate` writes the file;
+ * one interface per schema TypeScript uses ({@link TYPED_SCHEMAS}), field docs from the schema's `doc`. `npm run records:generate` writes the file;
  * `records.test.ts` fails when the committed file is not what the schemas generate, so a new or changed schema
  * cannot ship with stale or missing types.
  *
@@ -187,8 +187,22 @@ export function generateRecordsModule(files: SchemaFile[]): string {
   return `${out.join('\n')}\n`;
 }
 
-/** Reads every `*.avsc` in `dir` (`schemas/` by default): `records.ts` is generated from all of them. */
+/**
+ * The schemas TypeScript code reads or writes, i.e. those `records.ts` types. Any other schema in `schemas/` is the
+ * output contract of a Spark job that only Spark writes (`sink.schema` of a `jobs/spark-sql/*.yml`, checked by
+ * `job:test`): a new job needs no TypeScript, so its sink schema needs no type until a service reads it
+ * (`records.test.ts` checks that every other schema is such a sink).
+ */
+export const TYPED_SCHEMAS = ['reaction.avsc', 'aggregate.avsc', 'swarm-update.avsc'] as const;
+
+/** Every `*.avsc` file name in `dir` (`schemas/` by default). */
+export async function listSchemaFiles(dir: URL = SCHEMAS_DIR): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => f.endsWith('.avsc')).sort();
+}
+
+/** Reads the {@link TYPED_SCHEMAS} from `dir` (`schemas/` by default): `records.ts` is generated from them. */
 export async function readSchemaFiles(dir: URL = SCHEMAS_DIR): Promise<SchemaFile[]> {
-  const names = (await readdir(dir)).filter((f) => f.endsWith('.avsc'));
-  return Promise.all(names.map(async (file) => ({ file, text: await readFile(new URL(file, dir), 'utf8') })));
+  return Promise.all(
+    TYPED_SCHEMAS.map(async (file) => ({ file, text: await readFile(new URL(file, dir), 'utf8') })),
+  );
 }

@@ -62,26 +62,3 @@ export interface SwarmWindow {
   /** Main publisher's clock when it produced this message. Epoch milliseconds. */
   routed_at: number;
 }
-
-/**
- * One of the top emojis of one match over one sliding event-time window, with its share of the window. Final:
- * written once, when the watermark passes the window's end. Key on Kafka: match_id. (`schemas/trend.avsc`)
- */
-export interface EmojiTrend {
-  match_id: string;
-  /** Epoch milliseconds. */
-  window_start: number;
-  /** Epoch milliseconds. */
-  window_end: number;
-  /** 1 for the emoji with the most reactions in the window; ties by emoji. */
-  rank: number;
-  emoji: string;
-  /** Reactions with this emoji in the window. */
-  count: number;
-  /** Reactions with any emoji in the window. */
-  total: number;
-  /** count / total, in (0, 1]. */
-  share: number;
-  /** Processing time of the micro-batch that produced the row. Epoch milliseconds. */
-  emitted_at: number;
-}

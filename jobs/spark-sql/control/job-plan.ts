@@ -4,6 +4,7 @@
  * turns them into the {@link JobPlan} the runner executes (topics resolved from logical names, schema texts, key,
  * trigger, watermark, dedupe, checkpoint of the job's stateful shape).
  */
+
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { loadSchema } from '../../../common/avro-serde.ts';
+import { defaultTopic } from '../../../common/topics.ts';
 import { JobError } from './errors.ts';
 import { JOBS_DIR, type JobsConfig, SCHEMAS_DIR } from './jobs-config.ts';
 
@@ -279,16 +281,10 @@ export function checkpointName(job: JobDefinition, sourceTopic: string): string 
 /** Whether a checkpoint root is a URI (HDFS, object store) rather than a local path. */
 export const isUriRoot = (root: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(root);
 
-/** Kafka topic of a logical name from the configuration. */
+/** Kafka topic of a logical name: the configuration's (`<NAME>_TOPIC`), else {@link defaultTopic}'s convention. */
 export function topicOf(config: JobsConfig, job: JobDefinition, which: 'source' | 'sink'): string {
   const logical = job.spec[which].topic;
-  const topic = config.topics[logical];
-  if (!topic) {
-    throw new JobError(
-      `${job.file}: ${which}.topic = ${logical} names no configured topic (known: ${Object.keys(config.topics).join(', ')})`,
-    );
-  }
-  return topic;
+  return config.topics[logical] ?? defaultTopic(logical);
 }
 
 const quote = (col: string) => `\`${col}\``;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { TOPICS } from '../../../common/topics.ts';
+import { defaultTopic, TOPICS } from '../../../common/topics.ts';
 import { cacheDir } from '../../../infra/local/cache-dir.ts';
 import { DEFAULT_PORTS } from '../../../infra/local/local-stack.ts';
 import { JobError } from './errors.ts';
@@ -26,8 +26,9 @@ export interface JobsConfig {
   /** `SPARK_UI_PORT`: a port, or `off`. @default off */
   uiPort: string;
   /**
-   * Logical topic names the job files use → Kafka topics: every name of {@link TOPICS}, each overridable by
-   * `<NAME>_TOPIC` (`REACTIONS_TOPIC`, `AGGREGATES_TOPIC`, `TRENDS_TOPIC`, …).
+   * Logical topic names → Kafka topics set by the environment: every name of {@link TOPICS} (its default, or
+   * `<NAME>_TOPIC`: `REACTIONS_TOPIC`, `AGGREGATES_TOPIC`, …) and every other `<NAME>_TOPIC` given (`TRENDS_TOPIC`).
+   * A logical name not here is {@link defaultTopic}'s `emoji.<name>.v1` (see `topicOf`).
    */
   topics: Record<string, string>;
   /** `SPARK_JOBS_STATE`: run directories (pid, status, progress, driver log). @default <cache>/spark-jobs */
@@ -93,12 +94,20 @@ export function loadJobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig
     registryUrl: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, ''),
     master: e.SPARK_MASTER,
     uiPort: e.SPARK_UI_PORT,
-    topics: Object.fromEntries(
-      Object.keys(TOPICS).map((logical) => [
-        logical,
-        String((e as Record<string, unknown>)[topicVariable(logical)]),
-      ]),
-    ),
+    topics: {
+      ...Object.fromEntries(
+        Object.entries(env).flatMap(([name, value]) => {
+          const logical = /^([A-Z][A-Z0-9_]*)_TOPIC$/.exec(name)?.[1]?.toLowerCase();
+          return logical && value ? [[logical, value]] : [];
+        }),
+      ),
+      ...Object.fromEntries(
+        Object.keys(TOPICS).map((logical) => [
+          logical,
+          String((e as Record<string, unknown>)[topicVariable(logical)]),
+        ]),
+      ),
+    },
     stateDir,
     checkpointRoot: e.SPARK_CHECKPOINT_ROOT ?? path.join(stateDir, 'checkpoints'),
     startingOffsets: e.SPARK_STARTING_OFFSETS,
