@@ -14,7 +14,6 @@
  * simulator all start it.
  */
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { argv, chalk } from 'zx';
 import { type Demo, startDemo } from '../infra/local/demo-traffic.ts';
 import { RuntimeError } from '../infra/local/errors.ts';
@@ -82,26 +81,13 @@ const addresses = pipelineAddresses(placeholder);
 const done = new AbortController();
 let demo: Demo | undefined;
 
-/** Waits until the last service (a subscriber node) is ready, i.e. the whole pipeline is up, then prints hints. */
+/** Once everything is ready (runForeground has printed its address block): hints, and the demo if asked. */
 async function whenUp(): Promise<void> {
-  const last = addresses.nodes.at(-1)?.url ?? addresses.directoryUrl;
-  while (!done.signal.aborted) {
-    try {
-      const res = await fetch(`${last}/ready`, { signal: AbortSignal.timeout(2_000) });
-      await res.body?.cancel();
-      if (res.ok) break;
-    } catch {
-      // not up yet
-    }
-    await sleep(1000);
-  }
-  // Let runForeground print its address block first.
-  await sleep(500);
   if (done.signal.aborted) return;
   process.stdout.write(
     `${chalk.bold('Try:')} npm run client -- --match demo-final   (keys 1–5 react)\n` +
       `     npm run load -- --rate 2000 --viewers 200 --duration 30 --matches 4\n` +
-      `     SPARK_JOBS_STATE=${addresses.sparkState} npm run job:status -- emoji-swarm\n\n`,
+      `     SPARK_JOBS_STATE=${addresses.sparkState} npm run job:status\n\n`,
   );
   if (argv.demo) {
     try {
@@ -118,7 +104,6 @@ const stopDemo = () => {
 };
 process.on('SIGINT', stopDemo);
 process.on('SIGTERM', stopDemo);
-void whenUp();
 
 try {
   process.exitCode = await runForeground({
@@ -127,6 +112,7 @@ try {
     registryPort: ports.registry,
     runDir,
     services: SERVICES,
+    onUp: () => void whenUp(),
   });
 } catch (error) {
   process.exitCode = reportFailure(error);

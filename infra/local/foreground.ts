@@ -47,6 +47,8 @@ export function portsFrom(
 
 export interface ForegroundOptions extends Omit<StackOptions, 'extraServices'> {
   services?: ServiceFactory[];
+  /** Called once every service is ready and the address block is printed (e.g. to print hints or start a demo). */
+  onUp?: () => void;
 }
 
 /** `--run-dir` over `EMOSTREAM_RUN_DIR` over `<cache>/run`. */
@@ -92,6 +94,7 @@ export async function runForeground(options: ForegroundOptions): Promise<number>
     '',
   ];
   process.stdout.write(lines.join('\n'));
+  options.onUp?.();
 
   // The signal rule of every main (common/service.ts); not runMain itself: this runner reports to a person, hands
   // its exit code back to its CLI, and on a second signal must SIGKILL its children's process groups.
