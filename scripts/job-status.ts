@@ -1,4 +1,7 @@
 #!/usr/bin/env tsx
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { argv, chalk } from 'zx';
 /**
  * job:status — every job that job:submit started, with Spark's progress of its recent micro-batches: input and
  * processed rows/s, batch duration (last, p50, max), Kafka offsets behind the latest, and how long ago the last
@@ -7,9 +10,7 @@
  *   npm run job:status            # table
  *   npm run job:status -- --json  # machine-readable
  */
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
-import { argv, chalk } from 'zx';
+import { ConfigError } from '../common/env.ts';
 import { JobError } from '../jobs/spark-sql/control/errors.ts';
 import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
 import { percentile } from '../jobs/spark-sql/control/percentile.ts';
@@ -83,6 +84,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(chalk.red(err instanceof JobError ? err.message : String((err as Error).stack ?? err)));
+  console.error(
+    chalk.red(
+      err instanceof JobError || err instanceof ConfigError
+        ? err.message
+        : String((err as Error).stack ?? err),
+    ),
+  );
   process.exit(1);
 });

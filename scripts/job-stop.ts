@@ -1,9 +1,10 @@
 #!/usr/bin/env tsx
+import { argv, chalk } from 'zx';
 /**
  * job:stop <job> — stops a running job gracefully: the runner lets the micro-batch in flight commit, stops the
  * query and exits; the checkpoint is kept, so job:submit resumes where it stopped.
  */
-import { argv, chalk } from 'zx';
+import { ConfigError } from '../common/env.ts';
 import { JobError } from '../jobs/spark-sql/control/errors.ts';
 import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
 import { runPaths, stopRun } from '../jobs/spark-sql/control/run-dir.ts';
@@ -18,6 +19,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(chalk.red(err instanceof JobError ? err.message : String((err as Error).stack ?? err)));
+  console.error(
+    chalk.red(
+      err instanceof JobError || err instanceof ConfigError
+        ? err.message
+        : String((err as Error).stack ?? err),
+    ),
+  );
   process.exit(1);
 });

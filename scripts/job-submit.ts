@@ -1,4 +1,5 @@
 #!/usr/bin/env tsx
+import { argv, chalk } from 'zx';
 /**
  * job:submit <job> — registers the job's schemas, creates its sink topic if missing and starts it with spark-submit (local[2] by default, or
  * SPARK_MASTER), in the background, on the checkpoint of its stateful shape. Waits until the query runs.
@@ -6,7 +7,7 @@
  *   npm run job:submit -- emoji-swarm            # a job in jobs/spark-sql
  *   npm run job:submit -- path/to/my-job.yml     # any job file (its .sql beside it)
  */
-import { argv, chalk } from 'zx';
+import { ConfigError } from '../common/env.ts';
 import { JobError } from '../jobs/spark-sql/control/errors.ts';
 import { loadPlan } from '../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
@@ -34,6 +35,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(chalk.red(err instanceof JobError ? err.message : String((err as Error).stack ?? err)));
+  console.error(
+    chalk.red(
+      err instanceof JobError || err instanceof ConfigError
+        ? err.message
+        : String((err as Error).stack ?? err),
+    ),
+  );
   process.exit(1);
 });

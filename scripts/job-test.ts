@@ -1,4 +1,7 @@
 #!/usr/bin/env tsx
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { argv, chalk } from 'zx';
 /**
  * job:test [job …] — runs each job's SQL in batch mode over the fixture reactions its yml names (a `repeat` field
  * stands for that many identical reactions), diffs the rows against its expected rows, checks the query's columns
@@ -9,9 +12,7 @@
  *   npm run job:test -- emoji-swarm           # one job
  *   npm run job:test -- some/dir/my-job.yml   # a job file anywhere
  */
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
-import { argv, chalk } from 'zx';
+import { ConfigError } from '../common/env.ts';
 import { JobError } from '../jobs/spark-sql/control/errors.ts';
 import { formatDiff, type JobTestResult, runJobTests } from '../jobs/spark-sql/control/job-test.ts';
 import { JOBS_DIR } from '../jobs/spark-sql/control/jobs-config.ts';
@@ -56,6 +57,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(chalk.red(err instanceof JobError ? err.message : String((err as Error).stack ?? err)));
+  console.error(
+    chalk.red(
+      err instanceof JobError || err instanceof ConfigError
+        ? err.message
+        : String((err as Error).stack ?? err),
+    ),
+  );
   process.exit(1);
 });

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { ConfigError } from '../../../common/env.ts';
 import { defaultTopic, TOPICS } from '../../../common/topics.ts';
 import { cacheDir } from '../../../infra/local/cache-dir.ts';
 import { DEFAULT_PORTS } from '../../../infra/local/local-stack.ts';
-import { JobError } from './errors.ts';
 
 /** Where the shipped jobs live. */
 export const JOBS_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -80,12 +80,14 @@ const LOCAL_DEFAULTS = {
   SCHEMA_REGISTRY_URL: `http://127.0.0.1:${DEFAULT_PORTS.registry}/apis/ccompat/v7`,
 };
 
-/** Parses the job scripts' configuration; every bad variable is named in one error. */
+/** Parses the job scripts' configuration; every bad variable is named in one {@link ConfigError} (common/env.ts). */
 export function loadJobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig {
   const parsed = EnvSchema.safeParse({ ...LOCAL_DEFAULTS, ...stripEmpty(env) });
   if (!parsed.success) {
-    const bad = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new JobError(`invalid configuration: ${bad}`);
+    throw new ConfigError(
+      'Spark job',
+      parsed.error.issues.map((i) => ({ variable: i.path.join('.'), message: i.message })),
+    );
   }
   const e = parsed.data;
   const stateDir = path.resolve(e.SPARK_JOBS_STATE ?? path.join(cacheDir(env), 'spark-jobs'));
