@@ -13,15 +13,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { $, argv, chalk } from 'zx';
-import { mainPublisherConfigFromEnv } from '../fanout/config.ts';
-import { createMainPublisher } from '../fanout/main-publisher/main-publisher.ts';
+import { createMainPublisher, mainPublisherConfigFromEnv } from '../fanout/index.ts';
 import { cacheDir } from '../infra/local/cache-dir.ts';
 import { reportFailure } from '../infra/local/foreground.ts';
 import { startStack } from '../infra/local/local-stack.ts';
 import { createProgress } from '../infra/local/progress.ts';
 import { loadVersions, repoRoot } from '../infra/local/versions.ts';
-import { configWithDefaults } from '../ingest/config.ts';
-import { createIngest } from '../ingest/ingest.ts';
+import { configWithDefaults, createIngest } from '../ingest/index.ts';
 
 /**
  * Checks that do not apply: there is no authentication to bypass, and `positive_data_acceptance` expects every
