@@ -4,12 +4,10 @@
  * above all: every match id ingest accepts is joinable by a viewer.
  */
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { closeServer, createFanoutMetrics, createHttpApp, listen } from '../fanout/http-server.ts';
 import { Directory, nodeReportSchema } from '../fanout/main-publisher/directory.ts';
-import { mountDirectoryRoutes } from '../fanout/main-publisher/directory-routes.ts';
+import { createDirectoryServer } from '../fanout/main-publisher/directory-server.ts';
 import { createEmojiNormalizer } from '../ingest/emoji-normalizer.ts';
 import { createReactionValidator } from '../ingest/reaction-validator.ts';
 import { CLUSTER_ID_PATTERN_SOURCE, ID_MAX_LENGTH, ID_PATTERN_SOURCE, isId } from './ids.ts';
@@ -70,21 +68,15 @@ function ingestAcceptsMatchId(candidate: unknown): { ok: boolean; stored?: strin
 }
 
 describe('one id grammar', () => {
-  let server: Server;
+  const directory = new Directory();
+  const server = createDirectoryServer({ host: '127.0.0.1', port: 0, directory });
   let base: string;
   beforeAll(async () => {
-    const directory = new Directory();
     directory.report('n1', { cluster_id: 'c1', url: 'http://127.0.0.1:1', viewers: 0, matches: [] });
-    const app = createHttpApp(
-      createFanoutMetrics('test', 'test'),
-      () => true,
-      (a) => mountDirectoryRoutes(a, { directory, snapshot: () => [] }),
-    );
-    const listening = await listen(app, '127.0.0.1', 0);
-    server = listening.server;
-    base = `http://127.0.0.1:${listening.port}`;
+    await server.start();
+    base = server.url;
   });
-  afterAll(() => closeServer(server));
+  afterAll(() => server.stop());
 
   it.each(CANDIDATES.map((c) => [JSON.stringify(c), c]))(
     'match id %s: ingest accepts it only if a viewer can join it',

@@ -1,22 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { SwarmMessage } from './socket-events.ts';
+import { swarmMessage, T0 } from './swarm-message.fixture.ts';
 import { isNewer, LatestWindows, versionOf, WindowMap } from './window-state.ts';
 
-const T0 = 1_760_000_000_000;
-
-function state(partial: Partial<SwarmMessage> = {}): SwarmMessage {
-  return {
-    match_id: 'A',
-    window_start: T0,
-    window_end: T0 + 2000,
-    counts: { '🔥': 1 },
-    swarm: { '🔥': 1 },
-    emitted_at: T0 + 2500,
-    routed_at: T0 + 2600,
-    sent_at: T0 + 2700,
-    ...partial,
-  };
-}
+const state = swarmMessage;
 
 describe('isNewer', () => {
   it('takes the greater emitted_at first, whatever the totals', () => {

@@ -2,30 +2,22 @@
  * The directory's HTTP surface over real HTTP (an in-process server on a free port): every refusal is the shared
  * problem+json shape, a known path with an undeclared method is 405 with `Allow`, an unknown path 404.
  */
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeServer, createFanoutMetrics, createHttpApp, listen } from '../http-server.ts';
 import { Directory } from './directory.ts';
-import { mountDirectoryRoutes } from './directory-routes.ts';
+import { createDirectoryServer } from './directory-server.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: problem bodies are checked field by field below
 type Json = any;
 
-let server: Server;
 let base: string;
 const directory = new Directory({ maxNodes: 2 });
+const server = createDirectoryServer({ host: '127.0.0.1', port: 0, directory });
 
 beforeAll(async () => {
-  const app = createHttpApp(
-    createFanoutMetrics('test', 'test'),
-    () => true,
-    (a) => mountDirectoryRoutes(a, { directory, snapshot: () => [] }),
-  );
-  const listening = await listen(app, '127.0.0.1', 0);
-  server = listening.server;
-  base = `http://127.0.0.1:${listening.port}`;
+  await server.start();
+  base = server.url;
 });
-afterAll(() => closeServer(server));
+afterAll(() => server.stop());
 
 const put = (path: string, body: string, contentType = 'application/json') =>
   fetch(base + path, { method: 'PUT', headers: { 'content-type': contentType }, body });

@@ -1,22 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { SwarmMessage } from '../../common/socket-events.ts';
+import { swarmMessage, T0 } from '../../common/swarm-message.fixture.ts';
 import { MessageCache } from './message-cache.ts';
 
-const T0 = 1_760_000_000_000;
-
-function message(partial: Partial<SwarmMessage> = {}): SwarmMessage {
-  return {
-    match_id: 'A',
-    window_start: T0,
-    window_end: T0 + 2000,
-    counts: { '🔥': 1 },
-    swarm: { '🔥': 1 },
-    emitted_at: T0 + 2500,
-    routed_at: T0 + 2600,
-    sent_at: T0 + 2700,
-    ...partial,
-  };
-}
+const message = swarmMessage;
 
 describe('MessageCache', () => {
   it('offers only newer states of a window, so repeats are not relayed twice', () => {
