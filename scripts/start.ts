@@ -4,6 +4,8 @@
  * processes, each once what it comes after is ready (`after` in pipeline-services.ts): ingest, the emoji-swarm
  * Spark SQL job, the fan-out main publisher (directory) and 2 cluster publishers at once, then each cluster's
  * 2 subscriber nodes. Prints the addresses;
+ * a service that exits on its own is restarted with backoff (the Spark job resumes from its checkpoint), a crash
+ * loop stops the stack; /status and /metrics of the supervisor on --status-port/EMOSTREAM_STATUS_PORT (8089).
  * Ctrl-C stops everything in reverse order (the Spark job gracefully).
  *
  * Ports as in `npm run stack`, plus --ingest-port/INGEST_PORT (8080) and --fanout-port/FANOUT_PORT (8090: the
@@ -24,6 +26,7 @@ import {
   runForeground,
   type ServiceContext,
   type ServiceFactory,
+  statusPortFrom,
 } from '../infra/local/foreground.ts';
 import {
   defaultPipelinePorts,
@@ -36,9 +39,11 @@ import { assertPortFree } from '../infra/local/ports.ts';
 const HOST = '127.0.0.1';
 let ports: ReturnType<typeof portsFrom>;
 let pipelinePorts: PipelineOptions['ports'];
+let statusPort: number;
 const runDir = runDirFrom(argv);
 try {
   ports = portsFrom(argv);
+  statusPort = statusPortFrom(argv);
   const fanoutBase = Number(argv['fanout-port'] ?? process.env.FANOUT_PORT ?? 8090);
   if (!Number.isInteger(fanoutBase) || fanoutBase < 1 || fanoutBase > 65_528) {
     throw new RuntimeError(
@@ -111,6 +116,7 @@ try {
     kafkaControllerPort: ports.kafkaController,
     registryPort: ports.registry,
     runDir,
+    statusPort,
     services: SERVICES,
     onUp: () => void whenUp(),
   });

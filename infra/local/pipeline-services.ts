@@ -12,7 +12,14 @@ import { loadJobsList } from '../../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../../jobs/spark-sql/control/jobs-config.ts';
 import { readStatus, runPaths } from '../../jobs/spark-sql/control/run-dir.ts';
 import { freePort } from './ports.ts';
-import { type RunningService, type ServiceSpec, startServices, stopServices } from './supervisor.ts';
+import {
+  DEFAULT_RESTART_POLICY,
+  type RestartPolicy,
+  type RunningService,
+  type ServiceSpec,
+  startServices,
+  stopServices,
+} from './supervisor.ts';
 import { repoRoot } from './versions.ts';
 
 /** The job whose aggregates the fan-out serves; `npm start` runs every job of jobs/spark-sql/jobs.yml. */
@@ -299,7 +306,10 @@ export interface Pipeline extends PipelineAddresses {
   runDir: string;
   /** The running service of that name (e.g. `node-cluster-a-1`). */
   service(name: string): RunningService;
-  /** SIGKILLs a service's whole process group (a crash, not a stop) and waits until it is gone. */
+  /**
+   * SIGKILLs a service's whole process group (a crash, not a stop) and waits until it is gone; with restarts on,
+   * the supervisor then starts it again (watch `service(name).events` for `ready`).
+   */
   kill(name: string): Promise<void>;
   /** Stops everything in reverse start order (the Spark job gracefully). */
   stop(): Promise<void>;
@@ -312,6 +322,11 @@ export interface StartPipelineOptions
     Partial<Pick<PipelineOptions, 'ports' | 'sparkState' | 'host'>> {
   /** Logs and pid files. Absent: a temp dir, removed by stop() unless EMOSTREAM_KEEP_RUN_DIR is set. */
   runDir?: string;
+  /**
+   * Restarts of a service that exits on its own (supervisor.ts); `false`: none, an exit is final.
+   * @default DEFAULT_RESTART_POLICY
+   */
+  restart?: RestartPolicy | false;
 }
 
 /**
@@ -337,7 +352,8 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Pipe
     if (ownRunDir && !process.env.EMOSTREAM_KEEP_RUN_DIR) rmSync(runDir, { recursive: true, force: true });
   };
   try {
-    services.push(...(await startServices(pipelineSpecs(full), runDir)));
+    const restart = options.restart === false ? undefined : (options.restart ?? DEFAULT_RESTART_POLICY);
+    services.push(...(await startServices(pipelineSpecs(full), runDir, { restart })));
   } catch (error) {
     await cleanup();
     throw error;
@@ -359,12 +375,16 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Pipe
     service: byName,
     async kill(name) {
       const s = byName(name);
+      // No run to kill: in backoff, or stopped.
+      if (s.state === 'backoff' || s.state === 'stopped') return;
+      const pgid = s.pid;
+      const gone = new Promise<unknown>((resolve) => s.events.once('exit', resolve));
       try {
-        process.kill(-s.pid, 'SIGKILL');
+        process.kill(-pgid, 'SIGKILL');
       } catch {
         // already gone
       }
-      await s.exited;
+      await Promise.race([gone, s.exited]);
     },
     stop,
     [Symbol.asyncDispose]: stop,
