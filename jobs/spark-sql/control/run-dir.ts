@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive } from '../../../infra/local/supervisor.ts';
+import { lockFile, releaseDriverLock } from './driver-lock.ts';
 import { JobError } from './errors.ts';
 import type { JobsConfig } from './jobs-config.ts';
 
@@ -129,10 +130,13 @@ export async function stopRun(paths: RunPaths, timeoutMs = 90_000): Promise<bool
   process.kill(status?.pid && isAlive(status.pid) ? status.pid : meta.launcherPid, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
   while (isAlive(meta.launcherPid) && Date.now() < deadline) await sleep(200);
+  // The runner releases the lock as it ends; this covers a driver that could not (killed, or died on its own).
   if (isAlive(meta.launcherPid)) {
     killGroup(meta.launcherPid, 'SIGKILL');
+    await releaseDriverLock(lockFile(paths.dir), meta.launcherPid);
     throw new JobError(`job ${meta.job} did not stop within ${timeoutMs} ms; killed`);
   }
+  await releaseDriverLock(lockFile(paths.dir), meta.launcherPid);
   return true;
 }
 
