@@ -207,7 +207,11 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
       stopTimeoutMs: 75_000,
       after: [],
       addresses: { 'driver log': jobPaths.log },
-      ready: async () => (await readStatus(jobPaths))?.state === 'running',
+      // Written by this run's runner, not one before it: a restart finds the killed run's `running` still there.
+      ready: async (_signal, run) => {
+        const status = await readStatus(jobPaths);
+        return status?.state === 'running' && (status.since ?? 0) * 1000 >= run.startedAt;
+      },
     });
   }
 

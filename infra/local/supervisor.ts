@@ -18,6 +18,14 @@ import { ServiceError } from './errors.ts';
 const WATCHDOG = fileURLToPath(new URL('./child-watchdog.mjs', import.meta.url));
 const PROBE_TIMEOUT_MS = 5000;
 
+/** The run of a service a readiness probe checks: state a previous run left behind must not count. */
+export interface RunInfo {
+  /** Epoch ms when this run was spawned. */
+  startedAt: number;
+  /** Its watchdog's pid (the group id). */
+  pgid: number;
+}
+
 /** How to run and probe one service. start.ts and the stack build lists of these. */
 export interface ServiceSpec {
   name: string;
@@ -29,7 +37,7 @@ export interface ServiceSpec {
    * Polled until it resolves true; a throw or false means "not yet". It must check the real thing (a metadata
    * request, an HTTP answer), never the mere passage of time.
    */
-  ready: (signal: AbortSignal) => Promise<boolean>;
+  ready: (signal: AbortSignal, run: RunInfo) => Promise<boolean>;
   /** @default 120000 */
   readyTimeoutMs?: number;
   /** Grace between SIGTERM and SIGKILL on stop. @default 20000 */
@@ -197,7 +205,8 @@ export function reapStale(runDir: string, names: string[]): string[] {
   return reaped;
 }
 
-async function waitReady(spec: ServiceSpec, pid: number, exited: Promise<unknown>, logFile: string) {
+async function waitReady(spec: ServiceSpec, run: Run, logFile: string) {
+  const { pid, exited } = run;
   const timeoutMs = spec.readyTimeoutMs ?? 120_000;
   const deadline = Date.now() + timeoutMs;
   const controller = new AbortController();
@@ -214,7 +223,7 @@ async function waitReady(spec: ServiceSpec, pid: number, exited: Promise<unknown
       // Each probe gets its own deadline, so a service that accepts connections but never answers cannot
       // hold the wait past its timeout.
       const probeSignal = AbortSignal.any([controller.signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]);
-      if (await spec.ready(probeSignal)) return;
+      if (await spec.ready(probeSignal, { startedAt: run.startedAt, pgid: pid })) return;
     } catch (error) {
       lastError = error;
     }
@@ -243,11 +252,13 @@ async function waitReady(spec: ServiceSpec, pid: number, exited: Promise<unknown
 /** One run of a service: its watchdog (group leader) and how it ended. */
 interface Run {
   pid: number;
+  startedAt: number;
   exited: Promise<ServiceExit>;
 }
 
 /** Spawns the watchdog running `spec` in a new process group, logging to `logFile` (appended). */
 function spawnRun(spec: ServiceSpec, runDir: string, logFile: string, grace: number): Run {
+  const startedAt = Date.now();
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
@@ -280,7 +291,7 @@ function spawnRun(spec: ServiceSpec, runDir: string, logFile: string, grace: num
   // Let a parent whose work is done exit: the pipe and child must not keep its event loop alive.
   child.unref();
   (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-  return { pid, exited };
+  return { pid, startedAt, exited };
 }
 
 /** Options of {@link startService}. */
@@ -348,7 +359,7 @@ export async function startService(
   };
 
   try {
-    await waitReady(spec, run.pid, run.exited, logFile);
+    await waitReady(spec, run, logFile);
   } catch (error) {
     await stopRun(run);
     finish((await run.exited).code);
@@ -406,7 +417,7 @@ export async function startService(
       state = 'starting';
       run = spawnRun(spec, runDir, logFile, grace);
       try {
-        await waitReady(spec, run.pid, run.exited, logFile);
+        await waitReady(spec, run, logFile);
         state = 'ready';
         readySince = Date.now();
         events.emit('ready');

@@ -59,6 +59,8 @@ export interface RunMeta {
 export interface RunStatus {
   state: 'running' | 'stopped' | 'failed';
   pid: number;
+  /** Epoch seconds the state was written (running, stopped). */
+  since?: number;
   error?: string;
 }
 
