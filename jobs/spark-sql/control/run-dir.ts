@@ -22,7 +22,7 @@ export interface RunPaths {
   progress: string;
   /** Written at start: launcher pid, checkpoint, topics. */
   meta: string;
-  /** spark-submit's stdout and stderr (unless the driver output is inherited). */
+  /** spark-submit's stdout and stderr (unless the driver output is inherited); the previous run's is `driver.log.previous`. */
   log: string;
 }
 

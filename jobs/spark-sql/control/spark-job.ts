@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createRegistryClient, registerSchema, valueSubject } from '../../../common/avro-serde.ts';
 import { createKafka, ensureTopic, KafkaLogLevel } from '../../../common/kafka.ts';
@@ -257,6 +257,8 @@ export function createSparkJob(plan: JobPlan, deps: SparkJobDeps): SparkJob {
     await Promise.all([rm(paths.status, { force: true }), rm(paths.progress, { force: true })]);
     await writeFile(paths.plan, JSON.stringify(runnerPlan, null, 2));
     const inherit = config.driverOutput === 'inherit';
+    // The previous run's driver log is what explains a crash the supervisor just restarted: keep one.
+    if (!inherit && existsSync(paths.log)) await rename(paths.log, `${paths.log}.previous`);
     const log = inherit ? undefined : openSync(paths.log, 'w');
     const child = spawn(rt.sparkSubmit, runnerArgs(rt, config.master, ['stream', '--plan', paths.plan]), {
       // Its own process group: a supervisor's group signal must not kill the driver before it can commit; stopping
