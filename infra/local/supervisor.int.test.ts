@@ -61,27 +61,32 @@ function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): P
   });
 }
 
+/** `npm run stack` on free ports (the supervisor's status endpoint too) in `runDir`. */
+async function npmRunStack(runDir: string) {
+  const ports = { kafka: 0, controller: 0, registry: 0, status: 0 };
+  for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
+  // Through npm itself, as users run it: npm relays SIGTERM to its script's shell, which must have exec'd the
+  // script (a plain `sh -c tsx …` would swallow the signal and leave the stack running).
+  const child = spawn(
+    'npm',
+    [
+      'run',
+      '--silent',
+      'stack',
+      '--',
+      ...Object.entries(ports).map(([name, port]) => `--${name}-port=${port}`),
+      `--run-dir=${runDir}`,
+    ],
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, ports };
+}
+
 describe('process supervision', () => {
   it('npm run stack stops Kafka and the registry on SIGTERM, exits 0 and leaves no process behind', async () => {
     const runDir = tempDir('emostream-stack-cli-');
-    const [kafkaPort, controllerPort, registryPort] = [await freePort(), await freePort(), await freePort()];
-    // Through npm itself, as users run it: npm relays SIGTERM to its script's shell, which must have exec'd the
-    // script (a plain `sh -c tsx …` would swallow the signal and leave the stack running).
-    const child = spawn(
-      'npm',
-      [
-        'run',
-        '--silent',
-        'stack',
-        '--',
-        `--kafka-port=${kafkaPort}`,
-        `--controller-port=${controllerPort}`,
-        `--registry-port=${registryPort}`,
-        `--run-dir=${runDir}`,
-      ],
-      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const { child, exited } = await npmRunStack(runDir);
     await waitForLine(child, /Ctrl-C stops everything/, 240_000);
 
     const pidDir = path.join(runDir, 'pids');
@@ -111,27 +116,11 @@ describe('process supervision', () => {
 
   it('npm run stack restarts a SIGKILLed service: back ready with restarts=1 in /status and /metrics', async () => {
     const runDir = tempDir('emostream-stack-restart-');
-    const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const child = spawn(
-      'npm',
-      [
-        'run',
-        '--silent',
-        'stack',
-        '--',
-        `--kafka-port=${ports[0]}`,
-        `--controller-port=${ports[1]}`,
-        `--registry-port=${ports[2]}`,
-        `--status-port=${ports[3]}`,
-        `--run-dir=${runDir}`,
-      ],
-      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const { child, exited, ports } = await npmRunStack(runDir);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const pidDir = path.join(runDir, 'pids');
     const leftovers = () =>
       readdirSync(pidDir).map((f) => Number(readFileSync(path.join(pidDir, f), 'utf8')));
@@ -139,7 +128,7 @@ describe('process supervision', () => {
     try {
       const line = await waitForLine(child, /supervisor: http:\/\/\S+\/status/, 240_000);
       const base = /(http:\/\/[^/\s]+)\/status/.exec(line)?.[1] ?? '';
-      expect(base).toBe(`http://127.0.0.1:${ports[3]}`);
+      expect(base).toBe(`http://127.0.0.1:${ports.status}`);
       pgids = leftovers();
       type Status = {
         services: { name: string; state: string; pgid: number; pid: number | null; restarts: number }[];
@@ -174,7 +163,7 @@ describe('process supervision', () => {
         /restart: registry exited \(signal SIGKILL \(exit code 137\)\); attempt 1, starting again in 1\.0 s/,
       );
       // The new run is probed for real: the registry answers.
-      expect((await fetch(`http://127.0.0.1:${ports[2]}/apis/ccompat/v7/subjects`)).ok).toBe(true);
+      expect((await fetch(`http://127.0.0.1:${ports.registry}/apis/ccompat/v7/subjects`)).ok).toBe(true);
       expect(readFileSync(path.join(runDir, 'logs', 'registry.log'), 'utf8')).toMatch(
         /restart 1 of registry/,
       );
