@@ -169,6 +169,14 @@ def pid_alive(pid, start_time=None):
     return not start_time or proc_start_time(pid) in (None, start_time)
 
 
+def say(message):
+    """A line on stderr, which is a pipe to the JVM: once the JVM is gone, writing raises, and must not stop us."""
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
 def release_lock(lock_file, owner_pid):
     """Removes the driver lock (driver-lock.ts) if it still names this driver."""
     if not lock_file:
@@ -203,7 +211,9 @@ def watch_owners(state, lock_file):
             why = gone()
             if why:
                 break
-        print(f"[runner] {why}: stopping the query and exiting", file=sys.stderr, flush=True)
+        # First the lock (a JVM kill leaves no one else to release it), then the words (stderr may be a broken pipe).
+        release_lock(lock_file, jvm)
+        say(f"[runner] {why}: stopping the query and exiting")
         # Hard deadline: a query.stop() through a dying JVM may never return.
         threading.Timer(15, lambda: os._exit(1)).start()
         query = state.get("query")
@@ -212,8 +222,6 @@ def watch_owners(state, lock_file):
                 query.stop()
             except Exception:  # noqa: BLE001 - the JVM may be half gone; exiting is all that is left
                 pass
-        release_lock(lock_file, jvm)
-        sys.stderr.flush()
         os._exit(1)
 
     threading.Thread(target=loop, name="owner-watch", daemon=True).start()
@@ -320,8 +328,8 @@ def run_stream(args):
                 last_batch = json.loads(fresh[-1])["batchId"]
     except Exception as err:  # the query failed: say why, exit non-zero
         write_json(status_file, {"state": "failed", "pid": os.getpid(), "error": str(err)[:4000]})
-        print(f"job {plan['name']} failed: {err}", file=sys.stderr)
         release_lock(lock_file, jvm)
+        say(f"job {plan['name']} failed: {err}")
         spark.stop()
         sys.exit(1)
     write_json(status_file, {"state": "stopped", "pid": os.getpid(), "since": time.time()})
