@@ -114,9 +114,9 @@ async function fetchBounded(url: string, timeoutMs: number): Promise<string> {
 }
 
 function reason(err: unknown): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string } };
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError') return 'timed out';
-  return e.cause?.code ?? e.message ?? String(err);
+  return (e.cause?.code ?? e.cause?.message ?? e.message ?? String(err)).slice(0, 200);
 }
 
 async function readJobs(stateDir: string): Promise<Record<string, JobPoint>> {
