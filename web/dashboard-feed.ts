@@ -29,6 +29,11 @@ import {
 const MAX_METRICS_BYTES = 1 << 20;
 /** Most Spark jobs shown. */
 const MAX_JOBS = 16;
+/**
+ * Latency quantiles are over this much of the past, not one scrape interval: a window update reaches a node
+ * every 2 s per match, so most intervals of a quiet stack would hold no observation and chart nothing.
+ */
+const QUANTILE_WINDOW_MS = 30_000;
 
 /** One service's state at a scrape. */
 export interface ServiceState {
@@ -48,7 +53,7 @@ export interface JobPoint {
   offsetsBehind: number | null;
 }
 
-/** Latency quantiles in ms over the last scrape interval; null without observations. */
+/** Latency quantiles in ms over the last 30 s; null without observations. */
 export interface LatencyPoint {
   p50: number | null;
   p99: number | null;
@@ -160,7 +165,23 @@ export function createDashboardFeed(options: DashboardFeedOptions): DashboardFee
   const history: DashboardPoint[] = [];
   /** The previous successful scrape of each service, for deltas. */
   let previous = new Map<string, { t: number; samples: Sample[] }>();
+  /** Per service, its latency histogram at each scrape of the last {@link QUANTILE_WINDOW_MS}, oldest first. */
+  const latencyHistory = new Map<string, { t: number; buckets: [number, number][] }[]>();
   let timer: NodeJS.Timeout | undefined;
+
+  /** The service's latency histogram now and at the start of the quantile window. */
+  function latencySpan(name: string, t: number, samples: Sample[]) {
+    const buckets = histogramBuckets(samples, 'fanout_emit_latency_seconds');
+    const list = latencyHistory.get(name) ?? [];
+    list.push({ t, buckets });
+    while (list.length > 2 && (list[1]?.t ?? t) <= t - QUANTILE_WINDOW_MS) list.shift();
+    latencyHistory.set(name, list);
+    return {
+      before: list.length > 1 ? (list[0]?.buckets ?? []) : [],
+      after: buckets,
+      fresh: list.length > 1,
+    };
+  }
   let inFlight: Promise<DashboardPoint> | undefined;
 
   async function scrapeOnce(): Promise<DashboardPoint> {
@@ -193,6 +214,7 @@ export function createDashboardFeed(options: DashboardFeedOptions): DashboardFee
       const { name, role } = r.target;
       if (r.samples === undefined) {
         point.services[name] = { role, up: false, error: r.error };
+        latencyHistory.delete(name); // a restarted service starts its histograms from zero
         continue;
       }
       point.services[name] = { role, up: true };
@@ -220,17 +242,18 @@ export function createDashboardFeed(options: DashboardFeedOptions): DashboardFee
         );
         point.viewersByNode[name] = sumOf(r.samples, 'fanout_viewers');
         point.roomsByNode[name] = sumOf(r.samples, 'fanout_rooms');
-        if (prev !== undefined) {
-          relayBefore.push(histogramBuckets(prev.samples, 'fanout_emit_latency_seconds'));
-          relayAfter.push(histogramBuckets(r.samples, 'fanout_emit_latency_seconds'));
+        const span = latencySpan(name, t, r.samples);
+        if (span.fresh) {
+          relayBefore.push(span.before);
+          relayAfter.push(span.after);
         }
-      } else if (role === 'main-publisher' && prev !== undefined) {
-        const before = histogramBuckets(prev.samples, 'fanout_emit_latency_seconds');
-        const after = histogramBuckets(r.samples, 'fanout_emit_latency_seconds');
-        point.routeLatencyMs = {
-          p50: ms(quantileBetween(before, after, 0.5)),
-          p99: ms(quantileBetween(before, after, 0.99)),
-        };
+      } else if (role === 'main-publisher') {
+        const { before, after, fresh } = latencySpan(name, t, r.samples);
+        if (fresh)
+          point.routeLatencyMs = {
+            p50: ms(quantileBetween(before, after, 0.5)),
+            p99: ms(quantileBetween(before, after, 0.99)),
+          };
       }
     }
     // The nodes share one bucket layout: summing their buckets gives the quantiles over all nodes.
