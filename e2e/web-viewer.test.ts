@@ -174,7 +174,7 @@ describe('the web viewer', () => {
     const kinds = [...'🔥😂👏😮😢🎉👍😡🥳😍🤯😱🙌💯⚽🏆😴🤔👀💔'];
     expect(kinds).toHaveLength(20);
     await nextWindow();
-    // 2500 of each: a swarm of 2 per kind, 40 rising emojis per window.
+    // 2500 of each in 10 requests (each its own ingest timestamp, so spread over a few windows): 20 kinds at once.
     for (let part = 0; part < 10; part++) {
       const reactions = kinds.flatMap((emoji, k) =>
         Array.from({ length: 250 }, (_, i) => ({
