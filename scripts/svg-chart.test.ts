@@ -28,7 +28,7 @@ describe('lineChartSvg', () => {
       hLines: [{ y: 250, label: 'target 250 ms' }],
     });
     expect(svg.startsWith('<svg')).toBe(true);
-    expect(svg).toContain('p99 &lt;ms&gt; &amp; &quot;viewers&quot;');
+    expect(svg).toContain('<title>p99 &lt;ms&gt; &amp; &quot;viewers&quot;</title>');
     expect(svg.match(/<polyline/g)).toHaveLength(2);
     expect(svg).toContain('target 250 ms');
     expect(svg).not.toContain('NaN');
