@@ -9,7 +9,8 @@
  * Ctrl-C stops everything in reverse order (the Spark job gracefully).
  *
  * Ports as in `npm run stack`, plus --ingest-port/INGEST_PORT (8080) and --fanout-port/FANOUT_PORT (8090: the
- * directory; cluster publishers and nodes take the next six). `--demo` adds simulated viewers and reactions.
+ * directory; cluster publishers and nodes take the next six) and --web-port/WEB_PORT (8088: the viewer page and the
+ * operator dashboard). `--demo` adds simulated viewers and reactions.
  *
  * To add a service, add its spec (command, env, readiness probe) to `pipelineSpecs` in
  * infra/local/pipeline-services.ts; SERVICES below is derived from that list, so `npm start`, the tests and the load
@@ -17,6 +18,7 @@
  */
 import path from 'node:path';
 import { argv, chalk } from 'zx';
+import { WEB_DEFAULT_PORT } from '../common/cors.ts';
 import { type Demo, startDemo } from '../infra/local/demo-traffic.ts';
 import { RuntimeError } from '../infra/local/errors.ts';
 import {
@@ -50,12 +52,17 @@ try {
       `--fanout-port must be a port number (it and the next 6 are used), got ${fanoutBase}`,
     );
   }
-  pipelinePorts = defaultPipelinePorts(ports.ingest, fanoutBase);
+  const webPort = Number(argv['web-port'] ?? process.env.WEB_PORT ?? WEB_DEFAULT_PORT);
+  if (!Number.isInteger(webPort) || webPort < 1 || webPort > 65_535) {
+    throw new RuntimeError(`--web-port must be a port number, got ${webPort}`);
+  }
+  pipelinePorts = defaultPipelinePorts(ports.ingest, fanoutBase, webPort);
   // Checked before anything starts, so a taken port fails fast instead of after Kafka and the registry are up.
   await assertPortFree('Ingest API', HOST, pipelinePorts.ingest);
   await assertPortFree('Fan-out directory (main publisher)', HOST, pipelinePorts.main);
   for (const p of pipelinePorts.clusterPublishers) await assertPortFree('Cluster publisher', HOST, p);
   for (const p of pipelinePorts.nodes.flat()) await assertPortFree('Subscriber node', HOST, p);
+  await assertPortFree('Web viewer and dashboard', HOST, pipelinePorts.web);
 } catch (error) {
   process.exit(reportFailure(error));
 }
@@ -90,7 +97,9 @@ let demo: Demo | undefined;
 async function whenUp(): Promise<void> {
   if (done.signal.aborted) return;
   process.stdout.write(
-    `${chalk.bold('Try:')} npm run client -- --match demo-final   (keys 1–5 react)\n` +
+    `${chalk.bold('Watch:')} ${addresses.viewerUrl}?match=demo-final   (keys 1–9 react)\n` +
+      `${chalk.bold('Operate:')} ${addresses.dashboardUrl}\n` +
+      `${chalk.bold('Try:')} npm run client -- --match demo-final   (keys 1–5 react)\n` +
       `     npm run load -- --rate 2000 --viewers 200 --duration 30 --matches 4\n` +
       `     SPARK_JOBS_STATE=${addresses.sparkState} npm run job:status\n\n`,
   );

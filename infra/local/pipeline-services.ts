@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { WEB_DEFAULT_PORT } from '../../common/cors.ts';
 import { TOPICS } from '../../common/topics.ts';
 import { loadJobsList } from '../../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../../jobs/spark-sql/control/jobs-config.ts';
@@ -40,10 +41,12 @@ export interface PipelinePorts {
   clusterPublishers: number[];
   /** Per cluster, one per node. */
   nodes: number[][];
+  /** The web server: viewer page and operator dashboard. */
+  web: number;
 }
 
-/** Fixed ports of `npm start`: ingest 8080, directory 8090, cluster publishers 8091–8092, nodes 8093–8096. */
-export function defaultPipelinePorts(ingest = 8080, base = 8090): PipelinePorts {
+/** Fixed ports of `npm start`: ingest 8080, directory 8090, cluster publishers 8091–8092, nodes 8093–8096, web 8088. */
+export function defaultPipelinePorts(ingest = 8080, base = 8090, web = WEB_DEFAULT_PORT): PipelinePorts {
   const { clusters, nodesPerCluster } = DEFAULT_TOPOLOGY;
   return {
     ingest,
@@ -52,6 +55,7 @@ export function defaultPipelinePorts(ingest = 8080, base = 8090): PipelinePorts 
     nodes: clusters.map((_, c) =>
       Array.from({ length: nodesPerCluster }, (_, n) => base + 1 + clusters.length + c * nodesPerCluster + n),
     ),
+    web,
   };
 }
 
@@ -107,6 +111,10 @@ export interface PipelineAddresses {
   nodes: PipelineNode[];
   /** SPARK_JOBS_STATE of the job, for `npm run job:status`. */
   sparkState: string;
+  /** The web viewer page (`?match=<id>` to open a match). */
+  viewerUrl: string;
+  /** The operator dashboard page. */
+  dashboardUrl: string;
 }
 
 /** Runs a TypeScript entry point with this repo's tsx loader. */
@@ -137,6 +145,8 @@ export function pipelineAddresses(options: PipelineOptions): PipelineAddresses {
       })),
     ),
     sparkState: options.sparkState,
+    viewerUrl: `http://${host}:${ports.web}/viewer`,
+    dashboardUrl: `http://${host}:${ports.web}/dashboard`,
   };
 }
 
@@ -160,6 +170,10 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
     KAFKA_BROKERS: options.kafkaBrokers,
     SCHEMA_REGISTRY_URL: options.registryUrl,
     HOST: options.host,
+    // The web viewer's page calls ingest and the directory across origins; an operator's own list is kept.
+    CORS_ORIGINS: [`http://${options.host}:${options.ports.web}`, process.env.CORS_ORIGINS]
+      .filter((o) => o !== undefined && o !== '')
+      .join(','),
   };
   const fanoutCommon = {
     ...common,
@@ -271,6 +285,34 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
       });
     }
   });
+  const metricsTargets = [
+    `ingest:ingest=${addresses.ingestUrl}`,
+    `main-publisher:main-publisher=${addresses.directoryUrl}`,
+    ...clusters.map(
+      (c, i) => `cluster-publisher:cluster-publisher-${c}=${addresses.clusterPublisherUrls[i]}`,
+    ),
+    ...addresses.nodes.map((n) => `subscriber-node:${n.name}=${n.url}`),
+  ];
+  specs.push({
+    name: 'web',
+    ...tsxEntry('web/main.ts'),
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      HOST: options.host,
+      WEB_PORT: String(options.ports.web),
+      INGEST_URL: addresses.ingestUrl,
+      DIRECTORY_URL: addresses.directoryUrl,
+      WEB_METRICS_TARGETS: metricsTargets.join(','),
+      SPARK_JOBS_STATE: options.sparkState,
+    },
+    readyTimeoutMs: 60_000,
+    stopTimeoutMs: 10_000,
+    // Needs nothing up: the dashboard shows what is not (yet) answering as down.
+    after: [],
+    addresses: { viewer: addresses.viewerUrl, dashboard: addresses.dashboardUrl },
+    ready: (signal) => httpOk(`http://${options.host}:${options.ports.web}/health`, signal),
+  });
   return specs;
 }
 
@@ -301,7 +343,7 @@ export async function freePipelinePorts(
     for (let n = 0; n < nodesPerCluster; n++) ports.push(await next());
     nodes.push(ports);
   }
-  return { ingest, main, clusterPublishers, nodes };
+  return { ingest, main, clusterPublishers, nodes, web: await next() };
 }
 
 /** A pipeline started by {@link startPipeline}. */
