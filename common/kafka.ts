@@ -5,7 +5,14 @@
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Admin, ConfigResourceTypes, Kafka, type KafkaConfig, type LogEntry, logLevel } from 'kafkajs';
+import {
+  type Admin,
+  type ConfigResourceTypes,
+  Kafka,
+  type KafkaConfig,
+  type LogEntry,
+  logLevel,
+} from 'kafkajs';
 import type { Logger } from './logger.ts';
 
 export { logLevel as KafkaLogLevel };
@@ -140,6 +147,11 @@ function topicConfig(spec: TopicSpec) {
   };
 }
 
+/**
+ * kafkajs' `ConfigResourceTypes.TOPIC`. A value, not the import: kafkajs' CommonJS index builds its exports in a way
+ * Node's ESM loader cannot see, so that named import fails at run time (it only works under a bundler).
+ */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 /** Per-topic overrides (DYNAMIC_TOPIC_CONFIG), as the broker reports them. */
 const TOPIC_OVERRIDE = 1;
 
@@ -152,7 +164,7 @@ async function alignConfigs(admin: Admin, specs: readonly TopicSpec[]): Promise<
   if (wanted.length === 0) return;
   const { resources } = await admin.describeConfigs({
     includeSynonyms: false,
-    resources: wanted.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.topic })),
+    resources: wanted.map((s) => ({ type: TOPIC_RESOURCE, name: s.topic })),
   });
   const changes = wanted.flatMap((spec) => {
     const entries = resources.find((r) => r.resourceName === spec.topic)?.configEntries ?? [];
@@ -165,7 +177,7 @@ async function alignConfigs(admin: Admin, specs: readonly TopicSpec[]): Promise<
     const merged = { ...overrides, ...spec.configs };
     return [
       {
-        type: ConfigResourceTypes.TOPIC,
+        type: TOPIC_RESOURCE,
         name: spec.topic,
         configEntries: Object.entries(merged).map(([name, value]) => ({ name, value })),
       },
