@@ -1,7 +1,15 @@
 import { Writable } from 'node:stream';
+import type { Admin } from 'kafkajs';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { brokerList, KafkaLogLevel, kafkaLevelFor, kafkaLogCreator, pinoLevelOf } from './kafka.ts';
+import {
+  brokerList,
+  ensureTopic,
+  KafkaLogLevel,
+  kafkaLevelFor,
+  kafkaLogCreator,
+  pinoLevelOf,
+} from './kafka.ts';
 
 /** A pino logger at `level` whose JSON lines land in `lines`. */
 function capture(level: string) {
@@ -76,5 +84,68 @@ describe('brokerList', () => {
   it('takes the KAFKA_BROKERS form or a list', () => {
     expect(brokerList('a:1, b:2,')).toEqual(['a:1', 'b:2']);
     expect(brokerList(['a:1'])).toEqual(['a:1']);
+  });
+});
+
+describe('ensureTopic with alterConfigs', () => {
+  /** An admin holding one existing topic with per-topic overrides (source 1) and a broker default (source 5). */
+  function fakeAdmin(entries: { configName: string; configValue: string; configSource: number }[]) {
+    const altered: unknown[] = [];
+    const admin = {
+      listTopics: async () => ['t'],
+      createTopics: async () => true,
+      fetchTopicMetadata: async () => ({
+        topics: [{ name: 't', partitions: [{ leader: 1 }, { leader: 1 }] }],
+      }),
+      describeConfigs: async () => ({ resources: [{ resourceName: 't', configEntries: entries }] }),
+      alterConfigs: async (req: unknown) => {
+        altered.push(req);
+      },
+    };
+    return { admin: admin as unknown as Admin, altered };
+  }
+  const entries = [
+    { configName: 'max.message.bytes', configValue: '2000000', configSource: 1 },
+    { configName: 'retention.ms', configValue: '1000', configSource: 1 },
+    { configName: 'segment.bytes', configValue: '1073741824', configSource: 5 },
+  ];
+
+  it('alters a differing config and sends the topic’s other overrides along (AlterConfigs replaces them all)', async () => {
+    const { admin, altered } = fakeAdmin(entries);
+    const spec = {
+      topic: 't',
+      partitions: 2,
+      configs: { 'retention.ms': '6000', 'segment.bytes': '1048576' },
+    };
+    await ensureTopic(admin, spec, { alterConfigs: true });
+    expect(altered).toEqual([
+      {
+        validateOnly: false,
+        resources: [
+          {
+            type: 2,
+            name: 't',
+            configEntries: [
+              { name: 'max.message.bytes', value: '2000000' },
+              { name: 'retention.ms', value: '6000' },
+              { name: 'segment.bytes', value: '1048576' },
+            ],
+          },
+        ],
+      },
+    ]);
+  });
+
+  it('leaves a topic alone when its configs already match, or when not asked to align', async () => {
+    const same = fakeAdmin(entries);
+    await ensureTopic(
+      same.admin,
+      { topic: 't', partitions: 2, configs: { 'retention.ms': '1000' } },
+      { alterConfigs: true },
+    );
+    expect(same.altered).toEqual([]);
+    const off = fakeAdmin(entries);
+    await ensureTopic(off.admin, { topic: 't', partitions: 2, configs: { 'retention.ms': '6000' } });
+    expect(off.altered).toEqual([]);
   });
 });

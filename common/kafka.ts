@@ -5,7 +5,14 @@
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Admin, Kafka, type KafkaConfig, type LogEntry, logLevel } from 'kafkajs';
+import {
+  type Admin,
+  type ConfigResourceTypes,
+  Kafka,
+  type KafkaConfig,
+  type LogEntry,
+  logLevel,
+} from 'kafkajs';
 import type { Logger } from './logger.ts';
 
 export { logLevel as KafkaLogLevel };
@@ -98,6 +105,12 @@ export interface EnsureTopicOptions {
   exactPartitions?: boolean;
   /** Tries before a retriable failure is thrown. @default 10 */
   attempts?: number;
+  /**
+   * An existing topic whose {@link TopicSpec.configs} differ gets them altered to the spec's values (its other
+   * per-topic overrides are kept), so a changed setting reaches topics made by an earlier run. For stacks that own
+   * their topics; services that share a topic made elsewhere leave it off. @default false
+   */
+  alterConfigs?: boolean;
 }
 
 /** An existing topic's partition count differs from the one asked with `exactPartitions`. Never retriable. */
@@ -134,6 +147,45 @@ function topicConfig(spec: TopicSpec) {
   };
 }
 
+/**
+ * kafkajs' `ConfigResourceTypes.TOPIC`. A value, not the import: kafkajs' CommonJS index builds its exports in a way
+ * Node's ESM loader cannot see, so that named import fails at run time (it only works under a bundler).
+ */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
+/** Per-topic overrides (DYNAMIC_TOPIC_CONFIG), as the broker reports them. */
+const TOPIC_OVERRIDE = 1;
+
+/**
+ * Alters each spec'd topic whose configs differ from its `configs`. Kafka's AlterConfigs (the one kafkajs speaks)
+ * replaces a topic's whole set of overrides, so the topic's current overrides are sent along with the changes.
+ */
+async function alignConfigs(admin: Admin, specs: readonly TopicSpec[]): Promise<void> {
+  const wanted = specs.filter((s) => s.configs && Object.keys(s.configs).length > 0);
+  if (wanted.length === 0) return;
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: wanted.map((s) => ({ type: TOPIC_RESOURCE, name: s.topic })),
+  });
+  const changes = wanted.flatMap((spec) => {
+    const entries = resources.find((r) => r.resourceName === spec.topic)?.configEntries ?? [];
+    const current = new Map(entries.map((e) => [e.configName, e.configValue]));
+    const differs = Object.entries(spec.configs ?? {}).some(([name, value]) => current.get(name) !== value);
+    if (!differs) return [];
+    const overrides = Object.fromEntries(
+      entries.filter((e) => e.configSource === TOPIC_OVERRIDE).map((e) => [e.configName, e.configValue]),
+    );
+    const merged = { ...overrides, ...spec.configs };
+    return [
+      {
+        type: TOPIC_RESOURCE,
+        name: spec.topic,
+        configEntries: Object.entries(merged).map(([name, value]) => ({ name, value })),
+      },
+    ];
+  });
+  if (changes.length > 0) await admin.alterConfigs({ validateOnly: false, resources: changes });
+}
+
 async function ensureAll(
   admin: Admin,
   specs: readonly TopicSpec[],
@@ -166,6 +218,7 @@ async function ensureAll(
         }
         counts[spec.topic] = partitions.length;
       }
+      if (options.alterConfigs) await alignConfigs(admin, specs);
       return counts;
     } catch (err) {
       if (!isRetriable(err) || attempt >= attempts) throw err;
@@ -176,7 +229,8 @@ async function ensureAll(
 
 /**
  * Creates `spec` (or each of a list) if it does not exist yet and resolves once every partition has
- * a leader, with the partition count per topic. Other creators may race this one: "already exists" is success,
+ * a leader, with the partition count per topic (and, with {@link EnsureTopicOptions.alterConfigs}, its configs
+ * aligned to the spec's). Other creators may race this one: "already exists" is success,
  * and a retriable answer is retried a bounded number of times. Given a client rather than a connected admin, it
  * connects an admin of its own for the call.
  */

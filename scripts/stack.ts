@@ -2,11 +2,15 @@
 /**
  * `npm run stack` — provision, then run Kafka (KRaft) and the schema registry in the foreground until Ctrl-C.
  * Ports: --kafka-port/KAFKA_PORT (9092), --controller-port/KAFKA_CONTROLLER_PORT (9093),
- * --registry-port/SCHEMA_REGISTRY_PORT (8081). Run dir (logs, Kafka data, pid files): --run-dir/EMOSTREAM_RUN_DIR,
- * default <cache>/run, wiped at start. A service that exits is restarted (supervisor.ts's DEFAULT_RESTART_POLICY);
- * the supervisor's /status and /metrics: --status-port/EMOSTREAM_STATUS_PORT (8089; 0 = a free port).
+ * --registry-port/SCHEMA_REGISTRY_PORT (8081). Run dir (logs, pid files): --run-dir/EMOSTREAM_RUN_DIR, default
+ * <cache>/run, renewed at start (the last run's logs move to logs/previous/). Data dir (Kafka's log, the registry's
+ * database), kept across runs: --data-dir/EMOSTREAM_DATA_DIR, default <cache>/data; `--fresh` wipes it first.
+ * Retention: --retention-ms, --retention-bytes, --segment-bytes (or EMOSTREAM_RETENTION_MS, …; see README).
+ * A service that exits is restarted (supervisor.ts's DEFAULT_RESTART_POLICY); the supervisor's /status and
+ * /metrics: --status-port/EMOSTREAM_STATUS_PORT (8089; 0 = a free port).
  */
 import { argv } from 'zx';
+import { dataDirFrom } from '../infra/local/data-dir.ts';
 import {
   portsFrom,
   reportFailure,
@@ -14,6 +18,7 @@ import {
   runForeground,
   statusPortFrom,
 } from '../infra/local/foreground.ts';
+import { retentionFrom } from '../infra/local/retention.ts';
 
 try {
   const ports = portsFrom(argv);
@@ -23,6 +28,9 @@ try {
     registryPort: ports.registry,
     runDir: runDirFrom(argv),
     statusPort: statusPortFrom(argv),
+    dataDir: dataDirFrom(argv),
+    fresh: Boolean(argv.fresh),
+    retention: retentionFrom(argv),
   });
 } catch (error) {
   process.exitCode = reportFailure(error);

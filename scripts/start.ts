@@ -8,6 +8,9 @@
  * loop stops the stack; /status and /metrics of the supervisor on --status-port/EMOSTREAM_STATUS_PORT (8089).
  * Ctrl-C stops everything in reverse order (the Spark job gracefully).
  *
+ * State (Kafka's log, the registry's database, the Spark checkpoints) persists in the data dir as in `npm run stack`
+ * (--data-dir/EMOSTREAM_DATA_DIR, default <cache>/data; `--fresh` wipes it first); the job resumes from its checkpoint.
+ *
  * Ports as in `npm run stack`, plus --ingest-port/INGEST_PORT (8080) and --fanout-port/FANOUT_PORT (8090: the
  * directory; cluster publishers and nodes take the next six) and --web-port/WEB_PORT (8088: the viewer page and the
  * operator dashboard). `--demo` adds simulated viewers and reactions.
@@ -16,9 +19,9 @@
  * infra/local/pipeline-services.ts; SERVICES below is derived from that list, so `npm start`, the tests and the load
  * simulator all start it.
  */
-import path from 'node:path';
 import { argv, chalk } from 'zx';
 import { WEB_DEFAULT_PORT } from '../common/cors.ts';
+import { dataDirFrom, dataPaths } from '../infra/local/data-dir.ts';
 import { type Demo, startDemo } from '../infra/local/demo-traffic.ts';
 import { RuntimeError } from '../infra/local/errors.ts';
 import {
@@ -37,15 +40,19 @@ import {
   pipelineSpecs,
 } from '../infra/local/pipeline-services.ts';
 import { assertPortFree } from '../infra/local/ports.ts';
+import { type RetentionSettings, retentionFrom } from '../infra/local/retention.ts';
 
 const HOST = '127.0.0.1';
 let ports: ReturnType<typeof portsFrom>;
 let pipelinePorts: PipelineOptions['ports'];
 let statusPort: number;
+let retention: RetentionSettings;
 const runDir = runDirFrom(argv);
+const dataDir = dataDirFrom(argv);
 try {
   ports = portsFrom(argv);
   statusPort = statusPortFrom(argv);
+  retention = retentionFrom(argv);
   const fanoutBase = Number(argv['fanout-port'] ?? process.env.FANOUT_PORT ?? 8090);
   if (!Number.isInteger(fanoutBase) || fanoutBase < 1 || fanoutBase > 65_528) {
     throw new RuntimeError(
@@ -74,9 +81,9 @@ function pipelineOn(ctx: Pick<ServiceContext, 'host' | 'kafkaBrokers' | 'registr
     kafkaBrokers: ctx.kafkaBrokers,
     registryUrl: ctx.registryUrl,
     ports: pipelinePorts,
-    // Beside Kafka's data in the run dir: both are wiped together on the next start, so a checkpoint never
-    // points at offsets of a broker that no longer exists.
-    sparkState: path.join(runDir, 'spark-jobs'),
+    // Beside Kafka's data in the data dir: both are kept or wiped (--fresh, npm run reset) together, so a
+    // checkpoint never points at offsets of a broker that no longer exists.
+    sparkState: dataPaths(dataDir).sparkState,
   };
 }
 
@@ -126,6 +133,9 @@ try {
     registryPort: ports.registry,
     runDir,
     statusPort,
+    dataDir,
+    fresh: Boolean(argv.fresh),
+    retention,
     services: SERVICES,
     onUp: () => void whenUp(),
   });

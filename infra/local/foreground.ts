@@ -1,6 +1,9 @@
 import path from 'node:path';
+import { chalk } from 'zx';
+import { ConfigError } from '../../common/env.ts';
 import { onStopSignals } from '../../common/service.ts';
 import { cacheDir } from './cache-dir.ts';
+import { dataDirReport, describeWipe, wipeDataDir } from './data-dir.ts';
 import { PortInUseError, RuntimeError } from './errors.ts';
 import { DEFAULT_PORTS, type StackAddresses, type StackOptions, startStack } from './local-stack.ts';
 import { assertPortFree } from './ports.ts';
@@ -88,6 +91,16 @@ export interface ForegroundOptions extends Omit<StackOptions, 'extraServices'> {
   statusPort?: number;
   /** Called once every service is ready and the address block is printed (e.g. to print hints or start a demo). */
   onUp?: () => void;
+  /** Wipe {@link StackOptions.dataDir} first, printing what is deleted (`--fresh`). */
+  fresh?: boolean;
+}
+
+/** Before the stack starts: `--fresh` wipes the data dir; then its place, size, and a warning when disk is low. */
+function announceDataDir(dataDir: string, fresh: boolean): void {
+  if (fresh) process.stdout.write(`${describeWipe(wipeDataDir(dataDir)).join('\n')}\n`);
+  const { info, warning } = dataDirReport(dataDir);
+  process.stdout.write(`${info}\n`);
+  if (warning) process.stderr.write(chalk.yellow(`warning: ${warning}\n`));
 }
 
 /** `--run-dir` over `EMOSTREAM_RUN_DIR` over `<cache>/run`. */
@@ -107,6 +120,7 @@ export async function runForeground(options: ForegroundOptions): Promise<number>
   const statusPort = options.statusPort ?? DEFAULT_STATUS_PORT;
   // Before anything starts, so a taken port fails in a second rather than after Kafka and Spark are up.
   if (statusPort) await assertPortFree(STATUS_SERVICE, host, statusPort);
+  if (options.dataDir) announceDataDir(options.dataDir, options.fresh ?? false);
   const skipped: string[] = [];
   const stack = await startStack({
     restart: DEFAULT_RESTART_POLICY,
@@ -194,7 +208,8 @@ export function reportFailure(error: unknown): number {
       `\n${error.name}: ${error.message}\nPorts: --kafka-port/KAFKA_PORT, --controller-port/KAFKA_CONTROLLER_PORT, ` +
         '--registry-port/SCHEMA_REGISTRY_PORT, --ingest-port/INGEST_PORT.\n',
     );
-  } else if (error instanceof RuntimeError) process.stderr.write(`\n${error.name}: ${error.message}\n`);
+  } else if (error instanceof RuntimeError || error instanceof ConfigError)
+    process.stderr.write(`\n${error.name}: ${error.message}\n`);
   else process.stderr.write(`\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   return 1;
 }

@@ -3,11 +3,19 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createKafka, ensureTopic, TopicMismatchError } from '../../common/kafka.ts';
 import { TOPICS } from '../../common/topics.ts';
+import { claimDataDir, dataPaths } from './data-dir.ts';
 import { PortInUseError, RuntimeError, ServiceError } from './errors.ts';
-import { prepareKafkaBroker, runtimeLogger } from './kafka-broker.ts';
+import { formattedClusterId, prepareKafkaBroker, runtimeLogger } from './kafka-broker.ts';
 import { assertPortFree, freePort } from './ports.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { type ProvisionOptions, provision, type Runtime, resolveRuntime } from './provisioner.ts';
+import {
+  brokerRetentionProperties,
+  DEFAULT_RETENTION,
+  type RetentionSettings,
+  topicRetentionConfigs,
+} from './retention.ts';
+import { renewRunDir } from './run-dir.ts';
 import { schemaRegistrySpec } from './schema-registry.ts';
 import {
   type RestartPolicy,
@@ -43,10 +51,19 @@ export interface StackOptions {
   /** Topic → partitions, created once Kafka is ready. @default DEFAULT_TOPIC_PARTITIONS */
   topics?: Record<string, number>;
   /**
-   * Where logs, pid files and Kafka's data go. Absent: a fresh temp dir, removed by stop(). Given: emptied at
-   * start (after reaping processes a killed earlier run left there) and kept after stop for its logs.
+   * Where logs, pid files (and Kafka's data, without {@link dataDir}) go. Absent: a fresh temp dir, removed by
+   * stop(). Given: emptied at start (after reaping processes a killed earlier run left there) except its logs,
+   * which move to `logs/previous/`, and kept after stop for its logs.
    */
   runDir?: string;
+  /**
+   * Where Kafka's log and the registry's database persist across runs (see data-dir.ts); the stack resumes from
+   * them and holds the directory while it runs. Absent: both live in the run dir (Kafka) or in memory (registry)
+   * and start empty, as tests want.
+   */
+  dataDir?: string;
+  /** Retention of the stack's topics (and the broker's defaults). @default DEFAULT_RETENTION */
+  retention?: RetentionSettings;
   progress?: Progress;
   /** Provisioning options; `false` skips provisioning and uses the cache as it is. */
   provision?: ProvisionOptions | false;
@@ -77,6 +94,8 @@ export interface StackAddresses {
 export interface Stack extends StackAddresses {
   runtime: Runtime;
   runDir: string;
+  /** The data dir it runs on, if given. */
+  dataDir?: string;
   services: RunningService[];
   /** Log file per service name. */
   logs: Record<string, string>;
@@ -101,15 +120,20 @@ const SERVICE_NAMES = ['kafka', 'registry'];
  * The stack's topics with their exact partition counts (replication 1: one broker). A topic that exists with
  * another count is an error rather than a silent mismatch.
  */
-async function createStackTopics(brokers: string, topics: Record<string, number>): Promise<void> {
+async function createStackTopics(
+  brokers: string,
+  topics: Record<string, number>,
+  configs: Record<string, string>,
+): Promise<void> {
   const kafka = createKafka({ clientId: 'emostream-runtime-admin', brokers, logger: runtimeLogger });
   const specs = Object.entries(topics).map(([topic, partitions]) => ({
     topic,
     partitions,
     replicationFactor: 1,
+    configs,
   }));
   try {
-    await ensureTopic(kafka, specs, { exactPartitions: true });
+    await ensureTopic(kafka, specs, { exactPartitions: true, alterConfigs: true });
   } catch (error) {
     if (error instanceof TopicMismatchError)
       throw new ServiceError('kafka', error.message, undefined, { cause: error });
@@ -117,6 +141,27 @@ async function createStackTopics(brokers: string, topics: Record<string, number>
   }
 }
 const RUN_DIR_MARKER = '.emostream-run';
+
+/** Makes `runDir` ready for a new run: a given one is renewed (logs kept, see renewRunDir), a new one marked. */
+function prepareRunDir(runDir: string, own: boolean, progress: Progress): void {
+  if (!own && existsSync(runDir) && readdirSync(runDir).length > 0) {
+    // Wiping is only safe for a directory an earlier stack made, never for a mistyped --run-dir.
+    if (!existsSync(path.join(runDir, RUN_DIR_MARKER))) {
+      throw new RuntimeError(
+        `refusing to use ${runDir} as run dir: it is not empty and was not made by a stack`,
+      );
+    }
+    const reaped = reapStale(runDir, [...SERVICE_NAMES, 'ingest']);
+    if (reaped.length) progress.info(`stopped leftovers of an earlier run: ${reaped.join(', ')}`);
+    const previous = renewRunDir(runDir);
+    if (previous) progress.info(`logs of the previous run: ${previous}`);
+  }
+  mkdirSync(runDir, { recursive: true });
+  writeFileSync(
+    path.join(runDir, RUN_DIR_MARKER),
+    'Made by EmoStream startStack(); wiped on the next start (logs/ moves to logs/previous/).\n',
+  );
+}
 
 /**
  * Provisions (unless told not to), then starts Kafka (KRaft, one combined node) and Apicurio Registry together as
@@ -131,28 +176,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ? await resolveRuntime()
       : await provision({ progress, ...options.provision });
 
+  // Claimed first: a second stack on the same data dir is refused before it touches the first one's run dir.
+  const data = options.dataDir ? dataPaths(options.dataDir) : undefined;
+  const releaseData = data ? claimDataDir(data.root) : () => {};
   const ownRunDir = !options.runDir;
   const runDir = options.runDir ?? mkdtempSync(path.join(tmpdir(), 'emostream-stack-'));
-  if (!ownRunDir && existsSync(runDir) && readdirSync(runDir).length > 0) {
-    // Wiping is only safe for a directory an earlier stack made, never for a mistyped --run-dir.
-    if (!existsSync(path.join(runDir, RUN_DIR_MARKER))) {
-      throw new RuntimeError(
-        `refusing to use ${runDir} as run dir: it is not empty and was not made by a stack`,
-      );
-    }
-    const reaped = reapStale(runDir, [...SERVICE_NAMES, 'ingest']);
-    if (reaped.length) progress.info(`stopped leftovers of an earlier run: ${reaped.join(', ')}`);
-    rmSync(runDir, { recursive: true, force: true });
+  try {
+    prepareRunDir(runDir, ownRunDir, progress);
+  } catch (error) {
+    releaseData();
+    throw error;
   }
-  mkdirSync(runDir, { recursive: true });
-  writeFileSync(
-    path.join(runDir, RUN_DIR_MARKER),
-    'Made by EmoStream startStack(); wiped on the next start.\n',
-  );
 
   const started: RunningService[] = [];
   const cleanup = async () => {
     await stopServices(started);
+    releaseData();
     // A temp run dir goes with the stack unless someone wants to read its logs afterwards.
     if (ownRunDir && !process.env.EMOSTREAM_KEEP_RUN_DIR) rmSync(runDir, { recursive: true, force: true });
   };
@@ -167,28 +206,34 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       options.registryManagementPort,
     );
 
-    // Kafka and the registry do not need each other (the registry keeps its schemas in memory): both start at
-    // once. Settled, not raced: a failure of one must wait for the other to land in `started`, to be stopped.
+    // Kafka and the registry do not need each other (the registry keeps its schemas in H2, in memory or in the
+    // data dir): both start at once. Settled, not raced: a failure of one must wait for the other to land in `started`, to be stopped.
     const registrySpec = schemaRegistrySpec(runtime, {
       host,
       port: registryPort,
       managementPort,
       heap: options.registryHeap,
+      storageDir: data?.registry,
     });
+    if (data) mkdirSync(data.registry, { recursive: true });
+    const retention = options.retention ?? DEFAULT_RETENTION;
     const [kafka, registry] = await Promise.allSettled([
       progress.step(`Kafka on ${host}:${kafkaPort}`, async (update) => {
-        update('formatting storage');
+        const resumed = data && formattedClusterId(data.kafka);
+        update(resumed ? `resuming cluster ${resumed}` : 'formatting storage');
         const spec = await prepareKafkaBroker(runtime, runDir, {
           host,
           port: kafkaPort,
           controllerPort,
           heap: options.kafkaHeap,
+          logDir: data?.kafka,
+          properties: brokerRetentionProperties(retention),
         });
         update('starting broker');
         started.push(await startService(spec, runDir, { restart: options.restart }));
         const topics = options.topics ?? DEFAULT_TOPIC_PARTITIONS;
         update(`creating topics ${Object.keys(topics).join(', ')}`);
-        await createStackTopics(`${host}:${kafkaPort}`, topics);
+        await createStackTopics(`${host}:${kafkaPort}`, topics, topicRetentionConfigs(retention));
         return spec;
       }),
       progress.step(`Schema registry on ${host}:${registryPort}`, async (update) => {
@@ -231,6 +276,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...addresses,
       runtime,
       runDir,
+      ...(data ? { dataDir: data.root } : {}),
       services: started,
       logs: Object.fromEntries(started.map((s) => [s.name, s.logFile])),
       firstExit,

@@ -12,6 +12,22 @@ export interface SchemaRegistryOptions {
   managementPort: number;
   /** JVM max heap. @default '512m' */
   heap?: string;
+  /**
+   * Directory of a persistent H2 database (Apicurio's SQL storage on a file), so schemas and their ids survive a
+   * restart; records on Kafka carry those ids. @default in-memory storage, empty at every start
+   */
+  storageDir?: string;
+}
+
+/**
+ * The JDBC URL of the registry's database file under `dir`. H2 wants an absolute path and treats `;` as the start
+ * of its settings, so a directory with one is refused rather than misread.
+ */
+export function registryDatabaseUrl(dir: string): string {
+  if (!path.isAbsolute(dir) || dir.includes(';')) {
+    throw new Error(`registry storage dir must be an absolute path without ';', got ${dir}`);
+  }
+  return `jdbc:h2:file:${path.join(dir, 'registry')}`;
 }
 
 /**
@@ -21,8 +37,9 @@ export interface SchemaRegistryOptions {
 export const CCOMPAT_PATH = '/apis/ccompat/v7';
 
 /**
- * The spec that runs Apicurio Registry's Quarkus app with in-memory storage on loopback, both its API and its
- * management interface. Readiness is probed on the Confluent-compatible API itself.
+ * The spec that runs Apicurio Registry's Quarkus app on loopback, both its API and its management interface, with
+ * its SQL storage on H2: in memory, or in a file under {@link SchemaRegistryOptions.storageDir}. Readiness is probed
+ * on the Confluent-compatible API itself.
  */
 export function schemaRegistrySpec(rt: Runtime, options: SchemaRegistryOptions): ServiceSpec {
   const base = `http://${options.host}:${options.port}`;
@@ -39,6 +56,15 @@ export function schemaRegistrySpec(rt: Runtime, options: SchemaRegistryOptions):
       `-Dquarkus.management.port=${options.managementPort}`,
       // Every request is logged at INFO by default; under load that is the log file's only content.
       '-Dquarkus.http.access-log.enabled=false',
+      ...(options.storageDir
+        ? [
+            `-Dapicurio.datasource.url=${registryDatabaseUrl(options.storageDir)}`,
+            // A handful of connections serve one local user; the default pool opens 20 at start.
+            '-Dapicurio.datasource.jdbc.initial-size=2',
+            '-Dapicurio.datasource.jdbc.min-size=2',
+            '-Dapicurio.datasource.jdbc.max-size=20',
+          ]
+        : []),
       '-jar',
       path.join(rt.paths.registryHome, 'app', 'quarkus-run.jar'),
     ],

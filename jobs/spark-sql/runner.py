@@ -31,6 +31,12 @@ def session(app, ui_port, conf=None):
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.adaptive.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        # A checkpoint keeps this many batches of offsets, commits and state deltas (Spark's default is 100); a
+        # restart needs only the last, so a smaller number bounds the data dir. EMOSTREAM_SPARK_MIN_BATCHES_TO_RETAIN.
+        .config(
+            "spark.sql.streaming.minBatchesToRetain",
+            os.environ.get("EMOSTREAM_SPARK_MIN_BATCHES_TO_RETAIN", "20"),
+        )
     )
     b = b.config("spark.ui.enabled", "false") if ui_port == "off" else b.config("spark.ui.port", ui_port)
     for k, v in (conf or {}).items():
