@@ -82,6 +82,14 @@ const INGEST_ENV = {
   maxBatchBodyBytes: fromEnv('INGEST_MAX_BATCH_BODY_BYTES', intVar(1024, 64 * 1_048_576, 1_048_576)),
   /** How long SIGTERM waits for Kafka to acknowledge the buffer, ms. @default 30000 */
   drainTimeoutMs: fromEnv('INGEST_DRAIN_TIMEOUT_MS', intVar(0, 600_000, 30_000)),
+  /**
+   * Directory of the dead-letter file: records Kafka refuses on their own (too large, invalid) are written there
+   * as JSON lines (`dead-letters.jsonl`, see dead-letter-file.ts). Unset: each is only logged, the reaction in the
+   * log line. @default undefined
+   */
+  deadLetterDir: fromEnv('INGEST_DEAD_LETTER_DIR', z.string().min(1).optional()),
+  /** Most bytes of the dead-letter file, and of its one rotation. @default 67108864 (64 MiB) */
+  deadLetterMaxBytes: fromEnv('INGEST_DEAD_LETTER_MAX_BYTES', intVar(1024, 2 ** 40, 64 * 1024 * 1024)),
   /** Where the kafkajs producer runs: a worker thread (off the HTTP thread) or inline. @default 'worker' */
   producerThread: fromEnv('INGEST_PRODUCER_THREAD', z.enum(['worker', 'inline']).default('worker')),
 };
