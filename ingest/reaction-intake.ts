@@ -39,6 +39,12 @@ export interface ReactionIntakeDeps {
   now: () => number;
 }
 
+/** A record's request item (index into the batch's `reactions`, 0 for a single reaction) and event id. */
+interface ItemRef {
+  index: number;
+  event_id: string;
+}
+
 /** Retry-After for a full buffer: about one flush cycle, never less than a second (the header's unit). */
 const BUFFER_FULL_RETRY_SEC = 1;
 
@@ -54,7 +60,9 @@ export class ReactionIntake {
     if (!rate.ok) throw problems.rateLimited(rate.retryAfterSec);
     const eventId = randomUUID();
     const record = this.stamp(r.value, eventId, this.deps.now());
-    await this.enqueue([{ key: record.user_id, value: this.deps.encode(record) }], durable, [eventId]);
+    await this.enqueue([{ key: record.user_id, value: this.deps.encode(record) }], durable, [
+      { index: 0, event_id: eventId },
+    ]);
     metrics.accepted(kind, 1);
     if (kind === 'emoji')
       return { status: 200, body: `{"status":"Emoji received","message_id":"${eventId}"}` };
@@ -75,7 +83,7 @@ export class ReactionIntake {
     const items = v.items;
     const results = new Array<BatchItemResult>(items.length);
     const records: OutboundRecord[] = [];
-    const eventIds: string[] = [];
+    const refs: ItemRef[] = [];
     const okStatus = durable ? 200 : 202;
     const ingestTs = this.deps.now();
     let invalid = 0;
@@ -98,7 +106,7 @@ export class ReactionIntake {
       const eventId = randomUUID();
       const record = this.stamp(item.value, eventId, ingestTs);
       records.push({ key: record.user_id, value: this.deps.encode(record) });
-      eventIds.push(eventId);
+      refs.push({ index: i, event_id: eventId });
       results[i] = { status: okStatus, event_id: eventId };
     }
     if (invalid > 0) metrics.rejected('validation', invalid);
@@ -109,7 +117,7 @@ export class ReactionIntake {
       }
       throw problems.rateLimited(maxRetry);
     }
-    await this.enqueue(records, durable, eventIds);
+    await this.enqueue(records, durable, refs);
     metrics.accepted('batch', records.length);
     return {
       status: okStatus,
@@ -135,8 +143,8 @@ export class ReactionIntake {
     };
   }
 
-  /** `eventIds[i]` is the event id of `records[i]`, named in the problem when Kafka refuses some of them. */
-  private async enqueue(records: OutboundRecord[], durable: boolean, eventIds: string[]): Promise<void> {
+  /** `refs[i]` names `records[i]` (request item and event id) in the problem when Kafka refuses some of them. */
+  private async enqueue(records: OutboundRecord[], durable: boolean, refs: ItemRef[]): Promise<void> {
     const added = this.deps.buffer.add(records, durable);
     if (!added.accepted) {
       throw added.reason === 'full' ? problems.bufferFull(BUFFER_FULL_RETRY_SEC) : problems.shuttingDown();
@@ -148,7 +156,7 @@ export class ReactionIntake {
         if (err instanceof BufferClosedError) throw problems.notDelivered(err.message);
         if (err instanceof RecordNotStoredError) {
           const refused = new Set(err.refused.map((r) => r.record));
-          const notStored = eventIds.filter((_, i) => refused.has(records[i] as OutboundRecord));
+          const notStored = refs.filter((_, i) => refused.has(records[i] as OutboundRecord));
           const stored = records.length - notStored.length;
           throw problems.reactionNotStored(
             `${err.message}${records.length > 1 ? ` (${stored} of ${records.length} stored)` : ''}`,
