@@ -85,6 +85,14 @@ const INGEST_ENV = {
   drainTimeoutMs: fromEnv('INGEST_DRAIN_TIMEOUT_MS', intVar(0, 600_000, 30_000)),
   /** Origins of browser pages allowed to POST reactions (comma list). @default the web viewer's (common/cors.ts) */
   corsOrigins: fromEnv('CORS_ORIGINS', corsOriginsVar),
+  /**
+   * Directory of the dead-letter file: records Kafka refuses on their own (too large, invalid) are written there
+   * as JSON lines (`dead-letters.jsonl`, see dead-letter-file.ts). Unset: each is only logged, the reaction in the
+   * log line. @default undefined
+   */
+  deadLetterDir: fromEnv('INGEST_DEAD_LETTER_DIR', z.string().min(1).optional()),
+  /** Most bytes of the dead-letter file, and of its one rotation. @default 67108864 (64 MiB) */
+  deadLetterMaxBytes: fromEnv('INGEST_DEAD_LETTER_MAX_BYTES', intVar(1024, 2 ** 40, 64 * 1024 * 1024)),
   /** Where the kafkajs producer runs: a worker thread (off the HTTP thread) or inline. @default 'worker' */
   producerThread: fromEnv('INGEST_PRODUCER_THREAD', z.enum(['worker', 'inline']).default('worker')),
 };

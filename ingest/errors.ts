@@ -44,6 +44,18 @@ export const problems = {
       detail: `Kafka did not acknowledge the reaction: ${detail}`,
       retryAfterSec: 1,
     }),
+  /**
+   * 500, not 503 or 502: the broker refused this very record (too large, invalid), so sending it again fails the
+   * same way (no Retry-After), and nothing went wrong in transit. The record is in ingest's dead letters.
+   */
+  reactionNotStored: (detail: string, extensions?: Record<string, unknown>) =>
+    new HttpProblem({
+      status: 500,
+      slug: 'reaction-not-stored',
+      title: 'Reaction refused by Kafka',
+      detail: `${detail}; it is kept in ingest's dead letters, do not resend it unchanged`,
+      extensions,
+    }),
 };
 
 /** Any thrown value → the problem to answer with (unknown errors become a bare 500, never a stack trace). */

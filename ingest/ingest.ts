@@ -6,8 +6,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  type AvroSerde,
   createAvroSerde,
   createRegistryClient,
+  FRAME_HEADER_LENGTH,
   loadSchema,
   type RegistryClient,
 } from '../common/avro-serde.ts';
@@ -15,13 +17,15 @@ import { createLogger, type Logger } from '../common/logger.ts';
 import { createRateLimiter } from '../common/rate-limiter.ts';
 import type { ReactionRecord } from '../common/records.ts';
 import type { IngestConfig } from './config.ts';
+import { createDeadLetterFile, type DeadLetterEntry } from './dead-letter-file.ts';
 import { createEmojiNormalizer } from './emoji-normalizer.ts';
 import { createRequestListener } from './http-app.ts';
 import { createKafkaSink, type KafkaSink } from './kafka-sink.ts';
 import { createIngestMetrics } from './metrics.ts';
-import { ReactionBuffer } from './reaction-buffer.ts';
+import { type OutboundRecord, ReactionBuffer } from './reaction-buffer.ts';
 import { ReactionIntake } from './reaction-intake.ts';
 import { createReactionValidator } from './reaction-validator.ts';
+import { deadLetterAdvice, protocolType } from './send-errors.ts';
 import { createThreadedKafkaSink } from './threaded-kafka-sink.ts';
 
 /** Collaborators of ingest; each defaults to the real thing built from the config. */
@@ -60,7 +64,47 @@ export function createIngest(config: IngestConfig, deps: IngestDeps = {}): Inges
   const normalizer = createEmojiNormalizer(config.emojiAllowlist, { aliases: config.emojiAliases });
 
   let buffer: ReactionBuffer | undefined;
+  let serde: AvroSerde<ReactionRecord> | undefined;
   const metrics = createIngestMetrics(() => buffer?.depth ?? 0, config.bufferCapacity);
+  const deadLetters =
+    config.deadLetterDir === undefined
+      ? undefined
+      : createDeadLetterFile({ dir: config.deadLetterDir, maxBytes: config.deadLetterMaxBytes });
+
+  /** A record Kafka refused on its own: to the dead-letter file, the metric and one warn line saying what to do. */
+  function deadLetter(record: OutboundRecord, error: Error): void {
+    const type = protocolType(error);
+    let reaction: unknown = null;
+    try {
+      reaction = serde?.type.fromBuffer(record.value.subarray(FRAME_HEADER_LENGTH)) ?? null;
+    } catch {
+      // Kept as null: the size and key still say which record it was.
+    }
+    const entry: DeadLetterEntry = {
+      time: new Date(now()).toISOString(),
+      topic: config.topic,
+      key: record.key,
+      reaction,
+      size: record.value.length,
+      error: { name: error.name, type, message: error.message },
+    };
+    const out = deadLetters?.write(entry);
+    metrics.deadLettered((type ?? 'unknown').toLowerCase());
+    log.warn(
+      {
+        deadLetter: out?.written ? out.file : undefined,
+        notWritten: out && !out.written ? out.detail : undefined,
+        // Without a file (or when it is full) the log line is the only copy of the reaction.
+        record: out?.written ? undefined : entry,
+        key: record.key,
+        size: entry.size,
+        errorType: type,
+        err: error,
+      },
+      `Kafka refused a reaction on its own (${type ?? error.name}); not retried: ${deadLetterAdvice(type)}`,
+    );
+  }
+
   buffer = new ReactionBuffer(
     sink,
     {
@@ -73,8 +117,17 @@ export function createIngest(config: IngestConfig, deps: IngestDeps = {}): Inges
       flushed: (n, s) => metrics.flushed(n, s),
       sendFailed: (n, err, attempt) => {
         metrics.produceError(n);
-        log.warn({ err, records: n, attempt }, 'Kafka send failed; will retry');
+        log.warn(
+          { err, records: n, attempt },
+          'Kafka send failed; what it did not write is retried or split',
+        );
       },
+      split: (n, err, depth) =>
+        log.info(
+          { records: n, depth, errorType: protocolType(err) },
+          'Kafka refused a batch; sending it in halves',
+        ),
+      deadLettered: deadLetter,
     },
   );
   const buf = buffer;
@@ -158,8 +211,9 @@ export function createIngest(config: IngestConfig, deps: IngestDeps = {}): Inges
     },
     async start() {
       const schema = await loadSchema('reaction');
-      const serde = await createAvroSerde<ReactionRecord>(registry, { topic: config.topic, schema });
-      encode = serde.encode;
+      const created = await createAvroSerde<ReactionRecord>(registry, { topic: config.topic, schema });
+      serde = created;
+      encode = created.encode;
       await sink.connect();
       const srv = createServer(
         { keepAliveTimeout: 65_000, headersTimeout: 20_000, requestTimeout: 60_000 },
@@ -175,7 +229,7 @@ export function createIngest(config: IngestConfig, deps: IngestDeps = {}): Inges
       });
       const { address, port } = srv.address() as AddressInfo;
       log.info(
-        { host: address, port, topic: config.topic, schemaId: serde.schemaId, subject: serde.subject },
+        { host: address, port, topic: config.topic, schemaId: created.schemaId, subject: created.subject },
         'ingest listening',
       );
       return { host: address, port };

@@ -7,15 +7,14 @@
  *   → { id, op: 'connect' | 'disconnect' | 'ping' }            ← { id, ok: true } | { id, ok: false, error }
  *   → { id, op: 'send', ends: Uint32Array, data: ArrayBuffer }  (key, value, key, value, ... back to back; ends
  *     holds the end offset of each key and each value)
+ * A failure carries the error as a `SerializedError` (name, message, retriable, type, code, cause chain);
+ * a send some partitions of which were written also lists, per refused partition, the indices of the records not
+ * written and why (`failures`), so the parent rebuilds the same `PartialSendError` (kafka-sink-protocol.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../common/logger.ts';
 import { createKafkaSink, type KafkaSinkOptions, type WireRecord } from './kafka-sink.ts';
-
-export type WorkerRequest =
-  | { id: number; op: 'connect' | 'disconnect' | 'ping' }
-  | { id: number; op: 'send'; ends: Uint32Array; data: ArrayBuffer };
-export type WorkerReply = { id: number; ok: true } | { id: number; ok: false; error: string };
+import { failureReply, type WorkerReply, type WorkerRequest } from './kafka-sink-protocol.ts';
 
 /** What the parent passes as `workerData` (everything but the logger, which cannot cross threads). */
 export type WorkerSinkOptions = Omit<KafkaSinkOptions, 'logger'> & { logLevel: string };
@@ -54,8 +53,7 @@ if (parentPort) {
     }
     work.then(
       () => port.postMessage({ id: msg.id, ok: true } satisfies WorkerReply),
-      (err: unknown) =>
-        port.postMessage({ id: msg.id, ok: false, error: String((err as Error)?.message ?? err) }),
+      (err: unknown) => port.postMessage(failureReply(msg.id, err)),
     );
   });
 }

@@ -2,12 +2,23 @@
  * The kafkajs side of ingest: one producer, acks from all in-sync replicas, records keyed by user id so one
  * viewer's taps stay in order on one partition (Java-compatible murmur2 partitioner, same as Spark and the JVM
  * clients would pick; see kafka-partitioner.ts).
+ *
+ * A send is one produce request per partition, all at once. kafkajs reports only the first partition error of a
+ * produce response and none of what the other partitions wrote, so with one request for the whole chunk a
+ * refusal of one partition would leave the fate of every other record unknown: re-sending them would write
+ * them twice. Per partition, an outcome is all or nothing (a partition's record batch is appended whole or
+ * refused whole), and a failure is reported as {@link PartialSendError} naming exactly the records not written.
  */
 import type { Producer } from 'kafkajs';
 import { createKafka } from '../common/kafka.ts';
 import type { Logger } from '../common/logger.ts';
+import { keyPartition } from '../common/murmur2.ts';
 import { FastKeyPartitioner } from './kafka-partitioner.ts';
 import type { RecordSink } from './reaction-buffer.ts';
+import { PartialSendError } from './send-errors.ts';
+
+/** Partition count older than this is refreshed in the background (a topic may gain partitions). */
+const METADATA_MAX_AGE_MS = 30_000;
 
 /** Options of {@link createKafkaSink}. */
 export interface KafkaSinkOptions {
@@ -54,6 +65,45 @@ export function createKafkaSink(
   const admin = kafka.admin();
   const ackTimeout = options.ackTimeoutMs ?? 30_000;
   let adminConnected: Promise<void> | undefined;
+  let partitionCount: number | undefined;
+  let fetchedAt = 0;
+  let fetching: Promise<number> | undefined;
+
+  function connectAdmin(): Promise<void> {
+    adminConnected ??= admin.connect().catch((err: unknown) => {
+      adminConnected = undefined;
+      throw err;
+    });
+    return adminConnected;
+  }
+
+  function refreshPartitions(): Promise<number> {
+    fetching ??= (async () => {
+      try {
+        await connectAdmin();
+        const { topics } = await admin.fetchTopicMetadata({ topics: [options.topic] });
+        const n = topics[0]?.partitions.length ?? 0;
+        if (n === 0) throw new Error(`topic ${options.topic} has no partitions in the cluster's metadata`);
+        partitionCount = n;
+        fetchedAt = performance.now();
+        return n;
+      } finally {
+        fetching = undefined;
+      }
+    })();
+    return fetching;
+  }
+
+  /** The topic's partition count: cached, refreshed in the background when stale, fetched when unknown. */
+  async function partitions(): Promise<number> {
+    if (partitionCount === undefined) return refreshPartitions();
+    if (performance.now() - fetchedAt > METADATA_MAX_AGE_MS) {
+      refreshPartitions().catch((err: unknown) =>
+        options.logger.warn({ err }, 'refreshing the partition count failed; keeping the last one'),
+      );
+    }
+    return partitionCount;
+  }
 
   return {
     async connect() {
@@ -64,14 +114,44 @@ export function createKafkaSink(
       if (adminConnected) await adminConnected.then(() => admin.disconnect()).catch(() => {});
     },
     async send(records: WireRecord[]) {
-      await producer.send({ topic: options.topic, acks: -1, timeout: ackTimeout, messages: records });
+      const n = await partitions();
+      const groups = new Map<
+        number,
+        { indices: number[]; messages: (WireRecord & { partition: number })[] }
+      >();
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i] as WireRecord;
+        const partition = keyPartition(r.key, n);
+        let g = groups.get(partition);
+        if (g === undefined) {
+          g = { indices: [], messages: [] };
+          groups.set(partition, g);
+        }
+        g.indices.push(i);
+        g.messages.push({ key: r.key, value: r.value, partition });
+      }
+      const list = [...groups.values()];
+      const settled = await Promise.allSettled(
+        list.map((g) =>
+          producer.send({ topic: options.topic, acks: -1, timeout: ackTimeout, messages: g.messages }),
+        ),
+      );
+      const failures: { indices: number[]; error: Error }[] = [];
+      for (let i = 0; i < settled.length; i++) {
+        const s = settled[i] as PromiseSettledResult<unknown>;
+        if (s.status === 'rejected') {
+          const error = s.reason instanceof Error ? s.reason : new Error(String(s.reason));
+          failures.push({ indices: (list[i] as { indices: number[] }).indices, error });
+        }
+      }
+      if (failures.length > 0) {
+        // Partitions may have moved or grown; the next send asks the cluster again.
+        fetchedAt = 0;
+        throw new PartialSendError(failures);
+      }
     },
     async ping() {
-      adminConnected ??= admin.connect().catch((err: unknown) => {
-        adminConnected = undefined;
-        throw err;
-      });
-      await adminConnected;
+      await connectAdmin();
       await admin.fetchTopicMetadata({ topics: [options.topic] });
     },
   };

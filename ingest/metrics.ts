@@ -14,6 +14,8 @@ export interface IngestMetrics {
   rejected(reason: string, n?: number): void;
   flushed(records: number, seconds: number): void;
   produceError(records: number): void;
+  /** A record Kafka refused on its own, by reason (the protocol error type, lower case). */
+  deadLettered(reason: string): void;
 }
 
 /** Creates the metrics; `bufferDepth`/`bufferCapacity` are read on scrape. */
@@ -70,6 +72,13 @@ export function createIngestMetrics(bufferDepth: () => number, bufferCapacity: n
     registers: [registry],
   });
 
+  const deadLetters = new Counter({
+    name: 'emostream_ingest_dead_letters_total',
+    help: 'Records Kafka refused on their own (not retried; see the dead-letter file), by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+
   const acceptedBy = {
     emoji: accepted.labels('emoji'),
     reactions: accepted.labels('reactions'),
@@ -93,6 +102,9 @@ export function createIngestMetrics(bufferDepth: () => number, bufferCapacity: n
     flushed(records, seconds) {
       flushSize.observe(records);
       flushSeconds.observe(seconds);
+    },
+    deadLettered(reason) {
+      deadLetters.labels(reason).inc();
     },
     produceError(records) {
       produceErrors.inc();

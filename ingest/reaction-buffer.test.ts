@@ -3,8 +3,10 @@ import {
   BufferClosedError,
   type OutboundRecord,
   ReactionBuffer,
+  RecordNotStoredError,
   type RecordSink,
 } from './reaction-buffer.ts';
+import { KafkaSendError, PartialSendError } from './send-errors.ts';
 
 const rec = (i: number): OutboundRecord => ({ key: `u${i}`, value: Buffer.from([i]) });
 const recs = (from: number, n: number) => Array.from({ length: n }, (_, i) => rec(from + i));
@@ -131,5 +133,134 @@ describe('ReactionBuffer', () => {
     const rejected = expect(r.acked).rejects.toBeInstanceOf(BufferClosedError);
     expect(await buf.close(100)).toBe(3);
     await rejected;
+  });
+
+  describe('records the broker refuses on their own', () => {
+    const tooLarge = () =>
+      new KafkaSendError({
+        name: 'KafkaJSProtocolError',
+        message: 'too large',
+        retriable: false,
+        type: 'MESSAGE_TOO_LARGE',
+      });
+    /**
+     * A broker with a size limit: a send whose records include a poison key is refused whole (one partition), and
+     * counts every send. `partitions` > 1 puts records on `key % partitions` and refuses only the poisoned groups.
+     */
+    class LimitSink implements RecordSink {
+      readonly written: string[] = [];
+      sends = 0;
+      constructor(
+        readonly poison: Set<string>,
+        readonly partitions = 1,
+      ) {}
+      async send(records: OutboundRecord[]): Promise<void> {
+        this.sends++;
+        const groups = new Map<number, number[]>();
+        records.forEach((r, i) => {
+          const p = Number(r.key.slice(1)) % this.partitions;
+          groups.set(p, [...(groups.get(p) ?? []), i]);
+        });
+        const failures = [];
+        for (const indices of groups.values()) {
+          if (indices.some((i) => this.poison.has((records[i] as OutboundRecord).key))) {
+            failures.push({ indices, error: tooLarge() });
+          } else for (const i of indices) this.written.push((records[i] as OutboundRecord).key);
+        }
+        if (failures.length > 0) throw new PartialSendError(failures);
+      }
+    }
+
+    it('splits a refused batch until the poison records are isolated: they are dead letters, the rest is written once', async () => {
+      const sink = new LimitSink(new Set(['u2', 'u13']));
+      const dead: string[] = [];
+      const buf = new ReactionBuffer(
+        sink,
+        { ...opts, capacity: 100, maxBatch: 16, maxInFlight: 1 },
+        { deadLettered: (r, e) => dead.push(`${r.key}:${(e as KafkaSendError).type}`) },
+      );
+      const durable = buf.add(recs(0, 8), true);
+      const other = buf.add(recs(8, 8), true);
+      if (!durable.accepted || !other.accepted) throw new Error('refused');
+      buf.flushNow();
+      const [a, b] = await Promise.allSettled([durable.acked, other.acked]);
+      expect(dead.sort()).toEqual(['u13:MESSAGE_TOO_LARGE', 'u2:MESSAGE_TOO_LARGE']);
+      expect(sink.written.sort()).toEqual(
+        recs(0, 16)
+          .map((r) => r.key)
+          .filter((k) => k !== 'u2' && k !== 'u13')
+          .sort(),
+      );
+      expect(new Set(sink.written).size).toBe(sink.written.length);
+      // Each waiter learns exactly which of its records were refused, once the others are acknowledged.
+      for (const [res, key] of [
+        [a, 'u2'],
+        [b, 'u13'],
+      ] as const) {
+        expect(res?.status).toBe('rejected');
+        const err = (res as PromiseRejectedResult).reason;
+        expect(err).toBeInstanceOf(RecordNotStoredError);
+        expect((err as RecordNotStoredError).refused.map((r) => r.record.key)).toEqual([key]);
+      }
+      // Bounded: 16 records, two poison ones, halved at most log2(16) = 4 times: 1 + 2 + 4 + 4 + 4 sends.
+      expect(sink.sends).toBeLessThanOrEqual(15);
+      expect(buf.depth).toBe(0);
+      expect(buf.retrying).toBe(false);
+    });
+
+    it('keeps flowing after a poison record: later reactions are written, nothing waits for a retry', async () => {
+      const sink = new LimitSink(new Set(['u0']));
+      const buf = new ReactionBuffer(sink, { ...opts, capacity: 100, retryInitialMs: 60_000 });
+      buf.add(recs(0, 4));
+      buf.flushNow();
+      const later = buf.add(recs(4, 4), true);
+      if (!later.accepted) throw new Error('refused');
+      buf.flushNow();
+      await later.acked;
+      await vi.waitFor(() => expect(buf.depth).toBe(0));
+      expect(buf.retrying).toBe(false);
+      expect(sink.written).toEqual(expect.arrayContaining(['u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7']));
+    });
+
+    it('acknowledges the partitions a partial send wrote and resends only the refused ones', async () => {
+      const sink = new LimitSink(new Set(['u3']), 2);
+      const buf = new ReactionBuffer(sink, { ...opts, capacity: 100, maxBatch: 8 });
+      const r = buf.add(recs(0, 8), true);
+      if (!r.accepted) throw new Error('refused');
+      buf.flushNow();
+      await expect(r.acked).rejects.toBeInstanceOf(RecordNotStoredError);
+      expect(sink.written.sort()).toEqual(['u0', 'u1', 'u2', 'u4', 'u5', 'u6', 'u7']);
+    });
+
+    it('retries, not splits, what the broker refuses for a reason an operator can fix', async () => {
+      let refusals = 2;
+      const sends: number[] = [];
+      const sink: RecordSink = {
+        async send(records) {
+          sends.push(records.length);
+          if (refusals-- > 0) {
+            throw new PartialSendError([
+              {
+                indices: records.map((_, i) => i),
+                error: new KafkaSendError({
+                  name: 'KafkaJSProtocolError',
+                  message: 'not enough replicas',
+                  retriable: true,
+                  type: 'NOT_ENOUGH_REPLICAS',
+                }),
+              },
+            ]);
+          }
+        },
+      };
+      const dead = vi.fn();
+      const buf = new ReactionBuffer(sink, opts, { deadLettered: dead });
+      const r = buf.add(recs(0, 4), true);
+      if (!r.accepted) throw new Error('refused');
+      buf.flushNow();
+      await r.acked;
+      expect(sends).toEqual([4, 4, 4]);
+      expect(dead).not.toHaveBeenCalled();
+    });
   });
 });

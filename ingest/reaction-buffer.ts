@@ -5,17 +5,25 @@
  * Guarantees:
  * - Bounded: `capacity` counts queued AND in-flight records, so memory is bounded even while Kafka is down;
  *   `add` refuses (the caller answers 503) instead of growing.
- * - Nothing accepted is dropped: a chunk whose send fails goes back to the head of the queue and is retried with
- *   exponential backoff for as long as the buffer runs (a broker restart just delays it); new sends pause meanwhile,
- *   so an outage turns into backpressure. Only `close()` with an expired drain deadline gives records up, and it
- *   reports how many.
+ * - Nothing accepted is dropped silently. What a failed send did not write is classified (send-errors.ts):
+ *   - retriable errors and refusals an operator can fix go back to the head of the queue and are retried with
+ *     exponential backoff for as long as the buffer runs (a broker restart just delays them); new sends pause
+ *     meanwhile, so an outage turns into backpressure;
+ *   - records the broker refuses as such (too large, invalid) are split in halves and sent again at once, until
+ *     the ones refused on their own are isolated (at most log2(maxBatch) rounds); each of those is handed to
+ *     `observer.deadLettered` (the dead-letter file) and its durable waiter is rejected with
+ *     {@link RecordNotStoredError}; the rest flows on, so one bad record can never wedge the head.
+ *   Only `close()` with an expired drain deadline gives records up otherwise, and it reports how many.
  * - At-least-once, not exactly-once: a send that failed after the broker wrote part of it (timeout, lost
  *   connection) is retried whole, so some records can reach Kafka twice. Each carries a server-made `event_id`;
  *   the Spark jobs drop a repeated one within their watermark (`source.dedupe` in jobs/spark-sql/<job>.yml), and
  *   any other consumer that must not double count dedupes on it too. (kafkajs' idempotent producer is
  *   experimental and has a known loss bug under concurrency, so it is not used.)
  * - Durable waiters (`add(..., true)`) resolve only when every one of their records is acknowledged by Kafka.
+ *   A sink may report that only some records of a send were written ({@link PartialSendError}); those count as
+ *   acknowledged and only the others are retried or split.
  */
+import { classifySendError, PartialSendError } from './send-errors.ts';
 
 /** One Kafka record as the sink sends it. */
 export interface OutboundRecord {
@@ -32,6 +40,10 @@ export interface RecordSink {
 export interface BufferObserver {
   flushed?(records: number, seconds: number): void;
   sendFailed?(records: number, error: unknown, attempt: number): void;
+  /** Records refused as such were split in two halves (`depth`: how many times their chunk was halved). */
+  split?(records: number, error: Error, depth: number): void;
+  /** A record the broker refuses on its own; it leaves the buffer here and is not retried. */
+  deadLettered?(record: OutboundRecord, error: Error): void;
 }
 
 /** Options of {@link ReactionBuffer}. */
@@ -54,17 +66,51 @@ export class BufferClosedError extends Error {
   override readonly name = 'BufferClosedError';
 }
 
+/** One record the broker refused on its own, and why. */
+export interface RefusedRecord {
+  record: OutboundRecord;
+  error: Error;
+}
+
+/**
+ * Raised to a durable waiter once all its records are settled and some were refused by the broker on their own
+ * (dead letters); the others of the same `add` were acknowledged.
+ */
+export class RecordNotStoredError extends Error {
+  override readonly name = 'RecordNotStoredError';
+  constructor(readonly refused: readonly RefusedRecord[]) {
+    const first = refused[0]?.error;
+    super(
+      `Kafka refused ${refused.length} record${refused.length === 1 ? '' : 's'}${first ? `: ${first.message}` : ''}`,
+      {
+        cause: first,
+      },
+    );
+  }
+}
+
 interface Waiter {
   remaining: number;
+  /** Records of this waiter the broker refused; null while none. */
+  refused: RefusedRecord[] | null;
   resolve(): void;
   reject(err: Error): void;
 }
 
 interface Chunk {
   records: OutboundRecord[];
-  /** Durable waiters with how many of their records are in this chunk; null when none (the common case). */
-  waiters: Map<Waiter, number> | null;
+  /** The durable waiter of each record (parallel to `records`); null when none has one (the common case). */
+  owners: (Waiter | undefined)[] | null;
   attempts: number;
+  /** How many times this chunk's records were halved to isolate refused records. */
+  splitDepth: number;
+}
+
+function settleOne(w: Waiter): void {
+  w.remaining--;
+  if (w.remaining > 0) return;
+  if (w.refused === null) w.resolve();
+  else w.reject(new RecordNotStoredError(w.refused));
 }
 
 /** Result of {@link ReactionBuffer.add}. */
@@ -84,6 +130,8 @@ export class ReactionBuffer {
   /** Set once close() returned: late failures of sends still in flight are given up, not retried. */
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  /** Most halvings of one chunk: enough to isolate any record of a full chunk, never more. */
+  private readonly maxSplitDepth: number;
 
   constructor(
     private readonly sink: RecordSink,
@@ -91,6 +139,7 @@ export class ReactionBuffer {
     private readonly observer: BufferObserver = {},
   ) {
     this.retryDelay = options.retryInitialMs ?? 100;
+    this.maxSplitDepth = Math.ceil(Math.log2(Math.max(1, options.maxBatch)));
   }
 
   /** Records queued or in flight. */
@@ -120,7 +169,7 @@ export class ReactionBuffer {
     let acked: Promise<void> | undefined;
     if (durable) {
       acked = new Promise<void>((resolve, reject) => {
-        waiter = { remaining: n, resolve, reject };
+        waiter = { remaining: n, refused: null, resolve, reject };
       });
     }
     const max = this.options.maxBatch;
@@ -128,13 +177,13 @@ export class ReactionBuffer {
     for (let i = 0; i < n; i++) {
       // A chunk already sent once keeps its exact contents for its retries; only fresh chunks take appends.
       if (tail === undefined || tail.records.length >= max || tail.attempts > 0) {
-        tail = { records: [], waiters: null, attempts: 0 };
+        tail = { records: [], owners: null, attempts: 0, splitDepth: 0 };
         this.queue.push(tail);
       }
       tail.records.push(records[i] as OutboundRecord);
-      if (waiter !== undefined) {
-        tail.waiters ??= new Map();
-        tail.waiters.set(waiter, (tail.waiters.get(waiter) ?? 0) + 1);
+      if (waiter !== undefined || tail.owners !== null) {
+        tail.owners ??= new Array<Waiter | undefined>(tail.records.length - 1).fill(undefined);
+        tail.owners.push(waiter);
       }
     }
     this.queuedRecords += n;
@@ -178,40 +227,114 @@ export class ReactionBuffer {
         this.inFlightRecords -= n;
         this.retryDelay = this.options.retryInitialMs ?? 100;
         this.observer.flushed?.(n, (performance.now() - started) / 1000);
-        if (chunk.waiters !== null) {
-          for (const [w, count] of chunk.waiters) {
-            w.remaining -= count;
-            if (w.remaining === 0) w.resolve();
-          }
-        }
+        if (chunk.owners !== null) for (const w of chunk.owners) if (w !== undefined) settleOne(w);
         this.afterSettle();
       },
       (err: unknown) => {
         this.inFlight--;
         this.inFlightRecords -= n;
         this.observer.sendFailed?.(n, err, chunk.attempts);
-        if (this.closed) {
-          const closedErr = new BufferClosedError('shut down before Kafka acknowledged the records');
-          for (const w of chunk.waiters?.keys() ?? []) w.reject(closedErr);
-          return;
-        }
-        this.queuedRecords += n;
-        this.queue.unshift(chunk);
-        if (this.retryTimer === undefined) {
-          const delay = this.retryDelay;
-          this.retryDelay = Math.min(this.retryDelay * 2, this.options.retryMaxMs ?? 5000);
-          if (this.timer !== undefined) {
-            clearTimeout(this.timer);
-            this.timer = undefined;
-          }
-          this.retryTimer = setTimeout(() => {
-            this.retryTimer = undefined;
-            this.pump(true);
-          }, delay);
-        }
-        this.afterSettle();
+        this.onFailure(chunk, err);
       },
     );
+  }
+
+  /** What a failed send did not write is retried, split or dead-lettered; what it wrote is acknowledged. */
+  private onFailure(chunk: Chunk, err: unknown): void {
+    const groups: { chunk: Chunk; error: Error }[] = [];
+    if (err instanceof PartialSendError) {
+      const unwritten = new Uint8Array(chunk.records.length);
+      for (const f of err.failures) {
+        const part: Chunk = {
+          records: [],
+          owners: null,
+          attempts: chunk.attempts,
+          splitDepth: chunk.splitDepth,
+        };
+        // Indices are ascending within a group, so a part keeps the chunk's order.
+        for (let k = 0; k < f.indices.length; k++) {
+          const i = f.indices[k] as number;
+          if (i >= chunk.records.length || unwritten[i] === 1) continue;
+          unwritten[i] = 1;
+          part.records.push(chunk.records[i] as OutboundRecord);
+          if (chunk.owners !== null) {
+            part.owners ??= [];
+            part.owners.push(chunk.owners[i]);
+          }
+        }
+        if (part.records.length > 0) groups.push({ chunk: part, error: f.error });
+      }
+      if (chunk.owners !== null) {
+        for (let i = 0; i < chunk.owners.length; i++) {
+          const w = chunk.owners[i];
+          if (w !== undefined && unwritten[i] === 0) settleOne(w);
+        }
+      }
+    } else {
+      groups.push({ chunk, error: err instanceof Error ? err : new Error(String(err)) });
+    }
+
+    if (this.closed) {
+      const closedErr = new BufferClosedError('shut down before Kafka acknowledged the records');
+      for (const g of groups) for (const w of g.chunk.owners ?? []) w?.reject(closedErr);
+      return;
+    }
+    let retry = false;
+    // Unshifted in reverse, so the head of the queue keeps the chunk's order.
+    for (let gi = groups.length - 1; gi >= 0; gi--) {
+      const { chunk: part, error } = groups[gi] as { chunk: Chunk; error: Error };
+      if (classifySendError(error) === 'split') this.splitOrDeadLetter(part, error);
+      else {
+        this.queuedRecords += part.records.length;
+        this.queue.unshift(part);
+        retry = true;
+      }
+    }
+    if (retry) this.scheduleRetry();
+    this.afterSettle();
+  }
+
+  /** Halves a refused chunk at the head of the queue, or dead-letters its record once it holds only one. */
+  private splitOrDeadLetter(chunk: Chunk, error: Error): void {
+    const n = chunk.records.length;
+    if (n === 1 || chunk.splitDepth >= this.maxSplitDepth) {
+      for (let i = 0; i < n; i++) {
+        const record = chunk.records[i] as OutboundRecord;
+        this.observer.deadLettered?.(record, error);
+        const w = chunk.owners?.[i];
+        if (w !== undefined) {
+          w.refused ??= [];
+          w.refused.push({ record, error });
+          settleOne(w);
+        }
+      }
+      return;
+    }
+    const mid = n >>> 1;
+    const half = (from: number, to: number): Chunk => ({
+      records: chunk.records.slice(from, to),
+      owners: chunk.owners === null ? null : chunk.owners.slice(from, to),
+      // Sent as they are: a chunk with attempts takes no appends.
+      attempts: Math.max(1, chunk.attempts),
+      splitDepth: chunk.splitDepth + 1,
+    });
+    this.observer.split?.(n, error, chunk.splitDepth + 1);
+    this.queue.unshift(half(0, mid), half(mid, n));
+    this.queuedRecords += n;
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer !== undefined) return;
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(this.retryDelay * 2, this.options.retryMaxMs ?? 5000);
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.pump(true);
+    }, delay);
   }
 
   private afterSettle(): void {
@@ -260,10 +383,7 @@ export class ReactionBuffer {
     const lost = this.depth;
     if (lost > 0) {
       const err = new BufferClosedError(`shut down with ${lost} records not acknowledged by Kafka`);
-      for (const chunk of this.queue) {
-        if (chunk.waiters === null) continue;
-        for (const w of chunk.waiters.keys()) w.reject(err);
-      }
+      for (const chunk of this.queue) for (const w of chunk.owners ?? []) w?.reject(err);
       this.queue.length = 0;
       this.queuedRecords = 0;
     }

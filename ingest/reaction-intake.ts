@@ -9,7 +9,12 @@ import type { RateLimiter } from '../common/rate-limiter.ts';
 import type { ReactionRecord } from '../common/records.ts';
 import { problems } from './errors.ts';
 import type { IngestMetrics } from './metrics.ts';
-import { BufferClosedError, type OutboundRecord, type ReactionBuffer } from './reaction-buffer.ts';
+import {
+  BufferClosedError,
+  type OutboundRecord,
+  type ReactionBuffer,
+  RecordNotStoredError,
+} from './reaction-buffer.ts';
 import type { ReactionValidator, ValidReaction } from './reaction-validator.ts';
 
 /** A successful answer: status and JSON text. */
@@ -34,6 +39,12 @@ export interface ReactionIntakeDeps {
   now: () => number;
 }
 
+/** A record's request item (index into the batch's `reactions`, 0 for a single reaction) and event id. */
+interface ItemRef {
+  index: number;
+  event_id: string;
+}
+
 /** Retry-After for a full buffer: about one flush cycle, never less than a second (the header's unit). */
 const BUFFER_FULL_RETRY_SEC = 1;
 
@@ -49,7 +60,9 @@ export class ReactionIntake {
     if (!rate.ok) throw problems.rateLimited(rate.retryAfterSec);
     const eventId = randomUUID();
     const record = this.stamp(r.value, eventId, this.deps.now());
-    await this.enqueue([{ key: record.user_id, value: this.deps.encode(record) }], durable);
+    await this.enqueue([{ key: record.user_id, value: this.deps.encode(record) }], durable, [
+      { index: 0, event_id: eventId },
+    ]);
     metrics.accepted(kind, 1);
     if (kind === 'emoji')
       return { status: 200, body: `{"status":"Emoji received","message_id":"${eventId}"}` };
@@ -70,6 +83,7 @@ export class ReactionIntake {
     const items = v.items;
     const results = new Array<BatchItemResult>(items.length);
     const records: OutboundRecord[] = [];
+    const refs: ItemRef[] = [];
     const okStatus = durable ? 200 : 202;
     const ingestTs = this.deps.now();
     let invalid = 0;
@@ -92,6 +106,7 @@ export class ReactionIntake {
       const eventId = randomUUID();
       const record = this.stamp(item.value, eventId, ingestTs);
       records.push({ key: record.user_id, value: this.deps.encode(record) });
+      refs.push({ index: i, event_id: eventId });
       results[i] = { status: okStatus, event_id: eventId };
     }
     if (invalid > 0) metrics.rejected('validation', invalid);
@@ -102,7 +117,7 @@ export class ReactionIntake {
       }
       throw problems.rateLimited(maxRetry);
     }
-    await this.enqueue(records, durable);
+    await this.enqueue(records, durable, refs);
     metrics.accepted('batch', records.length);
     return {
       status: okStatus,
@@ -128,7 +143,8 @@ export class ReactionIntake {
     };
   }
 
-  private async enqueue(records: OutboundRecord[], durable: boolean): Promise<void> {
+  /** `refs[i]` names `records[i]` (request item and event id) in the problem when Kafka refuses some of them. */
+  private async enqueue(records: OutboundRecord[], durable: boolean, refs: ItemRef[]): Promise<void> {
     const added = this.deps.buffer.add(records, durable);
     if (!added.accepted) {
       throw added.reason === 'full' ? problems.bufferFull(BUFFER_FULL_RETRY_SEC) : problems.shuttingDown();
@@ -138,6 +154,15 @@ export class ReactionIntake {
         await added.acked;
       } catch (err) {
         if (err instanceof BufferClosedError) throw problems.notDelivered(err.message);
+        if (err instanceof RecordNotStoredError) {
+          const refused = new Set(err.refused.map((r) => r.record));
+          const notStored = refs.filter((_, i) => refused.has(records[i] as OutboundRecord));
+          const stored = records.length - notStored.length;
+          throw problems.reactionNotStored(
+            `${err.message}${records.length > 1 ? ` (${stored} of ${records.length} stored)` : ''}`,
+            { not_stored: notStored, stored },
+          );
+        }
         throw err;
       }
     }

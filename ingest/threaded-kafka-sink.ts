@@ -7,7 +7,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../common/logger.ts';
 import type { KafkaSink, KafkaSinkOptions } from './kafka-sink.ts';
-import type { WorkerReply, WorkerRequest, WorkerSinkOptions } from './kafka-sink-worker.ts';
+import { errorOfReply, type WorkerReply, type WorkerRequest } from './kafka-sink-protocol.ts';
+import type { WorkerSinkOptions } from './kafka-sink-worker.ts';
 import type { OutboundRecord } from './reaction-buffer.ts';
 
 const WORKER_ENTRY = new URL('./kafka-sink-worker-bootstrap.mjs', import.meta.url);
@@ -36,7 +37,7 @@ export function createThreadedKafkaSink(options: KafkaSinkOptions): KafkaSink {
       if (p === undefined) return;
       pending.delete(reply.id);
       if (reply.ok) p.resolve();
-      else p.reject(new Error(reply.error));
+      else p.reject(errorOfReply(reply));
     });
     let crash: Error | undefined;
     w.on('error', (err) => {

@@ -82,6 +82,11 @@ export interface PipelineOptions {
    * checkpoint holds offsets of one Kafka's topics and cannot be resumed on a freshly formatted broker.
    */
   sparkState: string;
+  /**
+   * Ingest's dead-letter directory (INGEST_DEAD_LETTER_DIR): records Kafka refuses on their own.
+   * @default a `dead-letter` sibling of {@link sparkState}
+   */
+  deadLetterDir?: string;
   /** Suffix of the fan-out consumer group ids (fresh ones per test run). */
   groupSuffix?: string;
   /** Extra environment of ingest (e.g. a bigger batch limit for tests). */
@@ -190,6 +195,8 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
         ...common,
         INGEST_PORT: String(options.ports.ingest),
         INGEST_TOPIC: topics.reactions,
+        INGEST_DEAD_LETTER_DIR:
+          options.deadLetterDir ?? path.join(path.dirname(path.resolve(options.sparkState)), 'dead-letter'),
         ...options.ingestEnv,
       },
       readyTimeoutMs: 60_000,
