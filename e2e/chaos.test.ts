@@ -72,13 +72,13 @@ describe('faults under load', () => {
     });
     process.stderr.write(`\n${formatTable(result)}\n`);
     expect(result.faults.map((f) => f.fault)).toEqual(FAULTS);
-    // Each fault had load to judge: a run that acknowledged nothing would pass every count trivially.
-    for (const f of result.faults) expect(f.durable.acked, f.fault).toBeGreaterThan(0);
-    const node = result.faults.find((f) => f.fault === 'subscriber-node');
-    expect(node?.viewers_lost, 'the killed node served viewers').toBeGreaterThan(0);
     const missed = result.targets.filter((t) => !t.ok);
     expect(missed, JSON.stringify({ missed, bad_windows: result.bad_windows.slice(0, 20) }, null, 2)).toEqual(
       [],
     );
+    // Each fault had load to judge: a run that acknowledged nothing would pass every count trivially.
+    for (const f of result.faults) expect(f.durable.acked, f.fault).toBeGreaterThan(0);
+    const node = result.faults.find((f) => f.fault === 'subscriber-node');
+    expect(node?.viewers_lost, 'the killed node served viewers').toBeGreaterThan(0);
   }, 400_000);
 });

@@ -325,6 +325,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   }
 
   const targets: TargetResult[] = [];
+  if (baseline) {
+    // A fault can show in earlier windows (a redelivery copies records of windows already counted).
+    targets.push({
+      fault: '(no fault)',
+      target: 'no acknowledged durable reaction lost or counted twice',
+      ok: baseline.durable.lost === 0 && baseline.durable.doubled === 0,
+      detail: `${baseline.durable.acked} acked, ${baseline.durable.lost} lost, ${baseline.durable.doubled} doubled`,
+    });
+  }
   for (const r of results) {
     targets.push({
       fault: r.fault,
