@@ -254,8 +254,9 @@ export async function startSteadyLoad(options: SteadyLoadOptions): Promise<Stead
           break;
         }
         const matchId = matches[cursor++ % matchCount] as string;
-        // Deterministic interleave: request k is durable when its share-th multiple crosses an integer.
-        const k = requestNo++;
+        // Deterministic interleave per match: its k-th request is durable when k × share crosses an integer
+        // (counting over all requests would, with matches and modes in step, give some matches one mode only).
+        const k = Math.floor(requestNo++ / matchCount);
         const mode: AckMode =
           Math.floor((k + 1) * durableShare) > Math.floor(k * durableShare) ? 'durable' : 'async';
         void post(matchId, n, mode);
