@@ -18,14 +18,14 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{common,ingest,fanout,infra,scripts,jobs}/**/*.test.ts'],
+          include: ['{common,ingest,fanout,infra,scripts,jobs,web}/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
         },
       },
       {
         test: {
           name: 'integration',
-          include: ['{common,ingest,fanout,infra,scripts,jobs}/**/*.int.test.ts', 'e2e/**/*.test.ts'],
+          include: ['{common,ingest,fanout,infra,scripts,jobs,web}/**/*.int.test.ts', 'e2e/**/*.test.ts'],
           exclude: ['e2e/containers/**', '**/node_modules/**'],
           globalSetup: ['infra/local/test-stack.ts'],
           testTimeout: 120_000,

@@ -4,6 +4,7 @@
  * the config's docs.
  */
 import { z } from 'zod';
+import { corsOriginsVar } from '../common/cors.ts';
 import { type EnvConfig, fromEnv, listVar, parseEnv, urlVar } from '../common/env.ts';
 import { clusterIdSchema, nodeIdSchema } from '../common/ids.ts';
 import { TOPICS } from '../common/topics.ts';
@@ -42,6 +43,8 @@ const MAIN_PUBLISHER_ENV = {
   replayMs: fromEnv('FANOUT_REPLAY_MS', z.coerce.number().int().min(0).default(60_000)),
   /** A node that has not reported for this long is no longer offered nor routed to, ms. @default 5000 */
   nodeTtlMs: fromEnv('FANOUT_NODE_TTL_MS', positiveInt.default(5_000)),
+  /** Origins of browser pages allowed to call the directory (comma list). @default the web viewer's (common/cors.ts) */
+  corsOrigins: fromEnv('CORS_ORIGINS', corsOriginsVar),
 };
 
 const CLUSTER_PUBLISHER_ENV = {

@@ -149,6 +149,7 @@ beforeAll(async () => {
       maxMatches: 1000,
       replayMs: 120_000,
       nodeTtlMs: 3_000,
+      corsOrigins: [],
     },
     { logger },
   );
@@ -369,6 +370,7 @@ describe('fan-out with Kafka and the registry', () => {
         maxMatches: 1000,
         replayMs: 120_000,
         nodeTtlMs: 3_000,
+        corsOrigins: [],
       },
       { logger },
     );

@@ -3,7 +3,7 @@
  * errors, and an HTTP server that closes in order.
  */
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import express, { type Express } from 'express';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
@@ -123,7 +123,7 @@ export function createHttpApp(
 
 /** An HTTP server listening on host:port (0 = a free port), with its bound port. */
 export async function listen(
-  handler: Express | undefined,
+  handler: Express | RequestListener | undefined,
   host: string,
   port: number,
 ): Promise<{ server: Server; port: number }> {

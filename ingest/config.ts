@@ -3,6 +3,7 @@
  * one {@link ConfigError}; the type is derived from the spec, whose field docs are the config's docs.
  */
 import * as z from 'zod';
+import { corsOriginsVar } from '../common/cors.ts';
 import { type EnvConfig, fromEnv, intVar, listVar, parseEnv, urlVar } from '../common/env.ts';
 import { matchIdSchema } from '../common/ids.ts';
 import { TOPICS } from '../common/topics.ts';
@@ -82,6 +83,8 @@ const INGEST_ENV = {
   maxBatchBodyBytes: fromEnv('INGEST_MAX_BATCH_BODY_BYTES', intVar(1024, 64 * 1_048_576, 1_048_576)),
   /** How long SIGTERM waits for Kafka to acknowledge the buffer, ms. @default 30000 */
   drainTimeoutMs: fromEnv('INGEST_DRAIN_TIMEOUT_MS', intVar(0, 600_000, 30_000)),
+  /** Origins of browser pages allowed to POST reactions (comma list). @default the web viewer's (common/cors.ts) */
+  corsOrigins: fromEnv('CORS_ORIGINS', corsOriginsVar),
   /** Where the kafkajs producer runs: a worker thread (off the HTTP thread) or inline. @default 'worker' */
   producerThread: fromEnv('INGEST_PRODUCER_THREAD', z.enum(['worker', 'inline']).default('worker')),
 };

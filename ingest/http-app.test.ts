@@ -94,6 +94,31 @@ describe('ingest HTTP API (fake Kafka)', () => {
     expect(sink.sent[0]?.key).toBe('42');
   });
 
+  it('answers the web viewer of CORS_ORIGINS across origins on the hot route, preflight included', async () => {
+    const page = 'http://127.0.0.1:8088';
+    const { base, post, sink } = await startIngest({ corsOrigins: [page] });
+    const preflight = await fetch(`${base}/v1/reactions:batch`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: page,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('content-type');
+    const reactions = [{ match_id: 'm-1', user_id: 'u-1', emoji: '🔥', timestamp: Date.now() }];
+    const res = await post('/v1/reactions:batch', { reactions }, { origin: page });
+    expect(res.status).toBe(202);
+    expect(res.headers.get('access-control-allow-origin')).toBe(page);
+    await expect.poll(() => sink.sent.length).toBe(1);
+    const refused = await fetch(`${base}/v1/reactions`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' },
+    });
+    expect(refused.status).toBe(403);
+  });
+
   it('POST /v1/reactions answers 202 and normalises the emoji and timestamp', async () => {
     const { post, decoded, sink } = await startIngest();
     const t = Date.now() - 1000;

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { createCors } from '../common/cors.ts';
 import type { Logger } from '../common/logger.ts';
 import { type HttpProblem, methodNotAllowed, writeProblem } from '../common/problem.ts';
 import { problems, toProblem } from './errors.ts';
@@ -25,6 +26,8 @@ export interface HttpAppDeps {
   isDraining: () => boolean;
   /** Readiness: 200 body when ready, else a reason. */
   readiness: () => Promise<{ ready: boolean; checks: Record<string, unknown> }>;
+  /** Origins of browser pages that may call this API (`CORS_ORIGINS`, see common/cors.ts). @default none */
+  corsOrigins?: readonly string[];
 }
 
 const OPENAPI = readFileSync(new URL('./openapi.yaml', import.meta.url), 'utf8');
@@ -51,7 +54,10 @@ function writeAnswer(res: ServerResponse, answer: IntakeAnswer): void {
 /** The request listener of the ingest server: hot reaction routes first, express for the rest. */
 export function createRequestListener(deps: HttpAppDeps): RequestListener {
   const { app, hot } = createHttpApp(deps);
+  // Before the hot dispatch: a page's POST carries Origin and needs the allow header on its answer too.
+  const cors = createCors({ origins: deps.corsOrigins ?? [], headers: ['content-type', 'durable'] });
   return (req, res) => {
+    if (cors(req, res)) return;
     if (req.method === 'POST') {
       const url = req.url ?? '';
       const q = url.indexOf('?');

@@ -138,6 +138,7 @@ export function createIngest(config: IngestConfig, deps: IngestDeps = {}): Inges
     logger,
     maxBodyBytes: config.maxBodyBytes,
     maxBatchBodyBytes: config.maxBatchBodyBytes,
+    corsOrigins: config.corsOrigins,
     isDraining: () => draining,
     readiness: () => {
       const t = performance.now();

@@ -15,7 +15,7 @@
  *          Writes reports/bench-fanout-<client>.json.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket as TcpSocket, connect as tcpConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -30,6 +30,7 @@ import {
   createSubscriberNode,
   WindowFeed,
 } from '../fanout/index.ts';
+import { lineChartSvg } from './svg-chart.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const MATCH = 'bench-match';
@@ -550,6 +551,42 @@ async function runParent(): Promise<void> {
   writeFileSync(
     `reports/bench-fanout-${values.client}.json`,
     `${JSON.stringify({ client: values.client, hardLimit, broadcasts, interval, workers, results }, null, 2)}\n`,
+  );
+  // The chart beside the report: latency against viewers, with the floor run (plain TCP) when one was measured.
+  const floor = (() => {
+    try {
+      const f = JSON.parse(readFileSync('reports/bench-fanout-floor.json', 'utf8')) as {
+        results: typeof results;
+      };
+      return values.client === 'floor' ? [] : f.results;
+    } catch {
+      return [];
+    }
+  })();
+  writeFileSync(
+    `reports/bench-fanout-${values.client}.svg`,
+    lineChartSvg({
+      title: `Broadcast latency vs viewers, one subscriber node (${values.client} clients)`,
+      xLabel: 'viewers',
+      yLabel: 'ms',
+      series: [
+        { name: 'p50', points: results.map((r) => [r.joined, r.p50]) },
+        { name: 'p99', points: results.map((r) => [r.joined, r.p99]) },
+        ...(floor.length > 0
+          ? [
+              {
+                name: 'floor p99 (plain TCP)',
+                points: floor.map((r) => [r.joined, r.p99] as const),
+                dashed: true,
+              },
+            ]
+          : []),
+      ],
+      hLines: [{ y: 250, label: 'target p99 250 ms' }],
+    }),
+  );
+  console.log(
+    `report: reports/bench-fanout-${values.client}.json, chart: reports/bench-fanout-${values.client}.svg`,
   );
   const top = results.at(-1);
   console.log(

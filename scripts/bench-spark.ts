@@ -19,6 +19,7 @@
  * already there.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +37,7 @@ import { createReactionLoad, type PartitionedMessage } from '../jobs/spark-sql/c
 import { killGroup, readProgress, type StreamingProgress } from '../jobs/spark-sql/control/run-dir.ts';
 import { createSparkJob } from '../jobs/spark-sql/control/spark-job.ts';
 import { readAggregates } from '../jobs/spark-sql/control/stream-fixtures.ts';
+import { lineChartSvg } from './svg-chart.ts';
 
 const rates = String(argv.rates ?? '10000,25000,50000,75000,100000,150000')
   .split(',')
@@ -291,6 +293,35 @@ async function main(): Promise<void> {
     await spark.stop(60_000);
     launcher = undefined;
     console.table(table);
+    mkdirSync('reports', { recursive: true });
+    writeFileSync(
+      'reports/bench-spark.json',
+      `${JSON.stringify({ at: new Date().toISOString(), trigger, partitions, sustained, table }, null, 2)}\n`,
+    );
+    writeFileSync(
+      'reports/bench-spark.svg',
+      lineChartSvg({
+        title: 'Spark micro-batch duration vs input rate (emoji-swarm, local[2])',
+        xLabel: 'target reactions/s',
+        yLabel: 'ms',
+        series: [
+          {
+            name: 'batch p50',
+            points: table.map((r) => [Number(r['target/s']), Number(r['batch p50 ms'])] as const),
+          },
+          {
+            name: 'batch p99',
+            points: table.map((r) => [Number(r['target/s']), Number(r['batch p99 ms'])] as const),
+          },
+          {
+            name: 'produce → aggregate p99',
+            points: table.map((r) => [Number(r['target/s']), Number(r['latency p99 ms'])] as const),
+          },
+        ],
+        hLines: [{ y: trigger, label: `trigger ${trigger} ms` }],
+      }),
+    );
+    console.log('report: reports/bench-spark.json, chart: reports/bench-spark.svg');
     console.log(
       `${chalk.bold('highest sustained rate')}: ${sustained} reactions/s (batch p99 ≤ trigger ${trigger} ms, lag not growing); ` +
         `total ${((Date.now() - t0) / 1000).toFixed(0)} s`,

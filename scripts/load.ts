@@ -16,6 +16,7 @@ import { argv, chalk } from 'zx';
 import type { SwarmMessage } from '../common/socket-events.ts';
 import { createViewer, LatencyTracker, type Viewer } from '../fanout/index.ts';
 import { repoRoot } from '../infra/local/versions.ts';
+import { lineChartSvg } from './svg-chart.ts';
 
 const WINDOW_MS = 2000;
 const TICK_MS = 50;
@@ -321,12 +322,25 @@ const dir = path.join(repoRoot, 'reports');
 mkdirSync(dir, { recursive: true });
 const file = path.join(dir, `load-${report.at.replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+// The chart beside the report: end-to-end latency as it evolved over the run.
+writeFileSync(
+  file.replace(/\.json$/, '.svg'),
+  lineChartSvg({
+    title: `End-to-end latency over the run (${totals.accepted} reactions, ${viewers.length} viewers)`,
+    xLabel: 'seconds since start',
+    yLabel: 'ms (cumulative percentiles)',
+    series: (['p50', 'p95', 'p99'] as const).map((q) => ({
+      name: q,
+      points: series.map((l) => [l.t ?? 0, l[q] ?? 0] as const),
+    })),
+  }),
+);
 console.log(
   `\n${chalk.bold('done')}: accepted ${totals.accepted} (${report.reactions.accepted_per_s}/s), rejected ${totals.rejected}` +
     `${totals.skipped ? `, ${totals.skipped} not sent (ingest busy)` : ''}\n` +
     `  e2e latency p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms, max ${latency.max} ms ` +
     `(n=${latency.count}, not seen ${tracker.pending})\n` +
     `  deliveries ${totals.deliveries} (${report.deliveries.per_s}/s) to ${viewers.length} viewers\n` +
-    `  report ${path.relative(process.cwd(), file)}`,
+    `  report ${path.relative(process.cwd(), file)} (chart beside it, .svg)`,
 );
 process.exit(0);

@@ -4,10 +4,13 @@
  * processes, each once what it comes after is ready (`after` in pipeline-services.ts): ingest, the emoji-swarm
  * Spark SQL job, the fan-out main publisher (directory) and 2 cluster publishers at once, then each cluster's
  * 2 subscriber nodes. Prints the addresses;
+ * a service that exits on its own is restarted with backoff (the Spark job resumes from its checkpoint), a crash
+ * loop stops the stack; /status and /metrics of the supervisor on --status-port/EMOSTREAM_STATUS_PORT (8089).
  * Ctrl-C stops everything in reverse order (the Spark job gracefully).
  *
  * Ports as in `npm run stack`, plus --ingest-port/INGEST_PORT (8080) and --fanout-port/FANOUT_PORT (8090: the
- * directory; cluster publishers and nodes take the next six). `--demo` adds simulated viewers and reactions.
+ * directory; cluster publishers and nodes take the next six) and --web-port/WEB_PORT (8088: the viewer page and the
+ * operator dashboard). `--demo` adds simulated viewers and reactions.
  *
  * To add a service, add its spec (command, env, readiness probe) to `pipelineSpecs` in
  * infra/local/pipeline-services.ts; SERVICES below is derived from that list, so `npm start`, the tests and the load
@@ -15,6 +18,7 @@
  */
 import path from 'node:path';
 import { argv, chalk } from 'zx';
+import { WEB_DEFAULT_PORT } from '../common/cors.ts';
 import { type Demo, startDemo } from '../infra/local/demo-traffic.ts';
 import { RuntimeError } from '../infra/local/errors.ts';
 import {
@@ -24,6 +28,7 @@ import {
   runForeground,
   type ServiceContext,
   type ServiceFactory,
+  statusPortFrom,
 } from '../infra/local/foreground.ts';
 import {
   defaultPipelinePorts,
@@ -36,21 +41,28 @@ import { assertPortFree } from '../infra/local/ports.ts';
 const HOST = '127.0.0.1';
 let ports: ReturnType<typeof portsFrom>;
 let pipelinePorts: PipelineOptions['ports'];
+let statusPort: number;
 const runDir = runDirFrom(argv);
 try {
   ports = portsFrom(argv);
+  statusPort = statusPortFrom(argv);
   const fanoutBase = Number(argv['fanout-port'] ?? process.env.FANOUT_PORT ?? 8090);
   if (!Number.isInteger(fanoutBase) || fanoutBase < 1 || fanoutBase > 65_528) {
     throw new RuntimeError(
       `--fanout-port must be a port number (it and the next 6 are used), got ${fanoutBase}`,
     );
   }
-  pipelinePorts = defaultPipelinePorts(ports.ingest, fanoutBase);
+  const webPort = Number(argv['web-port'] ?? process.env.WEB_PORT ?? WEB_DEFAULT_PORT);
+  if (!Number.isInteger(webPort) || webPort < 1 || webPort > 65_535) {
+    throw new RuntimeError(`--web-port must be a port number, got ${webPort}`);
+  }
+  pipelinePorts = defaultPipelinePorts(ports.ingest, fanoutBase, webPort);
   // Checked before anything starts, so a taken port fails fast instead of after Kafka and the registry are up.
   await assertPortFree('Ingest API', HOST, pipelinePorts.ingest);
   await assertPortFree('Fan-out directory (main publisher)', HOST, pipelinePorts.main);
   for (const p of pipelinePorts.clusterPublishers) await assertPortFree('Cluster publisher', HOST, p);
   for (const p of pipelinePorts.nodes.flat()) await assertPortFree('Subscriber node', HOST, p);
+  await assertPortFree('Web viewer and dashboard', HOST, pipelinePorts.web);
 } catch (error) {
   process.exit(reportFailure(error));
 }
@@ -85,7 +97,9 @@ let demo: Demo | undefined;
 async function whenUp(): Promise<void> {
   if (done.signal.aborted) return;
   process.stdout.write(
-    `${chalk.bold('Try:')} npm run client -- --match demo-final   (keys 1–5 react)\n` +
+    `${chalk.bold('Watch:')} ${addresses.viewerUrl}?match=demo-final   (keys 1–9 react)\n` +
+      `${chalk.bold('Operate:')} ${addresses.dashboardUrl}\n` +
+      `${chalk.bold('Try:')} npm run client -- --match demo-final   (keys 1–5 react)\n` +
       `     npm run load -- --rate 2000 --viewers 200 --duration 30 --matches 4\n` +
       `     SPARK_JOBS_STATE=${addresses.sparkState} npm run job:status\n\n`,
   );
@@ -111,6 +125,7 @@ try {
     kafkaControllerPort: ports.kafkaController,
     registryPort: ports.registry,
     runDir,
+    statusPort,
     services: SERVICES,
     onUp: () => void whenUp(),
   });

@@ -11,7 +11,8 @@ type Json = any;
 
 let base: string;
 const directory = new Directory({ maxNodes: 2 });
-const server = createDirectoryServer({ host: '127.0.0.1', port: 0, directory });
+const PAGE = 'http://127.0.0.1:8088';
+const server = createDirectoryServer({ host: '127.0.0.1', port: 0, directory, corsOrigins: [PAGE] });
 
 beforeAll(async () => {
   await server.start();
@@ -46,6 +47,22 @@ describe('directory HTTP API', () => {
     const res = await fetch(`${base}/v1/assign?match_id=team@home`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ node_id: 'n1', cluster_id: 'c1', url: 'http://127.0.0.1:1' });
+  });
+
+  it('lets the web viewer of CORS_ORIGINS ask for an assignment across origins, nobody else', async () => {
+    const preflight = await fetch(`${base}/v1/assign?match_id=team@home`, {
+      method: 'OPTIONS',
+      headers: { origin: PAGE, 'access-control-request-method': 'GET' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-methods')).toBe('GET, HEAD');
+    const res = await fetch(`${base}/v1/assign?match_id=team@home`, { headers: { origin: PAGE } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe(PAGE);
+    const other = await fetch(`${base}/v1/assign?match_id=team@home`, {
+      headers: { origin: 'http://x.example' },
+    });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });
 
   it('names every bad field of a report, query or path', async () => {

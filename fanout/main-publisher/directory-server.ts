@@ -3,7 +3,8 @@
  * health, readiness and metrics. The main publisher runs it over its window store; the fan-out benchmark and the
  * Socket.IO tests run it alone (no Kafka), which is why it is a factory of its own.
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createCors } from '../../common/cors.ts';
 import type { SwarmMessage } from '../../common/socket-events.ts';
 import {
   closeServer,
@@ -29,6 +30,8 @@ export interface DirectoryServerOptions {
   metrics?: FanoutMetrics;
   /** What `/ready` answers. @default always ready */
   ready?: () => boolean;
+  /** Origins of browser pages that may ask for an assignment (common/cors.ts). @default none */
+  corsOrigins?: readonly string[];
 }
 
 /** A directory served over HTTP. */
@@ -56,7 +59,14 @@ export function createDirectoryServer(options: DirectoryServerOptions): Director
       const app = createHttpApp(metrics, options.ready ?? (() => true), (a) =>
         mountDirectoryRoutes(a, { directory, snapshot, onReport: options.onReport }),
       );
-      const bound = await listen(app, options.host, options.port);
+      const cors = createCors({ origins: options.corsOrigins ?? [], methods: ['GET', 'HEAD'] });
+      const bound = await listen(
+        (req: IncomingMessage, res: ServerResponse) => {
+          if (!cors(req, res)) app(req, res);
+        },
+        options.host,
+        options.port,
+      );
       server = bound.server;
       url = `http://${options.host}:${bound.port}`;
     },

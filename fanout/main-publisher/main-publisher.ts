@@ -154,6 +154,7 @@ export function createMainPublisher(
     directory,
     metrics,
     ready: () => consuming && !stopping,
+    corsOrigins: config.corsOrigins,
     snapshot: (matchId) => {
       const routedAt = now();
       return store.snapshot(matchId).map((w) => ({ ...w, routed_at: routedAt, sent_at: routedAt }));

@@ -3,8 +3,21 @@ import { onStopSignals } from '../../common/service.ts';
 import { cacheDir } from './cache-dir.ts';
 import { PortInUseError, RuntimeError } from './errors.ts';
 import { DEFAULT_PORTS, type StackAddresses, type StackOptions, startStack } from './local-stack.ts';
+import { assertPortFree } from './ports.ts';
 import type { Runtime } from './provisioner.ts';
-import type { ServiceSpec } from './supervisor.ts';
+import {
+  DEFAULT_STATUS_PORT,
+  STATUS_SERVICE,
+  type StatusServer,
+  startStatusServer,
+} from './supervision-status.ts';
+import {
+  DEFAULT_RESTART_POLICY,
+  describeExit,
+  type RestartEvent,
+  type RunningService,
+  type ServiceSpec,
+} from './supervisor.ts';
 
 /** What a child service of `npm start` gets to build its spec. */
 export interface ServiceContext extends StackAddresses {
@@ -45,8 +58,34 @@ export function portsFrom(
   };
 }
 
+/** `--status-port` over `EMOSTREAM_STATUS_PORT` over 8089; 0 picks a free port. */
+export function statusPortFrom(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): number {
+  const value = flags['status-port'] ?? env.EMOSTREAM_STATUS_PORT;
+  if (value === undefined || value === '') return DEFAULT_STATUS_PORT;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new RuntimeError(
+      `--status-port must be a port number between 0 (a free one) and 65535, got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
+}
+
+/** The one line `npm start` prints per restart. */
+export function restartLine(event: RestartEvent): string {
+  return (
+    `restart: ${event.service} exited (${describeExit(event.exit)}); attempt ${event.attempt}, ` +
+    `starting again in ${(event.delayMs / 1000).toFixed(1)} s\n`
+  );
+}
+
 export interface ForegroundOptions extends Omit<StackOptions, 'extraServices'> {
   services?: ServiceFactory[];
+  /**
+   * Port of the supervisor's `/status` and `/metrics` (supervision-status.ts); 0 picks a free one.
+   * @default DEFAULT_STATUS_PORT
+   */
+  statusPort?: number;
   /** Called once every service is ready and the address block is printed (e.g. to print hints or start a demo). */
   onUp?: () => void;
 }
@@ -64,8 +103,13 @@ export function runDirFrom(flags: Record<string, unknown>, env: NodeJS.ProcessEn
  */
 export async function runForeground(options: ForegroundOptions): Promise<number> {
   const runDir = options.runDir ?? path.join(cacheDir(), 'run');
+  const host = options.host ?? '127.0.0.1';
+  const statusPort = options.statusPort ?? DEFAULT_STATUS_PORT;
+  // Before anything starts, so a taken port fails in a second rather than after Kafka and Spark are up.
+  if (statusPort) await assertPortFree(STATUS_SERVICE, host, statusPort);
   const skipped: string[] = [];
   const stack = await startStack({
+    restart: DEFAULT_RESTART_POLICY,
     ...options,
     runDir,
     extraServices: (ctx) =>
@@ -80,6 +124,21 @@ export async function runForeground(options: ForegroundOptions): Promise<number>
   });
   // Child handles are unref'd so test runners can exit; a foreground runner must stay up on its own.
   const keepAlive = setInterval(() => {}, 1 << 30);
+  const watch = (s: RunningService) => {
+    s.events.on('restart', (event) => process.stderr.write(restartLine(event)));
+    s.events.on('ready', () =>
+      process.stderr.write(`restart: ${s.name} is ready again (restarts: ${s.restarts})\n`),
+    );
+  };
+  for (const s of stack.services) watch(s);
+  let status: StatusServer;
+  try {
+    status = await startStatusServer(stack.services, { host, port: statusPort });
+  } catch (error) {
+    await stack.stop();
+    clearInterval(keepAlive);
+    throw error;
+  }
 
   const lines = [
     '',
@@ -90,6 +149,7 @@ export async function runForeground(options: ForegroundOptions): Promise<number>
       Object.entries(s.addresses).map(([k, v]) => `  ${s.name} ${k}: ${v}    (log: ${s.logFile})`),
     ),
     ...skipped.map((s) => `  (skipped: ${s})`),
+    `  supervisor: ${status.url}/status, ${status.url}/metrics (a service that exits is restarted)`,
     'Ctrl-C stops everything.',
     '',
   ];
@@ -111,11 +171,15 @@ export async function runForeground(options: ForegroundOptions): Promise<number>
       }
       process.exit(130);
     });
-    void stack.firstExit.then(({ service, code }) => resolve(`${service} exited with ${code}`));
+    void stack.firstExit.then(({ service, code, failure }) => {
+      if (failure) process.stderr.write(`\n${failure.name}: ${failure.message}\n`);
+      resolve(failure ? `${service} is in a crash loop` : `${service} exited with ${code}`);
+    });
   });
   process.stderr.write(`\nstopping (${reason})…\n`);
   const started = Date.now();
   await stack.stop();
+  await status.close();
   clearInterval(keepAlive);
   process.stderr.write(
     `stopped in ${((Date.now() - started) / 1000).toFixed(1)} s; logs in ${runDir}/logs\n`,

@@ -10,6 +10,7 @@ import { createProgress, type Progress } from './progress.ts';
 import { type ProvisionOptions, provision, type Runtime, resolveRuntime } from './provisioner.ts';
 import { schemaRegistrySpec } from './schema-registry.ts';
 import {
+  type RestartPolicy,
   type RunningService,
   reapStale,
   type ServiceSpec,
@@ -56,6 +57,11 @@ export interface StackOptions {
    * as the ones it comes {@link ServiceSpec.after} are ready (by default the one before it).
    */
   extraServices?: (ctx: StackAddresses & { runtime: Runtime; runDir: string }) => ServiceSpec[];
+  /**
+   * Restart every service (Kafka and the registry included) that exits on its own after it was ready
+   * (supervisor.ts). `npm start`/`npm run stack` pass {@link DEFAULT_RESTART_POLICY}. @default no restarts
+   */
+  restart?: RestartPolicy;
 }
 
 /** Where the stack's services listen. */
@@ -74,8 +80,11 @@ export interface Stack extends StackAddresses {
   services: RunningService[];
   /** Log file per service name. */
   logs: Record<string, string>;
-  /** Resolves with the first service that exits on its own (a crash), for foreground runners to react. */
-  firstExit: Promise<{ service: string; code: number | null }>;
+  /**
+   * Resolves with the first service that is down for good on its own: any exit without a restart policy, a crash
+   * loop with one (`failure` then says why, with the log's last lines). For foreground runners to react.
+   */
+  firstExit: Promise<{ service: string; code: number | null; failure?: ServiceError }>;
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -176,7 +185,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           heap: options.kafkaHeap,
         });
         update('starting broker');
-        started.push(await startService(spec, runDir));
+        started.push(await startService(spec, runDir, { restart: options.restart }));
         const topics = options.topics ?? DEFAULT_TOPIC_PARTITIONS;
         update(`creating topics ${Object.keys(topics).join(', ')}`);
         await createStackTopics(`${host}:${kafkaPort}`, topics);
@@ -184,7 +193,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       }),
       progress.step(`Schema registry on ${host}:${registryPort}`, async (update) => {
         update('starting Apicurio Registry');
-        started.push(await startService(registrySpec, runDir));
+        started.push(await startService(registrySpec, runDir, { restart: options.restart }));
       }),
     ]);
     if (kafka.status === 'rejected') throw kafka.reason;
@@ -198,11 +207,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     };
     const extras = options.extraServices?.({ ...addresses, runtime, runDir }) ?? [];
     started.push(
-      ...(await startServices(extras, runDir, { step: (spec, start) => progress.step(spec.name, start) })),
+      ...(await startServices(extras, runDir, {
+        step: (spec, start) => progress.step(spec.name, start),
+        restart: options.restart,
+      })),
     );
 
-    const firstExit = Promise.race(started.map((s) => s.exited.then((code) => ({ service: s.name, code }))));
     let stopping: Promise<void> | undefined;
+    // A stop makes every service exit: that is no crash to report, so firstExit stays pending then.
+    const firstExit = Promise.race(
+      started.map((s) =>
+        s.exited.then(async (code) => {
+          if (stopping) await new Promise(() => {});
+          return { service: s.name, code, ...(s.failure ? { failure: s.failure } : {}) };
+        }),
+      ),
+    );
     const stop = () => {
       stopping ??= cleanup();
       return stopping;

@@ -28,3 +28,22 @@ describe('pipelineSpecs: Spark jobs', () => {
     expect(spark.map((s) => s.name)).toEqual(['spark-job']);
   });
 });
+
+describe('pipelineSpecs: web viewer and dashboard', () => {
+  it('serves the pages, lets them call ingest and the directory, and scrapes every service', () => {
+    const specs = pipelineSpecs(options);
+    const web = specs.find((s) => s.name === 'web');
+    expect(web?.addresses).toEqual({
+      viewer: 'http://127.0.0.1:8088/viewer',
+      dashboard: 'http://127.0.0.1:8088/dashboard',
+    });
+    for (const name of ['ingest', 'main-publisher']) {
+      expect(specs.find((s) => s.name === name)?.env?.CORS_ORIGINS).toBe('http://127.0.0.1:8088');
+    }
+    const targets = (web?.env?.WEB_METRICS_TARGETS ?? '').split(',').map((t) => t.split('=')[0]);
+    const services = specs
+      .filter((s) => s.name !== 'web' && !s.name.startsWith('spark-job'))
+      .map((s) => s.name);
+    expect(targets.map((t) => t?.split(':')[1]).sort()).toEqual(services.sort());
+  });
+});

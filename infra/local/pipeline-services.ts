@@ -7,12 +7,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { WEB_DEFAULT_PORT } from '../../common/cors.ts';
 import { TOPICS } from '../../common/topics.ts';
 import { loadJobsList } from '../../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../../jobs/spark-sql/control/jobs-config.ts';
 import { readStatus, runPaths } from '../../jobs/spark-sql/control/run-dir.ts';
 import { freePort } from './ports.ts';
-import { type RunningService, type ServiceSpec, startServices, stopServices } from './supervisor.ts';
+import {
+  DEFAULT_RESTART_POLICY,
+  type RestartPolicy,
+  type RunningService,
+  type ServiceSpec,
+  startServices,
+  stopServices,
+} from './supervisor.ts';
 import { repoRoot } from './versions.ts';
 
 /** The job whose aggregates the fan-out serves; `npm start` runs every job of jobs/spark-sql/jobs.yml. */
@@ -33,10 +41,12 @@ export interface PipelinePorts {
   clusterPublishers: number[];
   /** Per cluster, one per node. */
   nodes: number[][];
+  /** The web server: viewer page and operator dashboard. */
+  web: number;
 }
 
-/** Fixed ports of `npm start`: ingest 8080, directory 8090, cluster publishers 8091–8092, nodes 8093–8096. */
-export function defaultPipelinePorts(ingest = 8080, base = 8090): PipelinePorts {
+/** Fixed ports of `npm start`: ingest 8080, directory 8090, cluster publishers 8091–8092, nodes 8093–8096, web 8088. */
+export function defaultPipelinePorts(ingest = 8080, base = 8090, web = WEB_DEFAULT_PORT): PipelinePorts {
   const { clusters, nodesPerCluster } = DEFAULT_TOPOLOGY;
   return {
     ingest,
@@ -45,6 +55,7 @@ export function defaultPipelinePorts(ingest = 8080, base = 8090): PipelinePorts 
     nodes: clusters.map((_, c) =>
       Array.from({ length: nodesPerCluster }, (_, n) => base + 1 + clusters.length + c * nodesPerCluster + n),
     ),
+    web,
   };
 }
 
@@ -100,6 +111,10 @@ export interface PipelineAddresses {
   nodes: PipelineNode[];
   /** SPARK_JOBS_STATE of the job, for `npm run job:status`. */
   sparkState: string;
+  /** The web viewer page (`?match=<id>` to open a match). */
+  viewerUrl: string;
+  /** The operator dashboard page. */
+  dashboardUrl: string;
 }
 
 /** Runs a TypeScript entry point with this repo's tsx loader. */
@@ -130,6 +145,8 @@ export function pipelineAddresses(options: PipelineOptions): PipelineAddresses {
       })),
     ),
     sparkState: options.sparkState,
+    viewerUrl: `http://${host}:${ports.web}/viewer`,
+    dashboardUrl: `http://${host}:${ports.web}/dashboard`,
   };
 }
 
@@ -153,6 +170,10 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
     KAFKA_BROKERS: options.kafkaBrokers,
     SCHEMA_REGISTRY_URL: options.registryUrl,
     HOST: options.host,
+    // The web viewer's page calls ingest and the directory across origins; an operator's own list is kept.
+    CORS_ORIGINS: [`http://${options.host}:${options.ports.web}`, process.env.CORS_ORIGINS]
+      .filter((o) => o !== undefined && o !== '')
+      .join(','),
   };
   const fanoutCommon = {
     ...common,
@@ -200,7 +221,11 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
       stopTimeoutMs: 75_000,
       after: [],
       addresses: { 'driver log': jobPaths.log },
-      ready: async () => (await readStatus(jobPaths))?.state === 'running',
+      // Written by this run's runner, not one before it: a restart finds the killed run's `running` still there.
+      ready: async (_signal, run) => {
+        const status = await readStatus(jobPaths);
+        return status?.state === 'running' && (status.since ?? 0) * 1000 >= run.startedAt;
+      },
     });
   }
 
@@ -260,6 +285,34 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
       });
     }
   });
+  const metricsTargets = [
+    `ingest:ingest=${addresses.ingestUrl}`,
+    `main-publisher:main-publisher=${addresses.directoryUrl}`,
+    ...clusters.map(
+      (c, i) => `cluster-publisher:cluster-publisher-${c}=${addresses.clusterPublisherUrls[i]}`,
+    ),
+    ...addresses.nodes.map((n) => `subscriber-node:${n.name}=${n.url}`),
+  ];
+  specs.push({
+    name: 'web',
+    ...tsxEntry('web/main.ts'),
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      HOST: options.host,
+      WEB_PORT: String(options.ports.web),
+      INGEST_URL: addresses.ingestUrl,
+      DIRECTORY_URL: addresses.directoryUrl,
+      WEB_METRICS_TARGETS: metricsTargets.join(','),
+      SPARK_JOBS_STATE: options.sparkState,
+    },
+    readyTimeoutMs: 60_000,
+    stopTimeoutMs: 10_000,
+    // Needs nothing up: the dashboard shows what is not (yet) answering as down.
+    after: [],
+    addresses: { viewer: addresses.viewerUrl, dashboard: addresses.dashboardUrl },
+    ready: (signal) => httpOk(`http://${options.host}:${options.ports.web}/health`, signal),
+  });
   return specs;
 }
 
@@ -290,7 +343,7 @@ export async function freePipelinePorts(
     for (let n = 0; n < nodesPerCluster; n++) ports.push(await next());
     nodes.push(ports);
   }
-  return { ingest, main, clusterPublishers, nodes };
+  return { ingest, main, clusterPublishers, nodes, web: await next() };
 }
 
 /** A pipeline started by {@link startPipeline}. */
@@ -299,7 +352,10 @@ export interface Pipeline extends PipelineAddresses {
   runDir: string;
   /** The running service of that name (e.g. `node-cluster-a-1`). */
   service(name: string): RunningService;
-  /** SIGKILLs a service's whole process group (a crash, not a stop) and waits until it is gone. */
+  /**
+   * SIGKILLs a service's whole process group (a crash, not a stop) and waits until it is gone; with restarts on,
+   * the supervisor then starts it again (watch `service(name).events` for `ready`).
+   */
   kill(name: string): Promise<void>;
   /** Stops everything in reverse start order (the Spark job gracefully). */
   stop(): Promise<void>;
@@ -312,6 +368,11 @@ export interface StartPipelineOptions
     Partial<Pick<PipelineOptions, 'ports' | 'sparkState' | 'host'>> {
   /** Logs and pid files. Absent: a temp dir, removed by stop() unless EMOSTREAM_KEEP_RUN_DIR is set. */
   runDir?: string;
+  /**
+   * Restarts of a service that exits on its own (supervisor.ts); `false`: none, an exit is final.
+   * @default DEFAULT_RESTART_POLICY
+   */
+  restart?: RestartPolicy | false;
 }
 
 /**
@@ -337,7 +398,8 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Pipe
     if (ownRunDir && !process.env.EMOSTREAM_KEEP_RUN_DIR) rmSync(runDir, { recursive: true, force: true });
   };
   try {
-    services.push(...(await startServices(pipelineSpecs(full), runDir)));
+    const restart = options.restart === false ? undefined : (options.restart ?? DEFAULT_RESTART_POLICY);
+    services.push(...(await startServices(pipelineSpecs(full), runDir, { restart })));
   } catch (error) {
     await cleanup();
     throw error;
@@ -359,12 +421,16 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Pipe
     service: byName,
     async kill(name) {
       const s = byName(name);
+      // No run to kill: in backoff, or stopped.
+      if (s.state === 'backoff' || s.state === 'stopped') return;
+      const pgid = s.pid;
+      const gone = new Promise<unknown>((resolve) => s.events.once('exit', resolve));
       try {
-        process.kill(-s.pid, 'SIGKILL');
+        process.kill(-pgid, 'SIGKILL');
       } catch {
         // already gone
       }
-      await s.exited;
+      await Promise.race([gone, s.exited]);
     },
     stop,
     [Symbol.asyncDispose]: stop,

@@ -61,27 +61,32 @@ function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): P
   });
 }
 
+/** `npm run stack` on free ports (the supervisor's status endpoint too) in `runDir`. */
+async function npmRunStack(runDir: string) {
+  const ports = { kafka: 0, controller: 0, registry: 0, status: 0 };
+  for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
+  // Through npm itself, as users run it: npm relays SIGTERM to its script's shell, which must have exec'd the
+  // script (a plain `sh -c tsx …` would swallow the signal and leave the stack running).
+  const child = spawn(
+    'npm',
+    [
+      'run',
+      '--silent',
+      'stack',
+      '--',
+      ...Object.entries(ports).map(([name, port]) => `--${name}-port=${port}`),
+      `--run-dir=${runDir}`,
+    ],
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, ports };
+}
+
 describe('process supervision', () => {
   it('npm run stack stops Kafka and the registry on SIGTERM, exits 0 and leaves no process behind', async () => {
     const runDir = tempDir('emostream-stack-cli-');
-    const [kafkaPort, controllerPort, registryPort] = [await freePort(), await freePort(), await freePort()];
-    // Through npm itself, as users run it: npm relays SIGTERM to its script's shell, which must have exec'd the
-    // script (a plain `sh -c tsx …` would swallow the signal and leave the stack running).
-    const child = spawn(
-      'npm',
-      [
-        'run',
-        '--silent',
-        'stack',
-        '--',
-        `--kafka-port=${kafkaPort}`,
-        `--controller-port=${controllerPort}`,
-        `--registry-port=${registryPort}`,
-        `--run-dir=${runDir}`,
-      ],
-      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const { child, exited } = await npmRunStack(runDir);
     await waitForLine(child, /Ctrl-C stops everything/, 240_000);
 
     const pidDir = path.join(runDir, 'pids');
@@ -108,6 +113,76 @@ describe('process supervision', () => {
       /shut down completed|shutting down/i,
     );
   }, 300_000);
+
+  it('npm run stack restarts a SIGKILLed service: back ready with restarts=1 in /status and /metrics', async () => {
+    const runDir = tempDir('emostream-stack-restart-');
+    const { child, exited, ports } = await npmRunStack(runDir);
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const pidDir = path.join(runDir, 'pids');
+    const leftovers = () =>
+      readdirSync(pidDir).map((f) => Number(readFileSync(path.join(pidDir, f), 'utf8')));
+    let pgids: number[] = [];
+    try {
+      const line = await waitForLine(child, /supervisor: http:\/\/\S+\/status/, 240_000);
+      const base = /(http:\/\/[^/\s]+)\/status/.exec(line)?.[1] ?? '';
+      expect(base).toBe(`http://127.0.0.1:${ports.status}`);
+      pgids = leftovers();
+      type Status = {
+        services: { name: string; state: string; pgid: number; pid: number | null; restarts: number }[];
+      };
+      const registry = async () =>
+        ((await (await fetch(`${base}/status`)).json()) as Status).services.find(
+          (s) => s.name === 'registry',
+        );
+      const before = await registry();
+      expect(before).toMatchObject({ state: 'ready', restarts: 0 });
+      expect(before?.pid).toBeGreaterThan(0);
+      expect(before?.pgid).toBe(Number(readFileSync(path.join(pidDir, 'registry.pid'), 'utf8')));
+
+      // A crash of the service itself (the JVM under the watchdog), as the chaos suite picks its victims.
+      process.kill(before?.pid ?? 0, 'SIGKILL');
+      const killedAt = Date.now();
+      for (;;) {
+        const now = await registry();
+        if (now?.state === 'ready' && now.restarts === 1) break;
+        if (Date.now() - killedAt > 120_000) throw new Error(`registry not back: ${JSON.stringify(now)}`);
+        await sleep(250);
+      }
+      process.stderr.write(`registry back ready ${Date.now() - killedAt} ms after SIGKILL\n`);
+      const after = await registry();
+      expect(after?.pgid).not.toBe(before?.pgid);
+      expect(after?.pid).not.toBe(before?.pid);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toMatch(/^emostream_service_restarts_total\{service="registry"\} 1$/m);
+      expect(metrics).toMatch(/^emostream_service_restarts_total\{service="kafka"\} 0$/m);
+      expect(metrics).toMatch(/^emostream_service_up\{service="registry"\} 1$/m);
+      expect(stderr).toMatch(
+        /restart: registry exited \(signal SIGKILL \(exit code 137\)\); attempt 1, starting again in 1\.0 s/,
+      );
+      // The new run is probed for real: the registry answers.
+      expect((await fetch(`http://127.0.0.1:${ports.registry}/apis/ccompat/v7/subjects`)).ok).toBe(true);
+      expect(readFileSync(path.join(runDir, 'logs', 'registry.log'), 'utf8')).toMatch(
+        /restart 1 of registry/,
+      );
+      pgids = leftovers();
+    } finally {
+      child.kill('SIGTERM');
+      const stopped = await Promise.race([exited, sleep(60_000).then(() => 'still running after 60 s')]);
+      if (stopped !== 0) {
+        for (const pgid of [child.pid as number, ...pgids]) {
+          try {
+            process.kill(-pgid, 'SIGKILL');
+          } catch {}
+        }
+      }
+      expect(stopped).toBe(0);
+    }
+    expect(await groupsGone(pgids, 5_000)).toEqual([]);
+    expect(readdirSync(pidDir)).toEqual([]);
+  }, 400_000);
 
   it('a service does not outlive its supervisor, even when the supervisor is SIGKILLed', async () => {
     const runDir = tempDir('emostream-supervised-');

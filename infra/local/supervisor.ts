@@ -1,11 +1,30 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { constants } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ServiceError } from './errors.ts';
 
 const WATCHDOG = fileURLToPath(new URL('./child-watchdog.mjs', import.meta.url));
 const PROBE_TIMEOUT_MS = 5000;
+
+/** The run of a service a readiness probe checks: state a previous run left behind must not count. */
+export interface RunInfo {
+  /** Epoch ms when this run was spawned. */
+  startedAt: number;
+  /** Its watchdog's pid (the group id). */
+  pgid: number;
+}
 
 /** How to run and probe one service. start.ts and the stack build lists of these. */
 export interface ServiceSpec {
@@ -18,7 +37,7 @@ export interface ServiceSpec {
    * Polled until it resolves true; a throw or false means "not yet". It must check the real thing (a metadata
    * request, an HTTP answer), never the mere passage of time.
    */
-  ready: (signal: AbortSignal) => Promise<boolean>;
+  ready: (signal: AbortSignal, run: RunInfo) => Promise<boolean>;
   /** @default 120000 */
   readyTimeoutMs?: number;
   /** Grace between SIGTERM and SIGKILL on stop. @default 20000 */
@@ -32,17 +51,99 @@ export interface ServiceSpec {
   after?: readonly string[];
 }
 
+/**
+ * What {@link startService} does when a service exits on its own after it was ready. Absent: nothing (the exit is
+ * final, {@link RunningService.exited} settles), as unit tests that expect an exit need.
+ */
+export interface RestartPolicy {
+  /** Delay before the first restart; doubles per consecutive exit. @default 1000 */
+  initialDelayMs?: number;
+  /** @default 30000 */
+  maxDelayMs?: number;
+  /** A run that stayed ready this long resets the delay to `initialDelayMs`. @default 60000 */
+  resetAfterMs?: number;
+  /** This many exits within `windowMs` is a crash loop: no more restarts, the service is given up. @default 5 */
+  maxExits?: number;
+  /** @default 120000 */
+  windowMs?: number;
+}
+
+/** The policy of `npm start`, `npm run stack` and the pipeline tests: 1 s doubling to 30 s, 5 exits in 2 min. */
+export const DEFAULT_RESTART_POLICY: Required<RestartPolicy> = {
+  initialDelayMs: 1_000,
+  maxDelayMs: 30_000,
+  resetAfterMs: 60_000,
+  maxExits: 5,
+  windowMs: 120_000,
+};
+
+/** Where a supervised service is in its life. */
+export type ServiceState = 'starting' | 'ready' | 'backoff' | 'stopped';
+
+/** How one run of a service ended: the watchdog's exit code (128+n when the service died of signal n), or the
+ * signal that killed the watchdog itself. */
+export interface ServiceExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** ISO time of the exit. */
+  at: string;
+}
+
+/** Emitted (`restart`) when a service exited unexpectedly and will be started again after `delayMs`. */
+export interface RestartEvent {
+  service: string;
+  exit: ServiceExit;
+  /** 1 for the first restart of this service. */
+  attempt: number;
+  delayMs: number;
+}
+
+/** Events of {@link RunningService.events}. */
+export interface ServiceEvents {
+  /** A run ended (any reason, stops included). */
+  exit: [ServiceExit];
+  /** An unexpected exit; a restart is scheduled. */
+  restart: [RestartEvent];
+  /** A restarted run passed its readiness probe again. */
+  ready: [];
+  /** Crash loop: no more restarts; {@link RunningService.failure} says why. */
+  'give-up': [ServiceError];
+}
+
 /** A started service. */
 export interface RunningService {
   readonly name: string;
-  /** Pid of the process-group leader (the watchdog), also the group id. */
+  /** Pid of the current run's process-group leader (the watchdog), also the group id; changes on a restart. */
   readonly pid: number;
   readonly logFile: string;
   readonly addresses: Record<string, string>;
-  /** Resolves with the exit code once the process group leader is gone. */
+  readonly state: ServiceState;
+  /** How many times the service was started again after an unexpected exit. */
+  readonly restarts: number;
+  readonly lastExit: ServiceExit | undefined;
+  /** Set when the restart policy gave up (crash loop); the message carries the log's last lines. */
+  readonly failure: ServiceError | undefined;
+  readonly events: EventEmitter<ServiceEvents>;
+  /**
+   * Resolves with the exit code once the service is down for good: stopped, exited without a restart policy, or
+   * given up by it.
+   */
   readonly exited: Promise<number | null>;
-  /** SIGTERM, then SIGKILL to the whole group after the grace period; resolves when it has exited. */
+  /**
+   * SIGTERM, then SIGKILL to the whole group after the grace period; resolves when it has exited. Cancels a
+   * restart that is pending (backoff) or under way.
+   */
   stop(): Promise<void>;
+}
+
+/** "exit code 3" / "signal SIGKILL (137)", for messages. */
+export function describeExit(exit: Pick<ServiceExit, 'code' | 'signal'>): string {
+  if (exit.signal) return `signal ${exit.signal}`;
+  if (exit.code !== null && exit.code > 128) {
+    const name = Object.entries(constants.signals).find(([, n]) => n === (exit.code ?? 0) - 128)?.[0];
+    if (name) return `signal ${name} (exit code ${exit.code})`;
+  }
+  return `exit code ${exit.code}`;
 }
 
 /** Last lines of a log, for error messages that explain themselves. */
@@ -104,18 +205,14 @@ export function reapStale(runDir: string, names: string[]): string[] {
   return reaped;
 }
 
-async function waitReady(
-  spec: ServiceSpec,
-  child: ChildProcess,
-  exited: Promise<number | null>,
-  logFile: string,
-) {
+async function waitReady(spec: ServiceSpec, run: Run, logFile: string) {
+  const { pid, exited } = run;
   const timeoutMs = spec.readyTimeoutMs ?? 120_000;
   const deadline = Date.now() + timeoutMs;
   const controller = new AbortController();
   let exitCode: number | null | undefined;
-  void exited.then((code) => {
-    exitCode = code;
+  void exited.then((exit) => {
+    exitCode = (exit as ServiceExit).code;
     controller.abort();
   });
   let delay = 100;
@@ -126,7 +223,7 @@ async function waitReady(
       // Each probe gets its own deadline, so a service that accepts connections but never answers cannot
       // hold the wait past its timeout.
       const probeSignal = AbortSignal.any([controller.signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]);
-      if (await spec.ready(probeSignal)) return;
+      if (await spec.ready(probeSignal, { startedAt: run.startedAt, pgid: pid })) return;
     } catch (error) {
       lastError = error;
     }
@@ -143,7 +240,7 @@ async function waitReady(
       logFile,
     );
   }
-  signalGroup(child.pid ?? 0, 'SIGKILL');
+  signalGroup(pid, 'SIGKILL');
   const why = lastError instanceof Error ? ` (last probe: ${lastError.message})` : '';
   throw new ServiceError(
     spec.name,
@@ -152,17 +249,17 @@ async function waitReady(
   );
 }
 
-/**
- * Starts `spec` under a watchdog in its own process group, logging to `<runDir>/logs/<name>.log`, and waits until
- * its readiness probe passes. If the starting process dies, the watchdog notices its stdin closing and stops
- * the service, so nothing is orphaned.
- */
-export async function startService(spec: ServiceSpec, runDir: string): Promise<RunningService> {
-  const logFile = path.join(runDir, 'logs', `${spec.name}.log`);
-  mkdirSync(path.dirname(logFile), { recursive: true });
-  mkdirSync(path.dirname(pidFile(runDir, spec.name)), { recursive: true });
+/** One run of a service: its watchdog (group leader) and how it ended. */
+interface Run {
+  pid: number;
+  startedAt: number;
+  exited: Promise<ServiceExit>;
+}
+
+/** Spawns the watchdog running `spec` in a new process group, logging to `logFile` (appended). */
+function spawnRun(spec: ServiceSpec, runDir: string, logFile: string, grace: number): Run {
+  const startedAt = Date.now();
   const fd = openSync(logFile, 'a');
-  const grace = spec.stopTimeoutMs ?? 20_000;
   let child: ChildProcess;
   try {
     child = spawn(process.execPath, [WATCHDOG, String(grace), spec.command, ...spec.args], {
@@ -179,47 +276,188 @@ export async function startService(spec: ServiceSpec, runDir: string): Promise<R
     throw new ServiceError(spec.name, `could not spawn ${spec.command}`, logFile);
   }
   writeFileSync(pidFile(runDir, spec.name), String(pid));
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => {
-      rmSync(pidFile(runDir, spec.name), { force: true });
-      resolve(code);
+  const exited = new Promise<ServiceExit>((resolve) => {
+    child.on('exit', (code, signal) => {
+      // Only this run's pid file: a later run may have written its own already.
+      try {
+        if (readFileSync(pidFile(runDir, spec.name), 'utf8') === String(pid))
+          rmSync(pidFile(runDir, spec.name));
+      } catch {
+        // already removed
+      }
+      resolve({ code, signal, at: new Date().toISOString() });
     });
   });
   // Let a parent whose work is done exit: the pipe and child must not keep its event loop alive.
   child.unref();
   (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  return { pid, startedAt, exited };
+}
 
+/** Options of {@link startService}. */
+export interface StartServiceOptions {
+  /** Restart the service when it exits on its own after it was ready. @default no restarts */
+  restart?: RestartPolicy;
+}
+
+/**
+ * Starts `spec` under a watchdog in its own process group, logging to `<runDir>/logs/<name>.log`, and waits until
+ * its readiness probe passes. If the starting process dies, the watchdog notices its stdin closing and stops
+ * the service, so nothing is orphaned. With `options.restart`, a later unexpected exit starts it again (same log,
+ * after a separator line) with exponential backoff, until a crash loop gives it up.
+ */
+export async function startService(
+  spec: ServiceSpec,
+  runDir: string,
+  options: StartServiceOptions = {},
+): Promise<RunningService> {
+  const logFile = path.join(runDir, 'logs', `${spec.name}.log`);
+  mkdirSync(path.dirname(logFile), { recursive: true });
+  mkdirSync(path.dirname(pidFile(runDir, spec.name)), { recursive: true });
+  const grace = spec.stopTimeoutMs ?? 20_000;
+  const policy = options.restart ? { ...DEFAULT_RESTART_POLICY, ...options.restart } : undefined;
+  const events = new EventEmitter<ServiceEvents>();
+  // No listener is required; an 'error'-free emitter never throws on emit.
+  let run = spawnRun(spec, runDir, logFile, grace);
+  let state: ServiceState = 'starting';
+  let restarts = 0;
+  let lastExit: ServiceExit | undefined;
+  let failure: ServiceError | undefined;
+  let stopRequested = false;
+  let cancelBackoff: (() => void) | undefined;
+  let finish: (code: number | null) => void = () => {};
+  const exited = new Promise<number | null>((resolve) => {
+    finish = (code) => {
+      state = 'stopped';
+      resolve(code);
+    };
+  });
+
+  const stopRun = async (current: Run) => {
+    if (!isAlive(-current.pid)) return;
+    try {
+      process.kill(current.pid, 'SIGTERM');
+    } catch {
+      // exited between the check and the signal
+    }
+    const timer = setTimeout(() => signalGroup(current.pid, 'SIGKILL'), grace + 2000);
+    await current.exited;
+    clearTimeout(timer);
+    // The leader is gone; anything left in its group is an orphan in the making.
+    if (isAlive(-current.pid)) signalGroup(current.pid, 'SIGKILL');
+  };
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      if (!isAlive(-pid)) return;
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // exited between the check and the signal
-      }
-      const timer = setTimeout(() => signalGroup(pid, 'SIGKILL'), grace + 2000);
+      stopRequested = true;
+      cancelBackoff?.();
+      // The run of this moment; a restart cannot begin once stopRequested is set.
+      await stopRun(run);
       await exited;
-      clearTimeout(timer);
-      // The leader is gone; anything left in its group is an orphan in the making.
-      if (isAlive(-pid)) signalGroup(pid, 'SIGKILL');
     })();
     return stopping;
   };
 
   try {
-    await waitReady(spec, child, exited, logFile);
+    await waitReady(spec, run, logFile);
   } catch (error) {
-    await stop();
+    await stopRun(run);
+    finish((await run.exited).code);
     throw error;
   }
-  return { name: spec.name, pid, logFile, addresses: spec.addresses ?? {}, exited, stop };
+  state = 'ready';
+  let readySince = Date.now();
+
+  // Supervision: runs in the background for the service's life; ends by settling `exited`.
+  void (async () => {
+    const recentExits: number[] = [];
+    let consecutive = 0;
+    for (;;) {
+      const exit = await run.exited;
+      lastExit = exit;
+      events.emit('exit', exit);
+      // Whatever the leader left in its group would otherwise hold ports the next run needs.
+      if (isAlive(-run.pid)) signalGroup(run.pid, 'SIGKILL');
+      if (stopRequested || !policy) return finish(exit.code);
+      const now = Date.now();
+      if (state === 'ready' && now - readySince >= policy.resetAfterMs) consecutive = 0;
+      recentExits.push(now);
+      while ((recentExits[0] ?? now) < now - policy.windowMs) recentExits.shift();
+      if (recentExits.length >= policy.maxExits) {
+        failure = new ServiceError(
+          spec.name,
+          `crash loop: exited ${recentExits.length} times within ${policy.windowMs / 1000} s (last: ` +
+            `${describeExit(exit)}), not restarting it again. Read its log for the cause, fix it and start ` +
+            `again; last log lines (${logFile}):\n${logTail(logFile)}`,
+          logFile,
+        );
+        finish(exit.code);
+        events.emit('give-up', failure);
+        return;
+      }
+      consecutive += 1;
+      const delayMs = Math.min(policy.initialDelayMs * 2 ** (consecutive - 1), policy.maxDelayMs);
+      state = 'backoff';
+      events.emit('restart', { service: spec.name, exit, attempt: restarts + 1, delayMs });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        cancelBackoff = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      cancelBackoff = undefined;
+      if (stopRequested) return finish(exit.code);
+      restarts += 1;
+      appendFileSync(
+        logFile,
+        `\n----- [supervisor] ${new Date().toISOString()} restart ${restarts} of ${spec.name} after ` +
+          `${describeExit(exit)} -----\n`,
+      );
+      state = 'starting';
+      run = spawnRun(spec, runDir, logFile, grace);
+      try {
+        await waitReady(spec, run, logFile);
+        state = 'ready';
+        readySince = Date.now();
+        events.emit('ready');
+      } catch {
+        // It exited before it was ready, or waitReady killed it for not getting ready: the loop counts the exit.
+      }
+    }
+  })();
+
+  return {
+    name: spec.name,
+    get pid() {
+      return run.pid;
+    },
+    logFile,
+    addresses: spec.addresses ?? {},
+    get state() {
+      return state;
+    },
+    get restarts() {
+      return restarts;
+    },
+    get lastExit() {
+      return lastExit;
+    },
+    get failure() {
+      return failure;
+    },
+    events,
+    exited,
+    stop,
+  };
 }
 
 /** Options of {@link startServices}. */
 export interface StartServicesOptions {
   /** Wraps each service's start, e.g. to report it as a progress step. @default start as it is */
   step?: (spec: ServiceSpec, start: () => Promise<RunningService>) => Promise<RunningService>;
+  /** Restart policy of every service started. @default no restarts */
+  restart?: RestartPolicy;
 }
 
 /** Thrown inside {@link startServices} for a service not started because another one failed. */
@@ -251,7 +489,7 @@ export async function startServices(
     const deps = spec.after ?? (i > 0 ? [specs[i - 1]?.name ?? ''] : []);
     const starting = Promise.all(deps.map((d) => ready.get(d))).then(async () => {
       if (failed) throw SKIPPED;
-      const start = () => startService(spec, runDir);
+      const start = () => startService(spec, runDir, { restart: options.restart });
       const service = await (options.step ? options.step(spec, start) : start());
       started.set(spec.name, service);
       return service;

@@ -17,6 +17,7 @@ import type { TestProject } from 'vitest/node';
 import { startStack } from './local-stack.ts';
 import { provision } from './provisioner.ts';
 import { type SparkRuntime, sparkRuntime } from './spark-submit.ts';
+import { DEFAULT_RESTART_POLICY } from './supervisor.ts';
 
 export { type Stack, type StackOptions, startStack } from './local-stack.ts';
 
@@ -44,7 +45,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     return async () => {};
   }
 
-  const stack = await startStack();
+  // Restarts on, as under npm start: the fault-injection tests kill the broker and the registry and expect them back.
+  const stack = await startStack({ restart: DEFAULT_RESTART_POLICY });
   process.stderr.write(
     `test stack: Kafka ${stack.kafkaBrokers}, registry ${stack.registryUrl} (${stack.runDir})\n`,
   );

@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 
 LOCAL_CHECKPOINT_MANAGER = "org.apache.spark.sql.execution.streaming.FileSystemBasedCheckpointFileManager"
@@ -148,6 +149,84 @@ def new_progress(query, last_batch):
     return fresh[::-1]
 
 
+def proc_start_time(pid):
+    """Start time of a process (/proc/<pid>/stat field 22), None when it is gone or off Linux."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            stat = f.read()
+        return stat[stat.rindex(")") + 2 :].split(" ")[19]
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def pid_alive(pid, start_time=None):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not start_time or proc_start_time(pid) in (None, start_time)
+
+
+def say(message):
+    """A line on stderr, which is a pipe to the JVM: once the JVM is gone, writing raises, and must not stop us."""
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def release_lock(lock_file, owner_pid):
+    """Removes the driver lock (driver-lock.ts) if it still names this driver."""
+    if not lock_file:
+        return
+    try:
+        with open(lock_file, encoding="utf-8") as f:
+            if json.load(f).get("pid") == owner_pid:
+                os.remove(lock_file)
+    except (OSError, ValueError):
+        pass
+
+
+def watch_owners(state, lock_file):
+    """A daemon thread that ends the driver once what it belongs to is gone: its JVM (our parent; the JVM of a
+    killed spark-submit leaves this process behind otherwise) or the launcher it is tied to
+    (EMOSTREAM_DRIVER_TIE_PID, main.ts under npm start, which may be SIGKILLed). It stops the query (bounded) and
+    exits hard with 1; PythonRunner then fails and SparkSubmit's JVM exits with it."""
+    jvm = os.getppid()
+    tie = int(os.environ.get("EMOSTREAM_DRIVER_TIE_PID") or 0)
+    tie_start = os.environ.get("EMOSTREAM_DRIVER_TIE_START") or None
+
+    def gone():
+        if os.getppid() != jvm:
+            return f"its JVM (pid {jvm}) exited"
+        if tie and not pid_alive(tie, tie_start):
+            return f"its launcher (pid {tie}) is gone"
+        return None
+
+    def loop():
+        while True:
+            time.sleep(1)
+            why = gone()
+            if why:
+                break
+        # First the lock (a JVM kill leaves no one else to release it), then the words (stderr may be a broken pipe).
+        release_lock(lock_file, jvm)
+        say(f"[runner] {why}: stopping the query and exiting")
+        # Hard deadline: a query.stop() through a dying JVM may never return.
+        threading.Timer(15, lambda: os._exit(1)).start()
+        query = state.get("query")
+        if query is not None and os.getppid() == jvm:
+            try:
+                query.stop()
+            except Exception:  # noqa: BLE001 - the JVM may be half gone; exiting is all that is left
+                pass
+        os._exit(1)
+
+    threading.Thread(target=loop, name="owner-watch", daemon=True).start()
+
+
 def run_stream(args):
     from pyspark.sql import functions as F
     from pyspark.sql.avro.functions import from_avro, to_avro
@@ -157,6 +236,9 @@ def run_stream(args):
     src, sink, kafka = plan["source"], plan["sink"], plan["kafka"]
     run_dir, checkpoint = plan["runDir"], plan["checkpoint"]
     os.makedirs(run_dir, exist_ok=True)
+    lock_file, jvm = plan.get("driverLock"), os.getppid()
+    watched = {}
+    watch_owners(watched, lock_file)
     # Registry framing of every sink record: magic byte 0 + the 4-byte id the launcher registered the schema under.
     frame = bytearray(b"\x00" + int(sink["schemaId"]).to_bytes(4, "big"))
 
@@ -216,6 +298,7 @@ def run_stream(args):
         .queryName(plan["name"])
         .start()
     )
+    watched["query"] = query
 
     stop = {"requested": False}
 
@@ -245,10 +328,12 @@ def run_stream(args):
                 last_batch = json.loads(fresh[-1])["batchId"]
     except Exception as err:  # the query failed: say why, exit non-zero
         write_json(status_file, {"state": "failed", "pid": os.getpid(), "error": str(err)[:4000]})
-        print(f"job {plan['name']} failed: {err}", file=sys.stderr)
+        release_lock(lock_file, jvm)
+        say(f"job {plan['name']} failed: {err}")
         spark.stop()
         sys.exit(1)
     write_json(status_file, {"state": "stopped", "pid": os.getpid(), "since": time.time()})
+    release_lock(lock_file, jvm)
     spark.stop()
 
 

@@ -47,8 +47,9 @@ function jobService(): Service {
     async start() {
       const config = loadJobsConfig();
       job = createSparkJob(await loadPlan(name, config), { config, logger });
-      // replace: a run left in this state dir by a supervisor that was killed outright is ours, and in the way.
-      await job.start({ replace: true });
+      // tieTo: the driver ends when this process does, even by SIGKILL. replace: a driver whose launcher is gone
+      // (left by one killed outright, before its runner noticed) is ours, and in the way; any other is refused.
+      await job.start({ replace: true, tieTo: process.pid });
       void watch(job);
     },
     stop() {

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive } from '../../../infra/local/supervisor.ts';
+import { lockFile, releaseDriverLock } from './driver-lock.ts';
 import { JobError } from './errors.ts';
 import type { JobsConfig } from './jobs-config.ts';
 
@@ -21,7 +22,7 @@ export interface RunPaths {
   progress: string;
   /** Written at start: launcher pid, checkpoint, topics. */
   meta: string;
-  /** spark-submit's stdout and stderr (unless the driver output is inherited). */
+  /** spark-submit's stdout and stderr (unless the driver output is inherited); the previous run's is `driver.log.previous`. */
   log: string;
 }
 
@@ -58,6 +59,8 @@ export interface RunMeta {
 export interface RunStatus {
   state: 'running' | 'stopped' | 'failed';
   pid: number;
+  /** Epoch seconds the state was written (running, stopped). */
+  since?: number;
   error?: string;
 }
 
@@ -129,10 +132,13 @@ export async function stopRun(paths: RunPaths, timeoutMs = 90_000): Promise<bool
   process.kill(status?.pid && isAlive(status.pid) ? status.pid : meta.launcherPid, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
   while (isAlive(meta.launcherPid) && Date.now() < deadline) await sleep(200);
+  // The runner releases the lock as it ends; this covers a driver that could not (killed, or died on its own).
   if (isAlive(meta.launcherPid)) {
     killGroup(meta.launcherPid, 'SIGKILL');
+    await releaseDriverLock(lockFile(paths.dir), meta.launcherPid);
     throw new JobError(`job ${meta.job} did not stop within ${timeoutMs} ms; killed`);
   }
+  await releaseDriverLock(lockFile(paths.dir), meta.launcherPid);
   return true;
 }
 

@@ -6,11 +6,21 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createRegistryClient, registerSchema, valueSubject } from '../../../common/avro-serde.ts';
 import { createKafka, ensureTopic, KafkaLogLevel } from '../../../common/kafka.ts';
 import { createLogger, type Logger } from '../../../common/logger.ts';
+import {
+  acquireDriverLock,
+  lockFile,
+  ownerAlive,
+  ownerRecord,
+  processStartTime,
+  readLock,
+  releaseDriverLock,
+  transferDriverLock,
+} from './driver-lock.ts';
 import { JobError } from './errors.ts';
 import { isUriRoot, type JobPlan } from './job-plan.ts';
 import { type JobsConfig, LOG4J_CONFIG, RUNNER } from './jobs-config.ts';
@@ -39,6 +49,8 @@ export interface RunnerPlan extends JobPlan {
   runDir: string;
   /** Spark UI port, or `off`. */
   uiPort: string;
+  /** The run's driver lock (driver-lock.ts), which the runner removes when the driver ends. */
+  driverLock?: string;
 }
 
 /** spark-submit arguments running the runner: master, quiet logs, connector jars, the runner, then `runnerArgs`. */
@@ -153,10 +165,17 @@ export interface StartOptions {
   /** @default 280000 (Spark starts slowly on two cores) */
   timeoutMs?: number;
   /**
-   * Kill a live run of this job in the same state dir first (one left by a supervisor that was killed outright)
-   * instead of refusing to start. @default false
+   * Kill a live run of this job whose {@link StartOptions.tieTo} launcher is gone (an orphan a supervisor killed
+   * outright left behind) instead of refusing to start. A live run of a live launcher, or one submitted by hand,
+   * is always refused (one driver per checkpoint). @default false
    */
   replace?: boolean;
+  /**
+   * Pid whose end ends the driver: the runner polls it every second and, once it is gone, stops the query and
+   * exits, and spark-submit's JVM with it. main.ts passes its own pid, so a SIGKILLed launcher leaves no driver.
+   * @default none: the driver runs on its own (`job:submit`), watching only its JVM
+   */
+  tieTo?: number;
 }
 
 /** Result of {@link SparkJob.start}. */
@@ -199,37 +218,70 @@ export function createSparkJob(plan: JobPlan, deps: SparkJobDeps): SparkJob {
   let starting: Promise<Started> | undefined;
 
   async function start(options: StartOptions = {}): Promise<Started> {
-    const previous = await readMeta(paths);
-    if (previous && isAlive(previous.launcherPid)) {
-      if (!options.replace)
-        throw new JobError(
-          `job ${plan.name} is already running (pid ${previous.launcherPid}); job:stop it first`,
-        );
-      deps.logger?.warn({ pid: previous.launcherPid }, 'killing a run of this job left by an earlier start');
-      killGroup(previous.launcherPid);
-      while (isAlive(previous.launcherPid)) await new Promise((r) => setTimeout(r, 100));
+    const lock = lockFile(paths.dir);
+    await mkdir(paths.dir, { recursive: true });
+    const held = await readLock(lock);
+    if (held && ownerAlive(held) && options.replace && held.tiedTo !== undefined && !isAlive(held.tiedTo)) {
+      deps.logger?.warn(
+        { pid: held.pid, launcher: held.tiedTo },
+        'killing a driver of this job whose launcher is gone (an orphan of a killed supervisor)',
+      );
+      killGroup(held.pid);
+      const deadline = Date.now() + 10_000;
+      while (isAlive(held.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     }
+    const { tookOver } = await acquireDriverLock(lock, ownerRecord(plan.name, process.pid, options.tieTo));
+    if (tookOver) {
+      deps.logger?.warn(
+        { owner: tookOver, lock },
+        `took over the driver lock of pid ${tookOver.pid} (${tookOver.since}): that driver is gone`,
+      );
+    }
+    try {
+      return await submit(options, lock);
+    } catch (err) {
+      await releaseDriverLock(lock, process.pid);
+      throw err;
+    }
+  }
+
+  async function submit(options: StartOptions, lock: string): Promise<Started> {
     const rt = deps.runtime ?? (await resolveSparkRuntime());
     const resumed = existsSync(plan.checkpoint);
     const otherShapes = await otherCheckpoints(config, plan);
-    const runnerPlan = await prepareRun(plan, config, paths.dir, deps.logger);
+    const runnerPlan: RunnerPlan = {
+      ...(await prepareRun(plan, config, paths.dir, deps.logger)),
+      driverLock: lock,
+    };
 
-    await mkdir(paths.dir, { recursive: true });
     await Promise.all([rm(paths.status, { force: true }), rm(paths.progress, { force: true })]);
     await writeFile(paths.plan, JSON.stringify(runnerPlan, null, 2));
     const inherit = config.driverOutput === 'inherit';
+    // The previous run's driver log is what explains a crash the supervisor just restarted: keep one.
+    if (!inherit && existsSync(paths.log)) await rename(paths.log, `${paths.log}.previous`);
     const log = inherit ? undefined : openSync(paths.log, 'w');
     const child = spawn(rt.sparkSubmit, runnerArgs(rt, config.master, ['stream', '--plan', paths.plan]), {
       // Its own process group: a supervisor's group signal must not kill the driver before it can commit; stopping
       // it is stop()'s job.
       detached: true,
       stdio: log === undefined ? ['ignore', 'inherit', 'inherit'] : ['ignore', log, log],
-      env: { ...process.env, ...rt.env },
+      env: {
+        ...process.env,
+        ...rt.env,
+        ...(options.tieTo
+          ? {
+              EMOSTREAM_DRIVER_TIE_PID: String(options.tieTo),
+              EMOSTREAM_DRIVER_TIE_START: processStartTime(options.tieTo) ?? '',
+            }
+          : {}),
+      },
     });
     if (log !== undefined) closeSync(log);
     const pid = child.pid;
     if (pid === undefined) throw new JobError(`spark-submit did not start (${rt.sparkSubmit})`);
     child.unref();
+    // From here the driver owns the checkpoint, for as long as it runs (job:submit exits right away).
+    await transferDriverLock(lock, ownerRecord(plan.name, pid, options.tieTo));
     const meta: RunMeta = {
       job: plan.name,
       file: plan.file,
@@ -247,6 +299,7 @@ export function createSparkJob(plan: JobPlan, deps: SparkJobDeps): SparkJob {
         await waitForRunning(paths, pid, options.timeoutMs ?? 280_000);
       } catch (err) {
         killGroup(pid);
+        await releaseDriverLock(lock, pid);
         throw err;
       }
       deps.logger?.info({ source: plan.source.topic, sink: plan.sink.topic }, 'running');
@@ -269,6 +322,7 @@ export function createSparkJob(plan: JobPlan, deps: SparkJobDeps): SparkJob {
         const meta = await readMeta(paths);
         if (meta && isAlive(meta.launcherPid) && (await readStatus(paths))?.state !== 'running') {
           killGroup(meta.launcherPid);
+          await releaseDriverLock(lockFile(paths.dir), meta.launcherPid);
           return true;
         }
       }
