@@ -5,9 +5,11 @@
  * judged against the targets: every durable acknowledgement counted exactly once in its window, the node's viewers
  * back with a snapshot within 5 s, swarms flowing again within 30 s of the driver's death and every window exact.
  *
- * It fails when supervision is off (the driver and ingest stay dead: swarms never come back) and when the job's
- * dedupe is off (run it with SPARK_UNSAFE_DROP_DEDUPE=1: the redelivered records count twice). `npm run chaos` is
- * the full version, on a stack of its own.
+ * It must fail when supervision is off and when the job's dedupe is off; two explicit switches prove it does:
+ * - EMOSTREAM_CHAOS_NO_RESTART=1 starts the pipeline without its restart policy: the driver and ingest stay dead,
+ *   swarms never come back;
+ * - SPARK_UNSAFE_DROP_DEDUPE=1 (read by the Spark job's config) drops the dedupe key: redelivered records count twice.
+ * `npm run chaos` is the full version, on a stack of its own.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -45,6 +47,7 @@ beforeAll(async () => {
     registryUrl: inject('registryUrl'),
     topics,
     groupSuffix: run,
+    ...(process.env.EMOSTREAM_CHAOS_NO_RESTART === '1' ? { restart: false as const } : {}),
     ingestEnv: { INGEST_RATE_LIMIT_PER_SEC: '0', LOG_LEVEL: 'warn' },
     fanoutEnv: { FANOUT_NODE_TTL_MS: '3000', LOG_LEVEL: 'warn' },
   });

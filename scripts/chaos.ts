@@ -17,6 +17,7 @@ import { allFaults } from '../infra/chaos/faults.ts';
 import { startStack } from '../infra/local/local-stack.ts';
 import { DEFAULT_TOPOLOGY, startPipeline } from '../infra/local/pipeline-services.ts';
 import { createProgress } from '../infra/local/progress.ts';
+import { DEFAULT_RESTART_POLICY } from '../infra/local/supervisor.ts';
 import { repoRoot } from '../infra/local/versions.ts';
 
 function fail(message: string): never {
@@ -56,7 +57,8 @@ if (unknown.length > 0 || wanted.length === 0) {
 const progress = createProgress();
 const started = new Date();
 let stopping = false;
-const stack = await startStack({ progress, kafkaHeap: '512m' });
+// Kafka and the registry under the restart policy too, as under npm start: the broker fault expects it back.
+const stack = await startStack({ progress, kafkaHeap: '512m', restart: DEFAULT_RESTART_POLICY });
 const cleanup = async () => {
   await pipeline?.stop();
   await stack.stop();
