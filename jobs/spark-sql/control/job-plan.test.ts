@@ -65,6 +65,21 @@ describe('job files', () => {
     expect(() => editSql('${divisor}', '${nope}')).toThrowError(/\$\{nope\} is not a declared param/);
   });
 
+  it('drops the dedupe key only when SPARK_UNSAFE_DROP_DEDUPE=1 says so, with a checkpoint of its own', async () => {
+    const job = await loadJob('emoji-swarm');
+    const normal = await resolvePlan(job, loadJobsConfig({ SPARK_JOBS_STATE: '/state' }));
+    const unsafe = await resolvePlan(
+      job,
+      loadJobsConfig({ SPARK_JOBS_STATE: '/state', SPARK_UNSAFE_DROP_DEDUPE: '1' }),
+    );
+    expect(normal.source.dedupe).toEqual(['event_id']);
+    expect(unsafe.source.dedupe).toEqual([]);
+    expect(unsafe.checkpoint).not.toBe(normal.checkpoint);
+    expect(() => loadJobsConfig({ SPARK_UNSAFE_DROP_DEDUPE: 'yes' })).toThrowError(
+      /SPARK_UNSAFE_DROP_DEDUPE/,
+    );
+  });
+
   it('resolves a plan: topics from logical names, schema texts, key, trigger, checkpoint', async () => {
     const config = loadJobsConfig({ SPARK_JOBS_STATE: '/state', AGGREGATES_TOPIC: 'agg.x' });
     const plan = await resolvePlan(await loadJob('emoji-swarm'), config);

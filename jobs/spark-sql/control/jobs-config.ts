@@ -44,6 +44,12 @@ export interface JobsConfig {
    * (this process's stdout/stderr, for a container whose logs are its output). @default file
    */
   driverOutput: 'file' | 'inherit';
+  /**
+   * `SPARK_UNSAFE_DROP_DEDUPE=1`, for tests only: every plan drops its source's dedupe key, so a redelivered
+   * reaction counts twice. It exists so the chaos test can prove it notices a missing dedupe; the changed shape
+   * gets a checkpoint of its own. @default false
+   */
+  dropDedupe: boolean;
 }
 
 /** `<NAME>_TOPIC` variable of a logical topic name. */
@@ -72,6 +78,7 @@ const EnvSchema = z.object({
   SPARK_STARTING_OFFSETS: z.enum(['earliest', 'latest']).default('earliest'),
   SPARK_MAX_OFFSETS_PER_TRIGGER: z.coerce.number().int().positive().optional(),
   SPARK_DRIVER_OUTPUT: z.enum(['file', 'inherit']).default('file'),
+  SPARK_UNSAFE_DROP_DEDUPE: z.enum(['0', '1']).default('0'),
 });
 
 /** Defaults for local use: the brokers and registry that `npm start` runs. */
@@ -115,6 +122,7 @@ export function loadJobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig
     startingOffsets: e.SPARK_STARTING_OFFSETS,
     maxOffsetsPerTrigger: e.SPARK_MAX_OFFSETS_PER_TRIGGER,
     driverOutput: e.SPARK_DRIVER_OUTPUT,
+    dropDedupe: e.SPARK_UNSAFE_DROP_DEDUPE === '1',
   };
 }
 

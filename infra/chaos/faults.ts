@@ -1,0 +1,186 @@
+/**
+ * The faults of the chaos suite, each one signal (or one act) against one service of a running stack + pipeline.
+ * A fault only injects; healing is the supervisor's job, and the run measures whether and how fast it happened.
+ *
+ * Process groups: every service runs under a watchdog that leads its own process group (infra/local/supervisor.ts),
+ * so SIGKILL of the group is a crash of the service with everything it started (the Spark launcher, spark-submit
+ * and the driver JVM alike). SIGTERM goes to the service's own process (the watchdog's child), as an operator's
+ * `kill` would, so that it drains and exits on its own.
+ */
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createKafka, KafkaLogLevel } from '../../common/kafka.ts';
+import { createLogger } from '../../common/logger.ts';
+import type { Pipeline } from '../local/pipeline-services.ts';
+import { isAlive, type RunningService } from '../local/supervisor.ts';
+
+/** What a fault acts on. */
+export interface FaultTarget {
+  pipeline: Pipeline;
+  /** Kafka and the registry, when the run started them (broker and registry faults need it). */
+  stackServices?: readonly RunningService[];
+  kafkaBrokers: string;
+  /** The reactions topic (for {@link redeliver}). */
+  reactionsTopic: string;
+}
+
+/** One fault. */
+export interface Fault {
+  /** Its name on the command line and in reports. */
+  id: string;
+  /** What it does, for the table and the report. */
+  what: string;
+  /** Subscriber node whose viewers it cuts off, if any (the viewers-back measurement looks at these). */
+  node?: string;
+  inject(target: FaultTarget): Promise<void>;
+}
+
+/** Thrown for a fault that cannot be injected (a service not running, an unknown name). */
+export class FaultError extends Error {
+  override readonly name = 'FaultError';
+}
+
+function serviceOf(target: FaultTarget, name: string): RunningService {
+  const found =
+    target.pipeline.services.find((s) => s.name === name) ??
+    target.stackServices?.find((s) => s.name === name);
+  if (!found) throw new FaultError(`no service ${name} in this run`);
+  return found;
+}
+
+/** Pids of the direct children of `pid` (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function waitGone(pid: number, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) throw new FaultError(`${what} still alive ${timeoutMs} ms after the signal`);
+    await sleep(50);
+  }
+}
+
+/** SIGKILL of a service's whole process group; resolves once the group is gone. */
+export async function killGroup(service: RunningService): Promise<void> {
+  const pgid = service.pid;
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    throw new FaultError(`${service.name} (process group ${pgid}) is not running`);
+  }
+  await waitGone(-pgid, `process group ${pgid} of ${service.name}`);
+}
+
+/** SIGTERM to a service's own process (the watchdog's child); resolves once it has exited. */
+export async function terminate(service: RunningService): Promise<void> {
+  const own = childrenOf(service.pid)[0];
+  const pid = own ?? service.pid;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    throw new FaultError(`${service.name} (pid ${pid}) is not running`);
+  }
+  await waitGone(pid, `${service.name} (pid ${pid})`, 30_000);
+}
+
+/**
+ * Writes the last `perPartition` records of each partition of the reactions topic again, byte for byte: what
+ * ingest's at-least-once retry does when a send whose first attempt landed is repeated. Counts must not move.
+ */
+export async function redeliver(target: FaultTarget, perPartition = 50): Promise<number> {
+  const kafka = createKafka({
+    clientId: 'emostream-chaos-redeliver',
+    brokers: target.kafkaBrokers,
+    logger: createLogger('chaos-redeliver'),
+    logLevel: KafkaLogLevel.ERROR,
+  });
+  const admin = kafka.admin();
+  const consumer = kafka.consumer({ groupId: `emostream-chaos-redeliver-${Date.now()}` });
+  const producer = kafka.producer();
+  const topic = target.reactionsTopic;
+  try {
+    await Promise.all([admin.connect(), consumer.connect(), producer.connect()]);
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const want = new Map<number, { from: string; to: bigint }>();
+    for (const o of offsets) {
+      const high = BigInt(o.high);
+      const from = high - BigInt(perPartition) > BigInt(o.low) ? high - BigInt(perPartition) : BigInt(o.low);
+      if (high > from) want.set(o.partition, { from: String(from), to: high });
+    }
+    const copies: { partition: number; key: Buffer | null; value: Buffer | null }[] = [];
+    const done = new Set<number>();
+    await consumer.subscribe({ topic });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new FaultError('redeliver: could not read the records back in 20 s')),
+        20_000,
+      );
+      consumer
+        .run({
+          eachMessage: async ({ partition, message }) => {
+            const w = want.get(partition);
+            if (!w || done.has(partition)) return;
+            if (BigInt(message.offset) < w.to)
+              copies.push({ partition, key: message.key, value: message.value });
+            if (BigInt(message.offset) + 1n >= w.to) done.add(partition);
+            if (done.size === want.size) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+      for (const [partition, w] of want) consumer.seek({ topic, partition, offset: w.from });
+      if (want.size === 0) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    await producer.send({ topic, acks: -1, messages: copies });
+    return copies.length;
+  } finally {
+    await Promise.allSettled([consumer.disconnect(), producer.disconnect(), admin.disconnect()]);
+  }
+}
+
+/** Every fault the suite knows, for a pipeline of these clusters and nodes, in the default order. */
+export function allFaults(pipeline: Pick<Pipeline, 'nodes'>, clusters: readonly string[]): Fault[] {
+  const kill = (id: string, service: string, what: string): Fault => ({
+    id,
+    what,
+    inject: async (t) => killGroup(serviceOf(t, service)),
+  });
+  const node = pipeline.nodes[0]?.name ?? 'node-cluster-a-1';
+  return [
+    kill('spark-driver', 'spark-job', 'SIGKILL of the Spark driver (launcher, spark-submit and JVM)'),
+    kill('main-publisher', 'main-publisher', 'SIGKILL of the fan-out main publisher (directory)'),
+    ...clusters.map((c) =>
+      kill(`cluster-publisher-${c}`, `cluster-publisher-${c}`, `SIGKILL of the cluster publisher of ${c}`),
+    ),
+    { ...kill('subscriber-node', node, `SIGKILL of subscriber node ${node}`), node },
+    kill('ingest-kill', 'ingest', 'SIGKILL of ingest'),
+    {
+      id: 'ingest-term',
+      what: 'SIGTERM of ingest (drains, then exits)',
+      inject: async (t) => terminate(serviceOf(t, 'ingest')),
+    },
+    {
+      id: 'redeliver',
+      what: 'the last 50 records of each reactions partition written again (an at-least-once retry)',
+      inject: async (t) => {
+        await redeliver(t);
+      },
+    },
+    kill('broker', 'kafka', 'SIGKILL of the Kafka broker (restarted by the supervisor)'),
+    kill('registry', 'registry', 'SIGKILL of the schema registry'),
+  ];
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env tsx
+/**
+ * `npm run chaos [-- --faults a,b,c --rate R --viewers V --matches K --settle S]`
+ *
+ * The fault-injection suite (issue #10): starts its own Kafka, registry and pipeline on free loopback ports in a
+ * temp dir, runs steady load (durable and async requests), injects each fault in turn, and prints per fault how long
+ * swarms took to flow again, how many viewers were cut off and when they were back, and every window's final count
+ * at viewers against what ingest acknowledged. Writes reports/chaos-<time>.json; exits 1 when a target is missed,
+ * 2 on bad arguments. Faults: see `--faults help`. Progress on stderr; the table on stdout.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { argv, chalk } from 'zx';
+import { TOPICS } from '../common/topics.ts';
+import { formatTable, runChaos } from '../infra/chaos/chaos-run.ts';
+import { allFaults } from '../infra/chaos/faults.ts';
+import { startStack } from '../infra/local/local-stack.ts';
+import { DEFAULT_TOPOLOGY, startPipeline } from '../infra/local/pipeline-services.ts';
+import { createProgress } from '../infra/local/progress.ts';
+import { DEFAULT_RESTART_POLICY } from '../infra/local/supervisor.ts';
+import { repoRoot } from '../infra/local/versions.ts';
+
+function fail(message: string): never {
+  console.error(chalk.red(message));
+  process.exit(2);
+}
+
+function intOption(name: string, fallback: number, min: number, max: number): number {
+  const raw = argv[name];
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be an integer in ${min}–${max}`);
+  return n;
+}
+
+const known = allFaults({ nodes: [] }, DEFAULT_TOPOLOGY.clusters);
+const listing = known.map((f) => `  ${f.id.padEnd(28)} ${f.what}`).join('\n');
+if (argv.faults === 'help' || argv.help) {
+  console.log(`faults (default: all, in this order):\n${listing}`);
+  process.exit(0);
+}
+const rate = intOption('rate', 2000, 1, 100_000);
+const viewers = intOption('viewers', 200, 1, 5000);
+const matches = intOption('matches', 4, 1, 100);
+const settleS = intOption('settle', 10, 0, 600);
+const wanted =
+  argv.faults === undefined
+    ? known.map((f) => f.id)
+    : String(argv.faults)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+const unknown = wanted.filter((id) => !known.some((f) => f.id === id));
+if (unknown.length > 0 || wanted.length === 0) {
+  fail(`--faults: unknown ${unknown.join(', ') || '(none given)'}; known faults:\n${listing}`);
+}
+
+const progress = createProgress();
+const started = new Date();
+let stopping = false;
+// Kafka and the registry under the restart policy too, as under npm start: the broker fault expects it back.
+const stack = await startStack({ progress, kafkaHeap: '512m', restart: DEFAULT_RESTART_POLICY });
+const cleanup = async () => {
+  await pipeline?.stop();
+  await stack.stop();
+};
+process.on('SIGINT', () => {
+  if (stopping) process.exit(130);
+  stopping = true;
+  console.error(chalk.yellow('\ninterrupted: stopping the stack'));
+  void cleanup().then(() => process.exit(130));
+});
+let pipeline: Awaited<ReturnType<typeof startPipeline>> | undefined;
+let exitCode = 0;
+try {
+  pipeline = await progress.step('pipeline (ingest, Spark job, fan-out)', () =>
+    startPipeline({
+      kafkaBrokers: stack.kafkaBrokers,
+      registryUrl: stack.registryUrl,
+      // Beside Kafka's data: a checkpoint is only valid with the broker whose offsets it holds.
+      runDir: path.join(stack.runDir, 'pipeline'),
+      // Every reaction is its own user: the per-user limit would refuse the load, not protect anything.
+      ingestEnv: { INGEST_RATE_LIMIT_PER_SEC: '0', LOG_LEVEL: 'warn' },
+      fanoutEnv: { FANOUT_NODE_TTL_MS: '3000', LOG_LEVEL: 'warn' },
+    }),
+  );
+  const faults = allFaults(pipeline, DEFAULT_TOPOLOGY.clusters);
+  const result = await runChaos({
+    target: {
+      pipeline,
+      stackServices: stack.services,
+      kafkaBrokers: stack.kafkaBrokers,
+      reactionsTopic: TOPICS.reactions,
+    },
+    faults: wanted.map((id) => faults.find((f) => f.id === id)).filter((f) => f !== undefined),
+    ingestUrl: pipeline.ingestUrl,
+    directoryUrl: pipeline.directoryUrl,
+    rate,
+    viewers,
+    matches,
+    settleS,
+    progress,
+  });
+  const report = { kind: 'emostream-chaos', at: started.toISOString(), ...result };
+  const dir = path.join(repoRoot, 'reports');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `chaos-${report.at.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`\n${formatTable(result)}\n`);
+  for (const t of result.targets) {
+    console.log(`${t.ok ? chalk.green('✓') : chalk.red('✗')} ${t.fault}: ${t.target} (${t.detail})`);
+  }
+  console.log(`\nreport ${path.relative(process.cwd(), file)}`);
+  if (!result.passed) {
+    console.log(chalk.red('a target was missed'));
+    exitCode = 1;
+  }
+} catch (error) {
+  console.error(chalk.red(`chaos run failed: ${(error as Error).message}`));
+  exitCode = 1;
+} finally {
+  if (!stopping) await cleanup();
+}
+process.exit(exitCode);
