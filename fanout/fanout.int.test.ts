@@ -79,6 +79,25 @@ async function until(check: () => boolean, timeoutMs = 30_000, what = 'condition
   }
 }
 
+/** The main publisher's configuration in these tests; `port` 0 picks a free one. */
+function mainConfig(groupId: string, port = 0) {
+  return {
+    kafkaBrokers: [brokers],
+    registryUrl,
+    host: '127.0.0.1',
+    port,
+    aggregatesTopic,
+    groupId,
+    topicPrefix,
+    topicPartitions: 2,
+    windowsKept: 30,
+    maxMatches: 1000,
+    replayMs: 120_000,
+    nodeTtlMs: 3_000,
+    corsOrigins: [],
+  };
+}
+
 function nodeConfig(clusterId: string, nodeId: string) {
   const publisher = publishers[clusterId === 'c1' ? 0 : 1];
   return {
@@ -135,24 +154,7 @@ beforeAll(async () => {
     schema: await loadSchema('aggregate'),
   });
 
-  main = createMainPublisher(
-    {
-      kafkaBrokers: [brokers],
-      registryUrl,
-      host: '127.0.0.1',
-      port: 0,
-      aggregatesTopic,
-      groupId: `fanout-main-${run}`,
-      topicPrefix,
-      topicPartitions: 2,
-      windowsKept: 30,
-      maxMatches: 1000,
-      replayMs: 120_000,
-      nodeTtlMs: 3_000,
-      corsOrigins: [],
-    },
-    { logger },
-  );
+  main = createMainPublisher(mainConfig(`fanout-main-${run}`), { logger });
   await main.start();
   for (const clusterId of ['c1', 'c2']) {
     const publisher = createClusterPublisher(
@@ -356,24 +358,7 @@ describe('fan-out with Kafka and the registry', () => {
   });
 
   it('rebuilds the recent windows on start by replaying the aggregates topic', async () => {
-    const fresh = createMainPublisher(
-      {
-        kafkaBrokers: [brokers],
-        registryUrl,
-        host: '127.0.0.1',
-        port: 0,
-        aggregatesTopic,
-        groupId: `fanout-main-restarted-${run}`,
-        topicPrefix,
-        topicPartitions: 2,
-        windowsKept: 30,
-        maxMatches: 1000,
-        replayMs: 120_000,
-        nodeTtlMs: 3_000,
-        corsOrigins: [],
-      },
-      { logger },
-    );
+    const fresh = createMainPublisher(mainConfig(`fanout-main-restarted-${run}`), { logger });
     try {
       await fresh.start();
       const windowsOf = async () =>
@@ -391,6 +376,31 @@ describe('fan-out with Kafka and the registry', () => {
     } finally {
       await fresh.stop();
     }
+  });
+
+  it('brings viewers that stayed connected up to date with the windows a restarted main publisher missed', async () => {
+    const n1 = nodes.get('c1-n1');
+    if (n1 === undefined) throw new Error('node missing');
+    const viewer = await viewerOn(n1, 'K');
+    await until(() => main.directory.routes().get('K')?.has('c1') === true, 10_000, 'K routed to c1');
+    const t = Date.now();
+    await produce([row('K', W0, '🎉', 4, t)]);
+    await until(() => viewer.state().get(W0)?.counts['🎉'] === 4, 30_000, 'K W0 delivered');
+
+    // Down: the job goes on emitting. The new process replays these rows on its first join, before any node has
+    // reported to it; only the catch-up on the first report naming K gets them to the viewer.
+    const port = Number(new URL(main.url).port);
+    await main.stop();
+    await produce([row('K', W0, '🎉', 9, t + 2000), row('K', W1, '🎉', 3, t + 2000)]);
+    main = createMainPublisher(mainConfig(`fanout-main-${run}`, port), { logger });
+    await main.start();
+    await until(
+      () => viewer.state().get(W0)?.counts['🎉'] === 9 && viewer.state().get(W1)?.counts['🎉'] === 3,
+      30_000,
+      'windows of the downtime delivered',
+    );
+    expect(viewer.socket.connected).toBe(true);
+    expect(viewer.snapshots).toHaveLength(1); // no rejoin: the live stream brought them
   });
 
   it('serves health, readiness and metrics on every tier', async () => {

@@ -13,6 +13,18 @@ import type { Logger } from '../common/logger.ts';
 export const FANOUT_KAFKA_RETRY: RetryOptions = { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 };
 
 /**
+ * Group membership of the publishers' consumers. A publisher that dies without leaving its group (SIGKILL, a lost
+ * machine) holds its partitions until the coordinator gives up on it, one session timeout, and its restarted self
+ * cannot join before; kafkajs' default of 30 s made a killed publisher's swarms stop for 30 s (npm run chaos).
+ * 10 s stays well above the 1 s heartbeats and a long GC pause, and above the broker's 6 s minimum.
+ */
+export const FANOUT_CONSUMER_GROUP = {
+  sessionTimeout: 10_000,
+  heartbeatInterval: 1_000,
+  rebalanceTimeout: 20_000,
+};
+
+/**
  * On the first group join of this process, moves every assigned partition of `topic` back to the first offset
  * at or after `sinceMs`, whatever was committed: the main publisher's window state lives in memory, so a
  * restarted publisher re-reads the recent rows (idempotent) to serve snapshots again. Calls `onDone` once the

@@ -36,7 +36,7 @@ import {
   type FanoutService,
   listen,
 } from '../http-server.ts';
-import { FANOUT_KAFKA_RETRY } from '../kafka.ts';
+import { FANOUT_CONSUMER_GROUP, FANOUT_KAFKA_RETRY } from '../kafka.ts';
 import type { WindowFeed } from './window-feed.ts';
 
 /** Dependencies of {@link createClusterPublisher}; all optional. */
@@ -221,7 +221,11 @@ export function createClusterPublisher(
         } finally {
           await admin.disconnect();
         }
-        consumer = kafka.consumer({ groupId: config.groupId, allowAutoTopicCreation: false });
+        consumer = kafka.consumer({
+          groupId: config.groupId,
+          allowAutoTopicCreation: false,
+          ...FANOUT_CONSUMER_GROUP,
+        });
         await consumer.connect();
         consumer.on(consumer.events.GROUP_JOIN, () => {
           consuming = true;

@@ -12,6 +12,7 @@
  */
 import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
+import { LRUCache } from 'lru-cache';
 import {
   type AvroSerde,
   createAvroSerde,
@@ -25,8 +26,8 @@ import type { AggregateRow } from '../../common/records.ts';
 import type { SwarmWindow } from '../../common/socket-events.ts';
 import { clusterTopic, type MainPublisherConfig } from '../config.ts';
 import { createFanoutMetrics, type FanoutService } from '../http-server.ts';
-import { FANOUT_KAFKA_RETRY, replayOnFirstJoin } from '../kafka.ts';
-import { Directory } from './directory.ts';
+import { FANOUT_CONSUMER_GROUP, FANOUT_KAFKA_RETRY, replayOnFirstJoin } from '../kafka.ts';
+import { Directory, type NodeReport } from './directory.ts';
 import { createDirectoryServer } from './directory-server.ts';
 import { WindowStore } from './window-store.ts';
 
@@ -73,6 +74,16 @@ export function createMainPublisher(
   let aggregateSerde: AvroSerde<AggregateRow> | undefined;
   let registry: RegistryClient | undefined;
   let swarmSchema = '';
+  /**
+   * (cluster, match) routes this process has already brought up to date. A route this process has not seen yet
+   * gets the match's kept windows sent once (see catchUp); bounded, and forgotten after a few node TTLs without a
+   * report naming it, so a route that comes back later is caught up again.
+   */
+  const caughtUp = new LRUCache<string, true>({
+    max: config.maxMatches * 4,
+    ttl: config.nodeTtlMs * 3,
+    updateAgeOnGet: true,
+  });
   /** Per-cluster topic → its serde, created (topic and subject) on first use. */
   const clusterSerdes = new Map<string, Promise<AvroSerde<SwarmWindow>>>();
 
@@ -120,6 +131,49 @@ export function createMainPublisher(
     for (const list of byTopic.values()) metrics.messagesOut.inc({ kind: 'swarm' }, list.length);
   }
 
+  /**
+   * Sends the kept windows of `matchIds` to one cluster. Windows are routed only to clusters with viewers of the
+   * match; a restarted main publisher replays its recent rows before any node has reported (the directory lives
+   * in memory), so without this the windows of its downtime would reach no viewer whose node stayed up. A repeat
+   * of a state a node already holds is dropped there (common/window-state.ts), so catching up is harmless.
+   */
+  async function catchUp(clusterId: string, matchIds: string[]): Promise<void> {
+    if (producer === undefined) return;
+    const windows = matchIds.flatMap((m) => store.snapshot(m));
+    if (windows.length === 0) return;
+    const serde = await serdeFor(clusterId);
+    const routedAt = now();
+    const messages = windows.map((w) => ({
+      key: w.match_id,
+      value: serde.encode({ ...w, routed_at: routedAt }),
+    }));
+    await producer.send({ topic: clusterTopic(config.topicPrefix, clusterId), messages, acks: -1 });
+    metrics.messagesOut.inc({ kind: 'catch_up' }, messages.length);
+  }
+
+  function onNodeReport(report: NodeReport): void {
+    serdeFor(report.cluster_id).catch((err: unknown) =>
+      logger.warn({ err, cluster: report.cluster_id }, 'cannot prepare cluster topic'),
+    );
+    // Before the producer is up nothing can be sent; the report after it catches up.
+    if (producer === undefined) return;
+    const fresh: string[] = [];
+    for (const matchId of report.matches) {
+      const key = `${report.cluster_id}\u0000${matchId}`;
+      if (caughtUp.get(key)) continue;
+      caughtUp.set(key, true);
+      fresh.push(matchId);
+    }
+    if (fresh.length === 0) return;
+    catchUp(report.cluster_id, fresh).catch((err: unknown) => {
+      for (const matchId of fresh) caughtUp.delete(`${report.cluster_id}\u0000${matchId}`);
+      logger.warn(
+        { err, cluster: report.cluster_id },
+        'catch-up of new routes failed; retried on the next report',
+      );
+    });
+  }
+
   async function onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
     if (aggregateSerde === undefined) return;
     const rows: AggregateRow[] = [];
@@ -159,12 +213,9 @@ export function createMainPublisher(
       const routedAt = now();
       return store.snapshot(matchId).map((w) => ({ ...w, routed_at: routedAt, sent_at: routedAt }));
     },
-    // Create the cluster's topic and subject ahead of its first message, off the request path.
-    onReport: (report) => {
-      serdeFor(report.cluster_id).catch((err: unknown) =>
-        logger.warn({ err, cluster: report.cluster_id }, 'cannot prepare cluster topic'),
-      );
-    },
+    // Creates the cluster's topic and subject ahead of its first message, off the request path, and catches
+    // up routes this process has not served yet.
+    onReport: onNodeReport,
   });
 
   return {
@@ -191,7 +242,11 @@ export function createMainPublisher(
         allowAutoTopicCreation: false,
       });
       await producer.connect();
-      consumer = kafka.consumer({ groupId: config.groupId, allowAutoTopicCreation: false });
+      consumer = kafka.consumer({
+        groupId: config.groupId,
+        allowAutoTopicCreation: false,
+        ...FANOUT_CONSUMER_GROUP,
+      });
       await consumer.connect();
       await consumer.subscribe({ topic: config.aggregatesTopic, fromBeginning: false });
       replayOnFirstJoin(
