@@ -75,6 +75,12 @@ export interface TargetResult {
   target: string;
   ok: boolean;
   detail: string;
+  /**
+   * A target on how fast something heals (rather than on what is counted): `npm run chaos` judges it and exits
+   * non-zero when it is missed; the short suite in `npm test` reports it but asserts only that healing happened
+   * within its recovery timeout, so a loaded machine cannot make a correct pipeline red.
+   */
+  timing?: boolean;
 }
 
 /** What {@link runChaos} returns. */
@@ -350,9 +356,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     if (r.fault === 'spark-driver') {
       targets.push({
         fault: r.fault,
-        target: 'swarms flow again within 30 s; every window exact',
-        ok: r.swarms_back_s !== null && r.swarms_back_s <= 30 && r.async.lost === 0 && r.async.excess === 0,
-        detail: `swarms back ${r.swarms_back_s ?? '–'} s; async lost ${r.async.lost}, excess ${r.async.excess}`,
+        target: 'every window exact, async acknowledgements included',
+        ok: r.async.lost === 0 && r.async.excess === 0,
+        detail: `async lost ${r.async.lost}, excess ${r.async.excess}`,
+      });
+      targets.push({
+        fault: r.fault,
+        target: 'swarms flow again within 30 s',
+        ok: r.swarms_back_s !== null && r.swarms_back_s <= 30,
+        detail: `swarms back ${r.swarms_back_s ?? '–'} s`,
+        timing: true,
       });
     }
     if (r.fault === 'subscriber-node') {
