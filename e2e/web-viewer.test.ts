@@ -237,7 +237,12 @@ describe('the web viewer', () => {
 });
 
 describe('the operator dashboard', () => {
-  it('charts the services’ metrics and job status, and shows a killed node as down', async () => {
+  it('charts the services’ metrics and job status, and shows a stopped node as down', async () => {
+    // The node killed above was restarted by the supervisor; stopped for good now (a stop cancels restarts), it is
+    // the service that is down while the page watches.
+    const node = pipeline.services.find((s) => s.name === killed);
+    if (node === undefined) throw new Error(`no service ${killed}`);
+    await node.stop();
     const page = await browser.newPage({ viewport: { width: 1280, height: 1200 } });
     await page.goto(pipeline.dashboardUrl);
     // Some traffic to chart while the page watches.
@@ -270,7 +275,7 @@ describe('the operator dashboard', () => {
       await expect.poll(() => series('latency'), { timeout: 30_000 }).toBeGreaterThan(0);
       const viewers = await latest('viewers');
       expect(Object.values(viewers).reduce((a: number, b) => a + Number(b), 0)).toBeGreaterThanOrEqual(1);
-      // The node killed above is listed as down, with the reason; the page carries on.
+      // The stopped node is listed as down, with the reason; the page carries on.
       const down = await page.$$eval('#services li[data-up="false"]', (items) =>
         items.map((li) => li.getAttribute('data-service')),
       );
