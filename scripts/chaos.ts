@@ -19,18 +19,7 @@ import { DEFAULT_TOPOLOGY, startPipeline } from '../infra/local/pipeline-service
 import { createProgress } from '../infra/local/progress.ts';
 import { DEFAULT_RESTART_POLICY } from '../infra/local/supervisor.ts';
 import { repoRoot } from '../infra/local/versions.ts';
-
-function fail(message: string): never {
-  console.error(chalk.red(message));
-  process.exit(2);
-}
-
-function intOption(name: string, fallback: number, min: number, max: number): number {
-  const raw = argv[name];
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be an integer in ${min}–${max}`);
-  return n;
-}
+import { fail, intOption } from './cli-options.ts';
 
 const known = allFaults({ nodes: [] }, DEFAULT_TOPOLOGY.clusters);
 const listing = known.map((f) => `  ${f.id.padEnd(28)} ${f.what}`).join('\n');

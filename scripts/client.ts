@@ -11,14 +11,10 @@ import { randomUUID } from 'node:crypto';
 import { argv, chalk } from 'zx';
 import { isId } from '../common/ids.ts';
 import { createViewer, formatWindowLine } from '../fanout/index.ts';
+import { fail } from './cli-options.ts';
 
 /** Keys 1–5 send these. */
 const PALETTE = ['🔥', '👏', '❤️', '😂', '😮'] as const;
-
-function fail(message: string): never {
-  console.error(chalk.red(message));
-  process.exit(2);
-}
 
 const matchId = String(argv.match ?? '');
 if (!isId(matchId)) {

@@ -16,6 +16,7 @@ import { argv, chalk } from 'zx';
 import type { SwarmMessage } from '../common/socket-events.ts';
 import { createViewer, LatencyTracker, type Viewer } from '../fanout/index.ts';
 import { repoRoot } from '../infra/local/versions.ts';
+import { fail, intOption } from './cli-options.ts';
 import { lineChartSvg } from './svg-chart.ts';
 
 const WINDOW_MS = 2000;
@@ -28,18 +29,6 @@ const MIX: [string, number][] = [
   ['😂', 0.12],
   ['😮', 0.08],
 ];
-
-function fail(message: string): never {
-  console.error(chalk.red(message));
-  process.exit(2);
-}
-
-function intOption(name: string, fallback: number, min: number, max: number): number {
-  const raw = argv[name];
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be an integer in ${min}–${max}`);
-  return n;
-}
 
 function loopbackUrl(name: string, value: string): string {
   const url = new URL(value);
