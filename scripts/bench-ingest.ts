@@ -21,6 +21,7 @@ import autocannon from 'autocannon';
 import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
 import { createLogger } from '../common/logger.ts';
 import { freePort } from '../infra/local/ports.ts';
+import { coresMeter, processCpuSeconds } from '../infra/local/process-cpu.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -140,10 +141,19 @@ async function startStub(): Promise<{ child: ChildProcess; port: number }> {
   return { child, port };
 }
 
-/** Runs a warm-up (JIT, connection pools, Kafka metadata; not reported) and then the measured load. */
-async function runLoad(spec: LoadSpec): Promise<{ warmup: LoadResult; measured: LoadResult }> {
+/**
+ * Runs a warm-up (JIT, connection pools, Kafka metadata; not reported) and then the measured load, metering the
+ * cores the server process `serverPid` used during the measured part (all its threads: ingest's producer worker
+ * included).
+ */
+async function runLoad(
+  spec: LoadSpec,
+  serverPid: number | undefined,
+): Promise<{ warmup: LoadResult; measured: LoadResult; serverCores: number }> {
   const warmup = await runLoadOnce({ ...spec, seconds: WARMUP_SECONDS, label: `${spec.label} (warm-up)` });
-  return { warmup, measured: await runLoadOnce(spec) };
+  const meter = coresMeter(() => (serverPid === undefined ? undefined : processCpuSeconds(serverPid)));
+  const measured = await runLoadOnce(spec);
+  return { warmup, measured, serverCores: meter.stop() };
 }
 
 function runLoadOnce(spec: LoadSpec): Promise<LoadResult> {
@@ -209,6 +219,10 @@ interface Row {
   p99: number;
   non2xx: number;
   errors: number;
+  /** Cores the server process used during the measured load (1 = one core busy throughout). */
+  serverCores: number;
+  /** Accepted reactions per second per core the server used: the capacity model's ingest figure. */
+  reactionsPerCore: number;
 }
 
 async function main(): Promise<void> {
@@ -305,13 +319,17 @@ async function main(): Promise<void> {
       },
     ];
     for (const p of phases) {
-      const { measured: r } = await runLoad({
-        url: p.url,
-        connections: p.connections,
-        seconds: SECONDS,
-        body: p.body,
-        label: `${p.phase}: ${p.target}`,
-      });
+      const serverPid = p.url.startsWith(stubUrl) ? stub.child.pid : ingest.pid;
+      const { measured: r, serverCores } = await runLoad(
+        {
+          url: p.url,
+          connections: p.connections,
+          seconds: SECONDS,
+          body: p.body,
+          label: `${p.phase}: ${p.target}`,
+        },
+        serverPid,
+      );
       rows.push({
         phase: p.phase,
         target: p.target,
@@ -322,6 +340,8 @@ async function main(): Promise<void> {
         p99: r.p99,
         non2xx: r.non2xx,
         errors: r.errors + r.timeouts,
+        serverCores: Number(serverCores.toFixed(2)),
+        reactionsPerCore: serverCores > 0 ? Math.round((r.requestsPerSec * p.items) / serverCores) : 0,
       });
     }
     // Every reaction ingest accepted (its own counter, warm-ups included; the load generator does not count
@@ -356,6 +376,8 @@ async function main(): Promise<void> {
     'p99 ms',
     'non-2xx',
     'errors',
+    'server cores',
+    'reactions/s/core',
   ];
   const table = rows.map((r) => [
     r.phase,
@@ -369,6 +391,8 @@ async function main(): Promise<void> {
     String(r.p99),
     String(r.non2xx),
     String(r.errors),
+    r.serverCores.toFixed(2),
+    r.reactionsPerCore.toLocaleString('en'),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));
   const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`;

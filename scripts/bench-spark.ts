@@ -30,6 +30,7 @@ import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
 import { createLogger } from '../common/logger.ts';
 import type { AggregateRow, ReactionRecord } from '../common/records.ts';
 import { type Stack, startStack } from '../infra/local/local-stack.ts';
+import { coresMeter, processGroupCpuSeconds } from '../infra/local/process-cpu.ts';
 import { type JobDefinition, loadJob, resolvePlan } from '../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
 import { percentile } from '../jobs/spark-sql/control/percentile.ts';
@@ -231,6 +232,7 @@ async function main(): Promise<void> {
     for (const rate of rates) {
       const stepStart = Date.now();
       const cpuStart = process.cpuUsage();
+      const sparkCpu = coresMeter(() => processGroupCpuSeconds(launcher as number));
       const firstProbe = probeN;
       const lags: number[] = [];
       const lagTimer = setInterval(() => {
@@ -245,6 +247,7 @@ async function main(): Promise<void> {
       const cpu = process.cpuUsage(cpuStart);
       const benchCpu = (cpu.user + cpu.system) / 1000 / (Date.now() - stepStart);
       await new Promise((r) => setTimeout(r, trigger + 500)); // let the last batch of the step finish
+      const sparkCores = sparkCpu.stop();
       clearInterval(lagTimer);
       const progress = (await readProgress(submitted.paths, 500)).filter(
         (p) =>
@@ -274,6 +277,9 @@ async function main(): Promise<void> {
         'lag end': lags.at(-1) ?? Number.NaN,
         'latency p50 ms': pct(lat, 50),
         'latency p99 ms': pct(lat, 99),
+        // Cores the driver's process group (runner, JVM: local[N] executors included) used over the step.
+        'spark cores': Number(sparkCores.toFixed(2)),
+        'rows/s/core': sparkCores > 0 ? Math.round(produced / sparkCores) : 0,
         sustained: ok,
       };
       table.push(row);
@@ -404,6 +410,7 @@ async function runPreload(ctx: PreloadContext): Promise<void> {
     const launcher = submitted.meta.launcherPid;
     try {
       await waitRunning(spark);
+      const sparkCpu = coresMeter(() => processGroupCpuSeconds(launcher));
       const batches = Math.ceil(total / perBatch);
       const deadline = Date.now() + 120_000 + batches * ctx.trigger * 3;
       let shownBatch = -1;
@@ -418,6 +425,7 @@ async function runPreload(ctx: PreloadContext): Promise<void> {
         if (Date.now() > deadline) throw new Error(`the job did not read ${total} reactions in time`);
         await new Promise((r) => setTimeout(r, 500));
       }
+      const sparkCores = sparkCpu.stop();
       const warmBatches = Math.ceil((WARM_SECONDS * 1000) / ctx.trigger);
       const measured = (await readProgress(submitted.paths, 500)).filter(
         (p) => p.batchId >= warmBatches && p.numInputRows > 0,
@@ -443,6 +451,9 @@ async function runPreload(ctx: PreloadContext): Promise<void> {
         'spark rows/s while busy': Math.round(
           measured.reduce((n, p) => n + (p.processedRowsPerSecond ?? 0), 0) / (measured.length || 1),
         ),
+        // Cores the driver's process group used from the query running to the last row read (warm-up included).
+        'spark cores': Number(sparkCores.toFixed(2)),
+        'rows/s/core': sparkCores > 0 ? Math.round(drained / sparkCores) : 0,
         sustained: ok,
       };
       table.push(row);
@@ -461,6 +472,12 @@ async function runPreload(ctx: PreloadContext): Promise<void> {
     }
   }
   console.table(table);
+  mkdirSync('reports', { recursive: true });
+  writeFileSync(
+    'reports/bench-spark-preload.json',
+    `${JSON.stringify({ at: new Date().toISOString(), mode: 'preload', trigger: ctx.trigger, partitions, sustained, table }, null, 2)}\n`,
+  );
+  console.log('report: reports/bench-spark-preload.json');
   console.log(
     `${chalk.bold('highest sustained rate, Spark alone')}: ${sustained} reactions/s (batch p99 ≤ trigger ${ctx.trigger} ms)`,
   );

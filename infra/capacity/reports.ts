@@ -1,0 +1,164 @@
+/**
+ * Reads the latest benchmark reports into the capacity model's measured figures, each with its report and date.
+ * A missing or outdated report is a {@link ReportError} naming the command that writes it.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import avro from 'avsc';
+import { FRAME_HEADER_LENGTH } from '../../common/avro-serde.ts';
+import type { Figure, Measured } from './model.ts';
+
+export class ReportError extends Error {
+  override name = 'ReportError';
+}
+
+/** The fan-out benchmark's latency target: broadcast p99 within this many ms. */
+export const NODE_P99_TARGET_MS = 250;
+
+/** Kafka record overhead per record inside a v2 batch (varint length, attributes, deltas, header count). */
+const RECORD_OVERHEAD_BYTES = 16;
+
+interface Report<T> {
+  file: string;
+  at: string;
+  body: T;
+}
+
+function readReport<T>(dir: string, name: string, command: string): Report<T> {
+  const file = path.join(dir, name);
+  if (!existsSync(file)) throw new ReportError(`${file} not found: run \`${command}\` first`);
+  let body: T & { at?: string };
+  try {
+    body = JSON.parse(readFileSync(file, 'utf8')) as T & { at?: string };
+  } catch (err) {
+    throw new ReportError(`${file} is not JSON (${(err as Error).message}): run \`${command}\` again`);
+  }
+  return { file, at: body.at ?? statSync(file).mtime.toISOString(), body };
+}
+
+const figure = (value: number, r: Report<unknown>, detail: string): Figure => ({
+  value,
+  source: { report: path.basename(r.file), at: r.at.slice(0, 10), detail },
+});
+
+interface IngestReport {
+  rows: {
+    phase: string;
+    target: string;
+    reactionsPerSec: number;
+    non2xx: number;
+    errors: number;
+    serverCores?: number;
+  }[];
+  inKafka: number;
+  acceptedTotal: number;
+}
+
+interface SparkRow {
+  'target/s': number;
+  sustained: boolean;
+  'rows/s/core'?: number;
+  'spark cores'?: number;
+}
+
+interface FanoutReport {
+  results: {
+    joined: number;
+    p99: number;
+    nodeCpuMsPerBroadcast: number;
+    bytesPerViewer: number;
+  }[];
+}
+
+/** Which ingest phase stands for a replica's capacity: one POST per tap, or clients batching their taps. */
+export type IngestMode = 'single' | 'batch';
+
+export function readMeasured(dir: string, ingestMode: IngestMode = 'single'): Measured {
+  const ingest = readReport<IngestReport>(dir, 'bench-ingest.json', 'npm run bench:ingest');
+  const row = ingest.body.rows.find((r) => r.phase === ingestMode && r.target.startsWith('ingest'));
+  if (row === undefined) throw new ReportError(`${ingest.file} has no ingest ${ingestMode} row`);
+  if (row.serverCores === undefined || row.serverCores <= 0)
+    throw new ReportError(`${ingest.file} predates CPU metering: run \`npm run bench:ingest\` again`);
+  if (ingest.body.inKafka !== ingest.body.acceptedTotal)
+    throw new ReportError(
+      `${ingest.file}: ingest accepted ${ingest.body.acceptedTotal} but the topic held ${ingest.body.inKafka}; ` +
+        'a run that lost reactions is no capacity figure',
+    );
+
+  // Spark alone (preload) when measured, else the live run; the newer of the two when both exist.
+  const sparkFiles = ['bench-spark-preload.json', 'bench-spark.json'].filter((f) =>
+    existsSync(path.join(dir, f)),
+  );
+  if (sparkFiles.length === 0)
+    throw new ReportError(
+      `${path.join(dir, 'bench-spark-preload.json')} not found: run \`npm run bench:spark -- --mode preload\` first`,
+    );
+  const spark = sparkFiles
+    .map((f) => readReport<{ table: SparkRow[]; trigger: number }>(dir, f, 'npm run bench:spark'))
+    .sort((x, y) => y.at.localeCompare(x.at))[0] as Report<{ table: SparkRow[]; trigger: number }>;
+  const sustained = spark.body.table.filter((r) => r.sustained && (r['rows/s/core'] ?? 0) > 0);
+  if (spark.body.table.some((r) => r['rows/s/core'] === undefined))
+    throw new ReportError(`${spark.file} predates CPU metering: run \`npm run bench:spark\` again`);
+  if (sustained.length === 0)
+    throw new ReportError(`${spark.file}: no rate was sustained (every batch within the trigger)`);
+  const best = sustained.reduce((x, y) => (y['target/s'] > x['target/s'] ? y : x));
+
+  const fanout = readReport<FanoutReport>(dir, 'bench-fanout-socket.io.json', 'npm run bench:fanout');
+  const levels = fanout.body.results.filter((r) => r.joined > 0);
+  const top = levels.at(-1);
+  if (top === undefined) throw new ReportError(`${fanout.file} has no level with viewers`);
+  const within = levels.filter((r) => r.p99 <= NODE_P99_TARGET_MS);
+  const latencyBound =
+    within.length === levels.length
+      ? Number.POSITIVE_INFINITY // not reached at the top level measured: not a bound
+      : (within.at(-1)?.joined ?? 0);
+
+  const reaction = avro.Type.forSchema(
+    JSON.parse(readFileSync(new URL('../../schemas/reaction.avsc', import.meta.url), 'utf8')) as avro.Schema,
+  );
+  const sample = {
+    event_id: '0b9c6a4e-3f7d-4c1e-9a52-8d7e6f5a4b3c',
+    match_id: 'match-2026-final',
+    user_id: 'user-12345678',
+    emoji: '🔥',
+    client_ts: Date.UTC(2026, 11, 1),
+    ingest_ts: Date.UTC(2026, 11, 1),
+  };
+  const valueBytes = reaction.toBuffer(sample).length + FRAME_HEADER_LENGTH;
+  const recordBytes = valueBytes + Buffer.byteLength(sample.user_id) + RECORD_OVERHEAD_BYTES;
+
+  return {
+    ingestReactionsPerReplica: figure(
+      row.reactionsPerSec,
+      ingest,
+      `${ingestMode} POSTs, every accepted reaction in the topic`,
+    ),
+    ingestCoresPerReplica: figure(row.serverCores, ingest, `cores ingest used at that rate`),
+    sparkRowsPerCore: figure(
+      best['rows/s/core'] as number,
+      spark,
+      `at ${best['target/s']}/s, every batch within the ${spark.body.trigger} ms trigger, ${best['spark cores']} cores`,
+    ),
+    nodeCpuMsPerViewerBroadcast: figure(
+      top.nodeCpuMsPerBroadcast / top.joined,
+      fanout,
+      `${top.nodeCpuMsPerBroadcast.toFixed(0)} ms per broadcast to ${top.joined} viewers`,
+    ),
+    nodeBytesPerViewer: figure(top.bytesPerViewer, fanout, `node RSS per viewer at ${top.joined} viewers`),
+    nodeViewersWithinLatency: figure(
+      latencyBound,
+      fanout,
+      Number.isFinite(latencyBound)
+        ? `the most viewers with broadcast p99 ≤ ${NODE_P99_TARGET_MS} ms`
+        : `p99 ≤ ${NODE_P99_TARGET_MS} ms up to the top level measured (${top.joined}); not a bound there`,
+    ),
+    reactionRecordBytes: {
+      value: recordBytes,
+      source: {
+        report: 'schemas/reaction.avsc',
+        at: new Date().toISOString().slice(0, 10),
+        detail: `a representative reaction: ${valueBytes} B framed Avro + ${sample.user_id.length} B key + ~${RECORD_OVERHEAD_BYTES} B record overhead`,
+      },
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { coresMeter, parseStat, processCpuSeconds, processGroupCpuSeconds } from './process-cpu.ts';
+
+describe('process CPU from /proc', () => {
+  it('parses a stat line whose command name holds spaces and parentheses', () => {
+    const line = '4242 (node (worker) x) S 1 4200 4200 0 -1 4194560 100 0 0 0 250 50 7 3 20 0 12 0 1 1 1';
+    expect(parseStat(line)).toEqual({ pgrp: 4200, cpuSeconds: 3.1 });
+  });
+
+  it('measures a busy child at about one core, and its process group with it', async () => {
+    const child = spawn(
+      process.execPath,
+      ['-e', 'const end = Date.now() + 1500; while (Date.now() < end) {}'],
+      {
+        detached: true,
+        stdio: 'ignore',
+      },
+    );
+    const pid = child.pid as number;
+    const meter = coresMeter(() => processCpuSeconds(pid));
+    await new Promise((r) => setTimeout(r, 1000));
+    const cores = meter.stop();
+    const group = processGroupCpuSeconds(pid); // detached: the child leads its own group
+    await new Promise((r) => child.on('exit', r));
+    // A spinning loop is one core; a loaded machine may give it far less, never more than a core and a bit.
+    expect(cores).toBeGreaterThan(0.05);
+    expect(cores).toBeLessThan(1.3);
+    expect(group).toBeGreaterThan(0.05);
+    expect(processCpuSeconds(pid)).toBeUndefined();
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * CPU time of a process or a process group, read from Linux's /proc, for benchmarks that report cores used (the
+ * capacity model divides throughput by them). `user + system` of every live thread; children that already exited
+ * count once their parent has waited for them (`cutime`/`cstime`).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc's times: USER_HZ, 100 on every Linux architecture Node.js runs on. */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * Parses one /proc/<pid>/stat line: the process group and CPU seconds (own threads plus waited-for children).
+ * Fields after the name, 0-based: 0 state, 2 pgrp, 11 utime, 12 stime, 13 cutime, 14 cstime.
+ */
+export function parseStat(text: string): { pgrp: number; cpuSeconds: number } {
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(f[i] ?? 0), 0);
+  return { pgrp: Number(f[2]), cpuSeconds: ticks / TICKS_PER_SECOND };
+}
+
+/** CPU seconds used so far by `pid` (all its threads), or undefined when it is gone. */
+export function processCpuSeconds(pid: number): number | undefined {
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).cpuSeconds;
+  } catch {
+    return undefined; // gone, or not Linux
+  }
+}
+
+/** CPU seconds used so far by the live members of process group `pgid` (a launcher and the JVM it started). */
+export function processGroupCpuSeconds(pgid: number): number {
+  let total = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return 0;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const { pgrp, cpuSeconds } = parseStat(text);
+    if (pgrp === pgid) total += cpuSeconds;
+  }
+  return total;
+}
+
+/**
+ * A meter of cores used between `start()` and `stop()`: CPU seconds consumed over wall seconds elapsed
+ * (1.0 = one core busy the whole time).
+ */
+export function coresMeter(read: () => number | undefined): { stop(): number } {
+  const cpu0 = read() ?? 0;
+  const t0 = performance.now();
+  return {
+    stop() {
+      const wall = (performance.now() - t0) / 1000;
+      const cpu = (read() ?? cpu0) - cpu0;
+      return wall > 0 ? cpu / wall : 0;
+    },
+  };
+}
