@@ -7,7 +7,8 @@
  *   3. stub, batch body       — the stub again with the batch request body
  *   4. POST /v1/reactions:batch (1000 reactions per request)
  * Prints a table (accepted reactions/s, latency p50/p99), checks that the topic holds exactly the reactions
- * ingest accepted, and writes reports/bench-ingest.json. Bounded: about 2 minutes including the stack start.
+ * ingest accepted, and writes reports/bench-ingest.json and beside it reports/bench-ingest.svg (reactions/s and
+ * latency p50/p99 per endpoint, ingest next to the stub). Bounded: about 2 minutes including the stack start.
  *
  * Env: EMOSTREAM_BENCH_KAFKA_BROKERS + EMOSTREAM_BENCH_REGISTRY_URL reuse a running stack (else one is started
  * and stopped); BENCH_SECONDS (per phase, default 12), BENCH_CONNECTIONS (single, default 64),
@@ -21,6 +22,7 @@ import autocannon from 'autocannon';
 import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
 import { createLogger } from '../common/logger.ts';
 import { freePort } from '../infra/local/ports.ts';
+import { barChartSvg } from './svg-chart.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -405,7 +407,45 @@ async function main(): Promise<void> {
     acceptedTotal,
   };
   writeFileSync('reports/bench-ingest.json', `${JSON.stringify(report, null, 2)}\n`);
-  console.log('report: reports/bench-ingest.json');
+  writeFileSync('reports/bench-ingest.svg', ingestChart(rows));
+  console.log('report: reports/bench-ingest.json, chart: reports/bench-ingest.svg');
+}
+
+/**
+ * The chart beside the report: per endpoint, reactions/s and latency of ingest next to the stub, each figure on
+ * its own panel (a batch moves a thousand times the reactions of a single POST; one scale would hide one of them).
+ */
+function ingestChart(rows: readonly Row[]): string {
+  const STUB = 'node:http stub (202, no work)';
+  const INGEST = 'ingest (real Kafka)';
+  const side = (r: Row) => (r.target.startsWith('ingest') ? INGEST : STUB);
+  const of = (phase: string, value: (r: Row) => number) =>
+    Object.fromEntries(rows.filter((r) => r.phase === phase).map((r) => [side(r), value(r)]));
+  const modes = [
+    { phase: 'single', name: 'single POST', connections: CONNECTIONS },
+    { phase: 'batch', name: `batch POST of ${BATCH_SIZE}`, connections: BATCH_CONNECTIONS },
+  ];
+  return barChartSvg({
+    title: `bench:ingest: reactions/s and latency, ${SECONDS} s per phase`,
+    series: [STUB, INGEST],
+    panels: modes.flatMap(({ phase, name, connections }) => [
+      {
+        title: `${name}: reactions/s`,
+        yLabel: 'reactions/s',
+        groups: [
+          { name: `accepted, ${connections} connections`, values: of(phase, (r) => r.reactionsPerSec) },
+        ],
+      },
+      {
+        title: `${name}: latency`,
+        yLabel: 'ms per request',
+        groups: [
+          { name: 'p50', values: of(phase, (r) => r.p50) },
+          { name: 'p99', values: of(phase, (r) => r.p99) },
+        ],
+      },
+    ]),
+  });
 }
 
 if (process.argv.includes('--load')) {
