@@ -27,8 +27,12 @@ export interface LineChart {
 
 const W = 720;
 const H = 400;
-const PAD = { left: 64, right: 24, top: 40, bottom: 64 };
+const PAD = { left: 64, right: 24, top: 60, bottom: 64 };
 const COLOURS = ['#e4572e', '#17bebb', '#2e86ab', '#76b041', '#a23b72', '#f18f01'];
+/** About this many y ticks: enough gridlines to read a value off. */
+const Y_TICKS = 8;
+/** A white outline behind text drawn over lines, so both stay readable where they cross. */
+const HALO = ' stroke="#fff" stroke-width="3" paint-order="stroke"';
 
 const esc = (s: string) =>
   s.replace(
@@ -74,15 +78,15 @@ export function lineChartSvg(chart: LineChart): string {
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
     `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(chart.title)}</text>`,
   ];
-  for (const t of ticks(0, yMax)) {
+  for (const t of ticks(0, yMax, Y_TICKS)) {
     parts.push(
       `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${py(t)}" y2="${py(t)}" stroke="#e5e5e5"/>`,
       `<text x="${PAD.left - 6}" y="${py(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
     );
   }
-  const xTicks = chart.logX
-    ? [...new Set(all.map(([x]) => x))].sort((a, b) => a - b).slice(0, 12)
-    : ticks(xMin, xMax).slice(0, 12);
+  // A few measured levels (viewers, rates) are ticked where they were measured; a time series gets round ticks.
+  const levels = [...new Set(all.map(([x]) => x))].sort((a, b) => a - b);
+  const xTicks = chart.logX || levels.length <= 8 ? levels.slice(0, 12) : ticks(xMin, xMax).slice(0, 12);
   for (const t of xTicks) {
     parts.push(`<text x="${px(t)}" y="${H - PAD.bottom + 18}" text-anchor="middle">${fmt(t)}</text>`);
   }
@@ -92,12 +96,6 @@ export function lineChartSvg(chart: LineChart): string {
     `<text x="${(PAD.left + W - PAD.right) / 2}" y="${H - PAD.bottom + 40}" text-anchor="middle">${esc(chart.xLabel)}</text>`,
     `<text transform="translate(16 ${(PAD.top + H - PAD.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(chart.yLabel)}</text>`,
   );
-  for (const line of chart.hLines ?? []) {
-    parts.push(
-      `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${py(line.y)}" y2="${py(line.y)}" stroke="#999" stroke-dasharray="2 4"/>`,
-      `<text x="${W - PAD.right - 4}" y="${py(line.y) - 4}" text-anchor="end" fill="#666">${esc(line.label)}</text>`,
-    );
-  }
   chart.series.forEach((s, i) => {
     const colour = COLOURS[i % COLOURS.length];
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
@@ -109,11 +107,23 @@ export function lineChartSvg(chart: LineChart): string {
         ([x, y]) => `<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${colour}"/>`,
       ),
     );
-    const ly = PAD.top + 4 + i * 16;
+  });
+  // Reference lines over the series, their labels on a halo so a series crossing them does not hide them.
+  for (const line of chart.hLines ?? []) {
     parts.push(
-      `<line x1="${PAD.left + 10}" x2="${PAD.left + 30}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
-      `<text x="${PAD.left + 36}" y="${ly + 4}">${esc(s.name)}</text>`,
+      `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${py(line.y)}" y2="${py(line.y)}" stroke="#999" stroke-dasharray="2 4"/>`,
+      `<text x="${W - PAD.right - 4}" y="${py(line.y) - 4}" text-anchor="end" fill="#666"${HALO}>${esc(line.label)}</text>`,
     );
+  }
+  // The legend is a row between the title and the plot, so it never hides a point.
+  let lx = PAD.left;
+  chart.series.forEach((s, i) => {
+    const colour = COLOURS[i % COLOURS.length];
+    parts.push(
+      `<line x1="${lx}" x2="${lx + 20}" y1="40" y2="40" stroke="${colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+      `<text x="${lx + 26}" y="44">${esc(s.name)}</text>`,
+    );
+    lx += 40 + s.name.length * 7;
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
@@ -176,7 +186,7 @@ export function barChartSvg(chart: BarChart): string {
     parts.push(
       `<text x="${(left + right) / 2}" y="${oy + 18}" text-anchor="middle" font-weight="bold">${esc(panel.title)}</text>`,
     );
-    for (const t of ticks(0, yMax)) {
+    for (const t of ticks(0, yMax, 6)) {
       parts.push(
         `<line x1="${left}" x2="${right}" y1="${py(t)}" y2="${py(t)}" stroke="#e5e5e5"/>`,
         `<text x="${left - 6}" y="${py(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
