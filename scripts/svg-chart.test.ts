@@ -53,6 +53,7 @@ describe('barChartSvg', () => {
           title: 'single',
           yLabel: 'reactions/s',
           groups: [{ name: 'POST', values: { stub: 12_000, ingest: 6_500 } }],
+          hLines: [{ y: 20_000, label: 'target 20k' }],
         },
         {
           title: 'latency',
@@ -69,6 +70,8 @@ describe('barChartSvg', () => {
     expect(svg.match(/<rect class="bar"/g)).toHaveLength(5); // 2 + 3 bars (NaN skipped)
     expect(svg).toContain('>12k</text>');
     expect(svg).toContain('>6.5k</text>');
+    expect(svg).toContain('target 20k</text>');
+    expect(svg).toContain('>20k</text>'); // the scale reaches the target line
     expect(svg).not.toContain('NaN');
     expect(svg.match(/<text/g)?.length).toBe(svg.match(/<\/text>/g)?.length);
   });

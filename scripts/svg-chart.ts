@@ -135,6 +135,8 @@ export interface BarPanel {
   yLabel: string;
   /** Each group is a cluster of bars, one per series of the chart that has a value in it. */
   groups: readonly { name: string; values: Readonly<Record<string, number>> }[];
+  /** Horizontal reference lines, e.g. a target. */
+  hLines?: readonly { y: number; label: string }[];
 }
 
 /** What {@link barChartSvg} draws: panels in a grid, the series coloured alike in every panel. */
@@ -180,7 +182,10 @@ export function barChartSvg(chart: BarChart): string {
     const right = ox + PANEL_W - PANEL_PAD.right;
     const top = oy + PANEL_PAD.top;
     const bottom = oy + PANEL_H - PANEL_PAD.bottom;
-    const values = panel.groups.flatMap((g) => Object.values(g.values)).filter((v) => Number.isFinite(v));
+    const values = [
+      ...panel.groups.flatMap((g) => Object.values(g.values)),
+      ...(panel.hLines ?? []).map((l) => l.y),
+    ].filter((v) => Number.isFinite(v));
     const yMax = Math.max(0, ...values) * 1.15 || 1;
     const py = (y: number) => bottom - (y / yMax) * (bottom - top);
     parts.push(
@@ -214,6 +219,12 @@ export function barChartSvg(chart: BarChart): string {
         `<text x="${(left + g * slot + slot / 2).toFixed(1)}" y="${bottom + 18}" text-anchor="middle">${esc(group.name)}</text>`,
       );
     });
+    for (const line of panel.hLines ?? []) {
+      parts.push(
+        `<line x1="${left}" x2="${right}" y1="${py(line.y)}" y2="${py(line.y)}" stroke="#999" stroke-dasharray="2 4"/>`,
+        `<text x="${right - 4}" y="${py(line.y) - 4}" text-anchor="end" fill="#666"${HALO}>${esc(line.label)}</text>`,
+      );
+    }
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
