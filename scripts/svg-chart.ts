@@ -28,7 +28,9 @@ export interface LineChart {
 const W = 720;
 const H = 400;
 const PAD = { left: 64, right: 24, top: 60, bottom: 64 };
-const COLOURS = ['#e4572e', '#17bebb', '#2e86ab', '#76b041', '#a23b72', '#f18f01'];
+const COLOURS = ['#e4572e', '#2e86ab', '#76b041', '#a23b72', '#f18f01', '#17bebb'];
+/** A series of more points than this is drawn as a line without dots. */
+const MAX_DOTS = 24;
 /** About this many y ticks: enough gridlines to read a value off. */
 const Y_TICKS = 8;
 /** A white outline behind text drawn over lines, so both stay readable where they cross. */
@@ -103,7 +105,8 @@ export function lineChartSvg(chart: LineChart): string {
     const d = pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
     parts.push(
       `<polyline fill="none" stroke="${colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${d}"/>`,
-      ...pts.map(
+      // Dots mark measured levels; on a long time series they would only blur the line.
+      ...(pts.length > MAX_DOTS ? [] : pts).map(
         ([x, y]) => `<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${colour}"/>`,
       ),
     );
