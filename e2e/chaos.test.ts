@@ -13,57 +13,36 @@
  * - SPARK_UNSAFE_DROP_DEDUPE=1 (read by the Spark job's config) drops the dedupe key: redelivered records count twice.
  * `npm run chaos` is the full version, on a stack of its own.
  */
-import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
-import { createLogger } from '../common/logger.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChaosResult, formatTable, runChaos } from '../infra/chaos/chaos-run.ts';
 import { allFaults } from '../infra/chaos/faults.ts';
-import { DEFAULT_TOPOLOGY, type Pipeline, startPipeline } from '../infra/local/pipeline-services.ts';
+import { DEFAULT_TOPOLOGY } from '../infra/local/pipeline-services.ts';
+import { startTestPipeline, type TestPipeline } from './test-pipeline.fixture.ts';
 
-const run = randomUUID().slice(0, 8);
-const topics = {
-  reactions: `chaos.reactions.${run}`,
-  aggregates: `chaos.aggregates.${run}`,
-  fanoutPrefix: `chaos.fanout.${run}`,
-};
 const FAULTS = ['redeliver', 'subscriber-node', 'ingest-term', 'spark-driver'];
 
-let pipeline: Pipeline;
+let test: TestPipeline;
 let result: ChaosResult;
 
 beforeAll(async () => {
-  const brokers = inject('kafkaBrokers');
-  const kafka = createKafka({
-    clientId: 'e2e-chaos',
-    brokers,
-    logger: createLogger('e2e-chaos'),
-    logLevel: KafkaLogLevel.ERROR,
-  });
-  await ensureTopic(kafka, [
-    { topic: topics.reactions, partitions: 4 },
-    { topic: topics.aggregates, partitions: 2 },
-  ]);
-  pipeline = await startPipeline({
-    kafkaBrokers: brokers,
-    registryUrl: inject('registryUrl'),
-    topics,
-    groupSuffix: run,
+  test = await startTestPipeline({
+    name: 'chaos',
+    partitions: { reactions: 4, aggregates: 2 },
     ...(process.env.EMOSTREAM_CHAOS_NO_RESTART === '1' ? { restart: false as const } : {}),
-    ingestEnv: { INGEST_RATE_LIMIT_PER_SEC: '0', LOG_LEVEL: 'warn' },
-    fanoutEnv: { FANOUT_NODE_TTL_MS: '3000', LOG_LEVEL: 'warn' },
+    ingestEnv: { INGEST_RATE_LIMIT_PER_SEC: '0' },
   });
 }, 420_000);
 
 afterAll(async () => {
-  await pipeline?.stop();
+  await test?.pipeline.stop();
 }, 180_000);
 
 describe('faults under load', () => {
   it('lose and double count no durable acknowledgement, and heal within the targets', async () => {
+    const { pipeline, kafkaBrokers, topics } = test;
     const faults = allFaults(pipeline, DEFAULT_TOPOLOGY.clusters);
     result = await runChaos({
-      target: { pipeline, kafkaBrokers: inject('kafkaBrokers'), reactionsTopic: topics.reactions },
+      target: { pipeline, kafkaBrokers, reactionsTopic: topics.reactions },
       faults: FAULTS.map((id) => faults.find((f) => f.id === id)).filter((f) => f !== undefined),
       ingestUrl: pipeline.ingestUrl,
       directoryUrl: pipeline.directoryUrl,

@@ -10,22 +10,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
-import { createLogger } from '../common/logger.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SnapshotMessage, SwarmMessage } from '../common/socket-events.ts';
 import { createViewer, swarmSize, type Viewer } from '../fanout/index.ts';
-import { type Pipeline, startPipeline } from '../infra/local/pipeline-services.ts';
+import type { Pipeline } from '../infra/local/pipeline-services.ts';
+import { startTestPipeline } from './test-pipeline.fixture.ts';
 
 const WINDOW_MS = 2000;
 const run = randomUUID().slice(0, 8);
 const A = `final-${run}`;
 const B = `semi-${run}`;
-const topics = {
-  reactions: `e2e.reactions.${run}`,
-  aggregates: `e2e.aggregates.${run}`,
-  fanoutPrefix: `e2e.fanout.${run}`,
-};
 
 let pipeline: Pipeline;
 const viewers: Viewer[] = [];
@@ -115,31 +109,16 @@ async function watch(matchId: string): Promise<Watched> {
 }
 
 beforeAll(async () => {
-  const brokers = inject('kafkaBrokers');
-  const kafka = createKafka({
-    clientId: 'e2e-pipeline',
-    brokers,
-    logger: createLogger('e2e-pipeline'),
-    logLevel: KafkaLogLevel.ERROR,
-  });
-  await ensureTopic(kafka, [
-    { topic: topics.reactions, partitions: 3 },
-    { topic: topics.aggregates, partitions: 2 },
-  ]);
-  pipeline = await startPipeline({
-    kafkaBrokers: brokers,
-    registryUrl: inject('registryUrl'),
-    topics,
-    groupSuffix: run,
+  ({ pipeline } = await startTestPipeline({
+    name: 'e2e',
+    run,
     // One request per burst, up to a few thousand reactions; one test user per reaction is no abuse.
     ingestEnv: {
       INGEST_BATCH_MAX_ITEMS: '5000',
       INGEST_MAX_BATCH_BODY_BYTES: String(4 << 20),
       INGEST_RATE_LIMIT_PER_SEC: '0',
-      LOG_LEVEL: 'warn',
     },
-    fanoutEnv: { FANOUT_NODE_TTL_MS: '3000', LOG_LEVEL: 'warn' },
-  });
+  }));
 }, 420_000);
 
 afterAll(async () => {

@@ -2,7 +2,8 @@
  * The web viewer and the operator dashboard in a real browser (Debian's Chromium driven by playwright-core) on the
  * whole pipeline: the page joins a match through the directory, a tap made on the page comes back in its swarm
  * with the exact count, a killed subscriber node sends the page elsewhere with a snapshot, the dashboard's charts
- * fill from the services' metrics, and a hostile match id in the URL is refused without a request leaving the page.
+ * fill from the services' metrics (viewers per match included: the page's own match), and a hostile match id in
+ * the URL is refused without a request leaving the page.
  *
  * Screenshots of every step go to reports/web/ (not committed). Chromium: CHROMIUM_PATH, else `chromium` on PATH
  * (`.ci/run` installs it). Playwright runs it without its sandbox (its default, chromiumSandbox: false), which
@@ -14,20 +15,14 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
-import { createLogger } from '../common/logger.ts';
-import { type Pipeline, startPipeline } from '../infra/local/pipeline-services.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Pipeline } from '../infra/local/pipeline-services.ts';
 import { repoRoot } from '../infra/local/versions.ts';
+import { startTestPipeline } from './test-pipeline.fixture.ts';
 
 const WINDOW_MS = 2000;
 const run = randomUUID().slice(0, 8);
 const MATCH = `web-${run}`;
-const topics = {
-  reactions: `e2e.web.reactions.${run}`,
-  aggregates: `e2e.web.aggregates.${run}`,
-  fanoutPrefix: `e2e.web.fanout.${run}`,
-};
 const SHOTS = path.join(repoRoot, 'reports', 'web');
 
 let pipeline: Pipeline;
@@ -77,29 +72,11 @@ const connection = (page: Page) =>
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  const brokers = inject('kafkaBrokers');
-  const kafka = createKafka({
-    clientId: 'e2e-web',
-    brokers,
-    logger: createLogger('e2e-web'),
-    logLevel: KafkaLogLevel.ERROR,
-  });
-  await ensureTopic(kafka, [
-    { topic: topics.reactions, partitions: 3 },
-    { topic: topics.aggregates, partitions: 2 },
-  ]);
-  pipeline = await startPipeline({
-    kafkaBrokers: brokers,
-    registryUrl: inject('registryUrl'),
-    topics,
-    groupSuffix: run,
-    ingestEnv: {
-      INGEST_BATCH_MAX_ITEMS: '5000',
-      INGEST_MAX_BATCH_BODY_BYTES: String(4 << 20),
-      LOG_LEVEL: 'warn',
-    },
-    fanoutEnv: { FANOUT_NODE_TTL_MS: '3000', LOG_LEVEL: 'warn' },
-  });
+  ({ pipeline } = await startTestPipeline({
+    name: 'e2e.web',
+    run,
+    ingestEnv: { INGEST_BATCH_MAX_ITEMS: '5000', INGEST_MAX_BATCH_BODY_BYTES: String(4 << 20) },
+  }));
   webOrigin = new URL(pipeline.viewerUrl).origin;
   browser = await chromium.launch({ executablePath: chromiumPath() });
   viewer = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -273,6 +250,8 @@ describe('the operator dashboard', () => {
       await expect.poll(() => series('viewers'), { timeout: 30_000 }).toBeGreaterThan(0);
       await expect.poll(() => series('deliveries'), { timeout: 30_000 }).toBeGreaterThan(0);
       await expect.poll(() => series('latency'), { timeout: 30_000 }).toBeGreaterThan(0);
+      // The viewer page watches MATCH (on the node it was re-assigned to): the one viewer of that match.
+      await expect.poll(async () => (await latest('match-viewers'))[MATCH], { timeout: 30_000 }).toBe(1);
       const viewers = await latest('viewers');
       expect(Object.values(viewers).reduce((a: number, b) => a + Number(b), 0)).toBeGreaterThanOrEqual(1);
       // The stopped node is listed as down, with the reason; the page carries on.

@@ -48,7 +48,11 @@ describe('infra/grafana/emostream-dashboard.json', () => {
     const dashboard = JSON.parse(read('infra/grafana/emostream-dashboard.json')) as {
       panels: { targets: { expr: string }[] }[];
     };
-    const defined = [read('ingest/metrics.ts'), read('fanout/http-server.ts')].join('\n');
+    const defined = [
+      read('ingest/metrics.ts'),
+      read('fanout/http-server.ts'),
+      read('fanout/subscriber-node/match-viewers.ts'),
+    ].join('\n');
     const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
     expect(exprs.length).toBeGreaterThan(5);
     for (const expr of exprs) {

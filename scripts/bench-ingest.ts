@@ -7,14 +7,17 @@
  *   3. stub, batch body       — the stub again with the batch request body
  *   4. POST /v1/reactions:batch (1000 reactions per request)
  * Prints a table (accepted reactions/s, latency p50/p99), checks that the topic holds exactly the reactions
- * ingest accepted, and writes reports/bench-ingest.json. Bounded: about 2 minutes including the stack start.
+ * ingest accepted, and writes reports/bench-ingest.json and beside it reports/bench-ingest.svg (reactions/s and
+ * latency p50/p99 per endpoint, ingest next to the stub). Bounded: about 2 minutes including the stack start.
+ *
+ * `npm run bench:ingest -- --redraw` draws the chart again from the last report, without measuring.
  *
  * Env: EMOSTREAM_BENCH_KAFKA_BROKERS + EMOSTREAM_BENCH_REGISTRY_URL reuse a running stack (else one is started
  * and stopped); BENCH_SECONDS (per phase, default 12), BENCH_CONNECTIONS (single, default 64),
  * BENCH_BATCH_CONNECTIONS (default 8), BENCH_BATCH_SIZE (default 1000).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -22,6 +25,7 @@ import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
 import { createLogger } from '../common/logger.ts';
 import { freePort } from '../infra/local/ports.ts';
 import { coresMeter, processCpuSeconds } from '../infra/local/process-cpu.ts';
+import { barChartSvg } from './svg-chart.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -401,8 +405,12 @@ async function main(): Promise<void> {
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const row of table) console.log(fmt(row));
   console.log();
-  console.log(`single POST: ingest / stub = ${(singleRatio * 100).toFixed(0)} % (target ≥ 50 %)`);
-  console.log(`batch endpoint: ${batchRate.toLocaleString('en')} reactions/s accepted (target ≥ 200,000)`);
+  console.log(
+    `single POST: ingest / stub = ${(singleRatio * 100).toFixed(0)} % (target ≥ ${SINGLE_TARGET_RATIO * 100} %)`,
+  );
+  console.log(
+    `batch endpoint: ${batchRate.toLocaleString('en')} reactions/s accepted (target ≥ ${BATCH_TARGET.toLocaleString('en')})`,
+  );
   console.log(
     `accepted by ingest (warm-ups included): ${acceptedTotal.toLocaleString('en')}; records in the topic after a ` +
       `graceful stop: ${inKafka.toLocaleString('en')}${inKafka === acceptedTotal ? ' (exact)' : ' (MISMATCH)'}`,
@@ -429,10 +437,77 @@ async function main(): Promise<void> {
     acceptedTotal,
   };
   writeFileSync('reports/bench-ingest.json', `${JSON.stringify(report, null, 2)}\n`);
-  console.log('report: reports/bench-ingest.json');
+  writeFileSync('reports/bench-ingest.svg', ingestChart(report));
+  console.log('report: reports/bench-ingest.json, chart: reports/bench-ingest.svg');
 }
 
-if (process.argv.includes('--load')) {
+/** The single endpoint's target: ingest at half the stub's rate or more. */
+const SINGLE_TARGET_RATIO = 0.5;
+/** The batch endpoint's target, reactions/s accepted. */
+const BATCH_TARGET = 200_000;
+
+/**
+ * The chart beside the report: per endpoint, reactions/s and latency p50/p99 of ingest next to the stub, each
+ * figure on its own panel with its target. The batch panel shows ingest alone: the stub answers a batch without
+ * reading it, so its "reactions/s" (millions) is no rate anything achieves, and on one scale it flattens ingest's
+ * bar to nothing.
+ */
+function ingestChart(report: { seconds: number; batchSize: number; rows: readonly Row[] }): string {
+  const { rows } = report;
+  const STUB = 'node:http stub (202, no work)';
+  const INGEST = 'ingest (real Kafka)';
+  const side = (r: Row) => (r.target.startsWith('ingest') ? INGEST : STUB);
+  const of = (phase: string, value: (r: Row) => number, only?: string) =>
+    Object.fromEntries(
+      rows
+        .filter((r) => r.phase === phase && (only === undefined || side(r) === only))
+        .map((r) => [side(r), value(r)]),
+    );
+  const group = (phase: string) => {
+    const r = rows.find((x) => x.phase === phase && side(x) === INGEST);
+    const refused = (r?.non2xx ?? 0) + (r?.errors ?? 0);
+    return `${r?.connections ?? '?'} connections${refused > 0 ? `, ingest ${refused} requests not 2xx` : ''}`;
+  };
+  const stubSingle = rows.find((r) => r.phase === 'single' && side(r) === STUB)?.reactionsPerSec;
+  const latency = (phase: string, name: string) => ({
+    title: `${name}: latency per request`,
+    yLabel: 'ms',
+    groups: [
+      { name: 'p50', values: of(phase, (r) => r.p50) },
+      { name: 'p99', values: of(phase, (r) => r.p99) },
+    ],
+  });
+  return barChartSvg({
+    title: `bench:ingest: reactions/s and latency, ${report.seconds} s per phase`,
+    series: [STUB, INGEST],
+    panels: [
+      {
+        title: 'single POST: reactions/s',
+        yLabel: 'reactions/s',
+        groups: [{ name: group('single'), values: of('single', (r) => r.reactionsPerSec) }],
+        hLines:
+          stubSingle === undefined
+            ? []
+            : [{ y: stubSingle * SINGLE_TARGET_RATIO, label: 'target: half the stub' }],
+      },
+      latency('single', 'single POST'),
+      {
+        title: `batch POST of ${report.batchSize}: reactions/s`,
+        yLabel: 'reactions/s',
+        groups: [{ name: group('batch'), values: of('batch', (r) => r.reactionsPerSec, INGEST) }],
+        hLines: [{ y: BATCH_TARGET, label: `target ${BATCH_TARGET / 1000}k` }],
+      },
+      latency('batch', `batch POST of ${report.batchSize}`),
+    ],
+  });
+}
+
+if (process.argv.includes('--redraw')) {
+  // Only the chart, again, from the last report (after a change to the chart; no load, no Kafka).
+  const report = JSON.parse(readFileSync('reports/bench-ingest.json', 'utf8'));
+  writeFileSync('reports/bench-ingest.svg', ingestChart(report));
+  console.log('chart: reports/bench-ingest.svg (from reports/bench-ingest.json)');
+} else if (process.argv.includes('--load')) {
   runLoadChild().catch((err: unknown) => {
     console.error(err);
     process.exit(1);

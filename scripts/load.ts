@@ -6,10 +6,12 @@
  * matches for D seconds while holding V viewers, spread over the matches and assigned to subscriber nodes by the
  * directory. Prints a progress line each second and writes a JSON report to reports/load-<time>.json with
  * accepted/rejected, end-to-end latency p50/p95/p99 (ingest accepted → first viewer whose window count includes
- * the reaction; see fanout/client/latency-tracker.ts) and deliveries/s. Loopback addresses only.
+ * the reaction; see fanout/client/latency-tracker.ts) and deliveries/s, and beside it an SVG chart of the latency
+ * over the run (scripts/load-chart.ts; `--redraw <report.json>` draws it again from a report). Loopback addresses
+ * only.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { argv, chalk } from 'zx';
@@ -17,7 +19,15 @@ import type { SwarmMessage } from '../common/socket-events.ts';
 import { createViewer, LatencyTracker, type Viewer } from '../fanout/index.ts';
 import { repoRoot } from '../infra/local/versions.ts';
 import { fail, intOption } from './cli-options.ts';
-import { lineChartSvg } from './svg-chart.ts';
+import { loadChartSvg } from './load-chart.ts';
+
+if (argv.redraw) {
+  // `--redraw <report.json>`: only the chart again, from a report (after a change to the chart; no load).
+  const file = path.resolve(String(argv.redraw));
+  writeFileSync(file.replace(/\.json$/, '.svg'), loadChartSvg(JSON.parse(readFileSync(file, 'utf8'))));
+  console.log(`chart: ${path.relative(process.cwd(), file.replace(/\.json$/, '.svg'))}`);
+  process.exit(0);
+}
 
 const WINDOW_MS = 2000;
 const TICK_MS = 50;
@@ -221,6 +231,7 @@ function progress(final = false): void {
     p50: s.p50,
     p95: s.p95,
     p99: s.p99,
+    seen: s.count,
     pending: tracker.pending,
   };
   series.push(line);
@@ -312,18 +323,7 @@ mkdirSync(dir, { recursive: true });
 const file = path.join(dir, `load-${report.at.replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 // The chart beside the report: end-to-end latency as it evolved over the run.
-writeFileSync(
-  file.replace(/\.json$/, '.svg'),
-  lineChartSvg({
-    title: `End-to-end latency over the run (${totals.accepted} reactions, ${viewers.length} viewers)`,
-    xLabel: 'seconds since start',
-    yLabel: 'ms (cumulative percentiles)',
-    series: (['p50', 'p95', 'p99'] as const).map((q) => ({
-      name: q,
-      points: series.map((l) => [l.t ?? 0, l[q] ?? 0] as const),
-    })),
-  }),
-);
+writeFileSync(file.replace(/\.json$/, '.svg'), loadChartSvg(report));
 console.log(
   `\n${chalk.bold('done')}: accepted ${totals.accepted} (${report.reactions.accepted_per_s}/s), rejected ${totals.rejected}` +
     `${totals.skipped ? `, ${totals.skipped} not sent (ingest busy)` : ''}\n` +

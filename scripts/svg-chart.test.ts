@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { lineChartSvg, ticks } from './svg-chart.ts';
+import { barChartSvg, lineChartSvg, ticks } from './svg-chart.ts';
 
 describe('lineChartSvg', () => {
   it('draws every series and reference line, with its text escaped', () => {
@@ -40,5 +40,39 @@ describe('lineChartSvg', () => {
     expect(ticks(0, 260)).toEqual([0, 100, 200]);
     expect(ticks(0, 1000, 10)).toEqual([0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]);
     expect(ticks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+  });
+});
+
+describe('barChartSvg', () => {
+  it('draws one labelled bar per finite value, panel by panel, with its text escaped', () => {
+    const svg = barChartSvg({
+      title: 'ingest <vs> stub',
+      series: ['stub', 'ingest'],
+      panels: [
+        {
+          title: 'single',
+          yLabel: 'reactions/s',
+          groups: [{ name: 'POST', values: { stub: 12_000, ingest: 6_500 } }],
+          hLines: [{ y: 20_000, label: 'target 20k' }],
+        },
+        {
+          title: 'latency',
+          yLabel: 'ms',
+          groups: [
+            { name: 'p50', values: { stub: 2, ingest: 4 } },
+            { name: 'p99', values: { stub: 9, ingest: Number.NaN } },
+          ],
+        },
+      ],
+    });
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('<title>ingest &lt;vs&gt; stub</title>');
+    expect(svg.match(/<rect class="bar"/g)).toHaveLength(5); // 2 + 3 bars (NaN skipped)
+    expect(svg).toContain('>12k</text>');
+    expect(svg).toContain('>6.5k</text>');
+    expect(svg).toContain('target 20k</text>');
+    expect(svg).toContain('>20k</text>'); // the scale reaches the target line
+    expect(svg).not.toContain('NaN');
+    expect(svg.match(/<text/g)?.length).toBe(svg.match(/<\/text>/g)?.length);
   });
 });

@@ -1,7 +1,8 @@
 /**
- * The benchmarks' pictures: a small SVG line chart written next to each JSON report (no dependency, no browser).
- * Axes with round ticks, one polyline per series, optional horizontal reference lines (a target, a floor), a
- * legend. Text is escaped; every input list is bounded by the caller's report.
+ * The benchmarks' pictures: a small SVG chart written next to each JSON report (no dependency, no browser). A line
+ * chart (axes with round ticks, one polyline per series, optional horizontal reference lines such as a target or a
+ * floor, a legend) or a grid of bar panels, each on its own scale, for figures of different magnitude measured
+ * side by side. Text is escaped; every input list is bounded by the caller's report.
  */
 
 /** One line of a chart. */
@@ -26,8 +27,14 @@ export interface LineChart {
 
 const W = 720;
 const H = 400;
-const PAD = { left: 64, right: 24, top: 40, bottom: 64 };
-const COLOURS = ['#e4572e', '#17bebb', '#2e86ab', '#76b041', '#a23b72', '#f18f01'];
+const PAD = { left: 64, right: 24, top: 60, bottom: 64 };
+const COLOURS = ['#e4572e', '#2e86ab', '#76b041', '#a23b72', '#f18f01', '#17bebb'];
+/** A series of more points than this is drawn as a line without dots. */
+const MAX_DOTS = 24;
+/** About this many y ticks: enough gridlines to read a value off. */
+const Y_TICKS = 8;
+/** A white outline behind text drawn over lines, so both stay readable where they cross. */
+const HALO = ' stroke="#fff" stroke-width="3" paint-order="stroke"';
 
 const esc = (s: string) =>
   s.replace(
@@ -48,7 +55,11 @@ export function ticks(min: number, max: number, count = 5): number[] {
 }
 
 const fmt = (n: number) =>
-  Math.abs(n) >= 1000 ? `${Number((n / 1000).toPrecision(3))}k` : String(Number(n.toPrecision(3)));
+  Math.abs(n) >= 1e6
+    ? `${Number((n / 1e6).toPrecision(3))}M`
+    : Math.abs(n) >= 1000
+      ? `${Number((n / 1000).toPrecision(3))}k`
+      : String(Number(n.toPrecision(3)));
 
 /** The chart as a standalone SVG document. */
 export function lineChartSvg(chart: LineChart): string {
@@ -69,15 +80,15 @@ export function lineChartSvg(chart: LineChart): string {
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
     `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(chart.title)}</text>`,
   ];
-  for (const t of ticks(0, yMax)) {
+  for (const t of ticks(0, yMax, Y_TICKS)) {
     parts.push(
       `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${py(t)}" y2="${py(t)}" stroke="#e5e5e5"/>`,
       `<text x="${PAD.left - 6}" y="${py(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
     );
   }
-  const xTicks = chart.logX
-    ? [...new Set(all.map(([x]) => x))].sort((a, b) => a - b).slice(0, 12)
-    : ticks(xMin, xMax).slice(0, 12);
+  // A few measured levels (viewers, rates) are ticked where they were measured; a time series gets round ticks.
+  const levels = [...new Set(all.map(([x]) => x))].sort((a, b) => a - b);
+  const xTicks = chart.logX || levels.length <= 8 ? levels.slice(0, 12) : ticks(xMin, xMax).slice(0, 12);
   for (const t of xTicks) {
     parts.push(`<text x="${px(t)}" y="${H - PAD.bottom + 18}" text-anchor="middle">${fmt(t)}</text>`);
   }
@@ -87,12 +98,6 @@ export function lineChartSvg(chart: LineChart): string {
     `<text x="${(PAD.left + W - PAD.right) / 2}" y="${H - PAD.bottom + 40}" text-anchor="middle">${esc(chart.xLabel)}</text>`,
     `<text transform="translate(16 ${(PAD.top + H - PAD.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(chart.yLabel)}</text>`,
   );
-  for (const line of chart.hLines ?? []) {
-    parts.push(
-      `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${py(line.y)}" y2="${py(line.y)}" stroke="#999" stroke-dasharray="2 4"/>`,
-      `<text x="${W - PAD.right - 4}" y="${py(line.y) - 4}" text-anchor="end" fill="#666">${esc(line.label)}</text>`,
-    );
-  }
   chart.series.forEach((s, i) => {
     const colour = COLOURS[i % COLOURS.length];
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
@@ -100,15 +105,129 @@ export function lineChartSvg(chart: LineChart): string {
     const d = pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
     parts.push(
       `<polyline fill="none" stroke="${colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${d}"/>`,
-      ...pts.map(
+      // Dots mark measured levels; on a long time series they would only blur the line.
+      ...(pts.length > MAX_DOTS ? [] : pts).map(
         ([x, y]) => `<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${colour}"/>`,
       ),
     );
-    const ly = PAD.top + 4 + i * 16;
+  });
+  // Reference lines over the series, their labels on a halo so a series crossing them does not hide them.
+  for (const line of chart.hLines ?? []) {
     parts.push(
-      `<line x1="${PAD.left + 10}" x2="${PAD.left + 30}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
-      `<text x="${PAD.left + 36}" y="${ly + 4}">${esc(s.name)}</text>`,
+      `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${py(line.y)}" y2="${py(line.y)}" stroke="#999" stroke-dasharray="2 4"/>`,
+      `<text x="${W - PAD.right - 4}" y="${py(line.y) - 4}" text-anchor="end" fill="#666"${HALO}>${esc(line.label)}</text>`,
     );
+  }
+  // The legend is a row between the title and the plot, so it never hides a point.
+  let lx = PAD.left;
+  chart.series.forEach((s, i) => {
+    const colour = COLOURS[i % COLOURS.length];
+    parts.push(
+      `<line x1="${lx}" x2="${lx + 20}" y1="40" y2="40" stroke="${colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+      `<text x="${lx + 26}" y="44">${esc(s.name)}</text>`,
+    );
+    lx += 40 + s.name.length * 7;
+  });
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
+/** One panel of a {@link BarChart}: groups of bars on one linear scale from zero. */
+export interface BarPanel {
+  title: string;
+  yLabel: string;
+  /** Each group is a cluster of bars, one per series of the chart that has a value in it. */
+  groups: readonly { name: string; values: Readonly<Record<string, number>> }[];
+  /** Horizontal reference lines, e.g. a target. */
+  hLines?: readonly { y: number; label: string }[];
+}
+
+/** What {@link barChartSvg} draws: panels in a grid, the series coloured alike in every panel. */
+export interface BarChart {
+  title: string;
+  /** Series names in legend order; a bar's colour is its series'. */
+  series: readonly string[];
+  panels: readonly BarPanel[];
+  /** @default 2 */
+  columns?: number;
+}
+
+const PANEL_W = 360;
+const PANEL_H = 250;
+const PANEL_PAD = { left: 56, right: 12, top: 30, bottom: 34 };
+const HEADER_H = 56;
+
+/** The bar panels as a standalone SVG document; every bar is labelled with its value. */
+export function barChartSvg(chart: BarChart): string {
+  const columns = Math.max(1, Math.min(chart.columns ?? 2, chart.panels.length));
+  const rows = Math.ceil(chart.panels.length / columns);
+  const width = columns * PANEL_W;
+  const height = HEADER_H + rows * PANEL_H;
+  const colour = (name: string) => COLOURS[Math.max(0, chart.series.indexOf(name)) % COLOURS.length];
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="sans-serif" font-size="12" role="img" aria-label="${esc(chart.title)}">`,
+    `<title>${esc(chart.title)}</title>`,
+    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(chart.title)}</text>`,
+  ];
+  let lx = PANEL_PAD.left;
+  for (const name of chart.series) {
+    parts.push(
+      `<rect x="${lx}" y="34" width="12" height="12" fill="${colour(name)}"/>`,
+      `<text x="${lx + 16}" y="44">${esc(name)}</text>`,
+    );
+    lx += 28 + name.length * 7;
+  }
+  chart.panels.forEach((panel, i) => {
+    const ox = (i % columns) * PANEL_W;
+    const oy = HEADER_H + Math.floor(i / columns) * PANEL_H;
+    const left = ox + PANEL_PAD.left;
+    const right = ox + PANEL_W - PANEL_PAD.right;
+    const top = oy + PANEL_PAD.top;
+    const bottom = oy + PANEL_H - PANEL_PAD.bottom;
+    const values = [
+      ...panel.groups.flatMap((g) => Object.values(g.values)),
+      ...(panel.hLines ?? []).map((l) => l.y),
+    ].filter((v) => Number.isFinite(v));
+    const yMax = Math.max(0, ...values) * 1.15 || 1;
+    const py = (y: number) => bottom - (y / yMax) * (bottom - top);
+    parts.push(
+      `<text x="${(left + right) / 2}" y="${oy + 18}" text-anchor="middle" font-weight="bold">${esc(panel.title)}</text>`,
+    );
+    for (const t of ticks(0, yMax, 6)) {
+      parts.push(
+        `<line x1="${left}" x2="${right}" y1="${py(t)}" y2="${py(t)}" stroke="#e5e5e5"/>`,
+        `<text x="${left - 6}" y="${py(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
+      );
+    }
+    parts.push(
+      `<line x1="${left}" x2="${right}" y1="${bottom}" y2="${bottom}" stroke="#333"/>`,
+      `<line x1="${left}" x2="${left}" y1="${top}" y2="${bottom}" stroke="#333"/>`,
+      `<text transform="translate(${ox + 14} ${(top + bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(panel.yLabel)}</text>`,
+    );
+    const slot = (right - left) / Math.max(1, panel.groups.length);
+    panel.groups.forEach((group, g) => {
+      const bars = chart.series.filter((name) => Number.isFinite(group.values[name]));
+      const barW = Math.min(48, (slot * 0.8) / Math.max(1, bars.length));
+      const x0 = left + g * slot + (slot - barW * bars.length) / 2;
+      bars.forEach((name, b) => {
+        const v = group.values[name] as number;
+        const x = x0 + b * barW;
+        parts.push(
+          `<rect class="bar" x="${x.toFixed(1)}" y="${py(v).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(bottom - py(v)).toFixed(1)}" fill="${colour(name)}"><title>${esc(`${group.name}, ${name}: ${v}`)}</title></rect>`,
+          `<text x="${(x + (barW - 2) / 2).toFixed(1)}" y="${(py(v) - 4).toFixed(1)}" text-anchor="middle" font-size="11">${fmt(v)}</text>`,
+        );
+      });
+      parts.push(
+        `<text x="${(left + g * slot + slot / 2).toFixed(1)}" y="${bottom + 18}" text-anchor="middle">${esc(group.name)}</text>`,
+      );
+    });
+    for (const line of panel.hLines ?? []) {
+      parts.push(
+        `<line x1="${left}" x2="${right}" y1="${py(line.y)}" y2="${py(line.y)}" stroke="#999" stroke-dasharray="2 4"/>`,
+        `<text x="${right - 4}" y="${py(line.y) - 4}" text-anchor="end" fill="#666"${HALO}>${esc(line.label)}</text>`,
+      );
+    }
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;

@@ -7,6 +7,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { matchViewerSeries, OTHER_MATCHES } from '../fanout/subscriber-node/match-viewers.ts';
 import {
   isAlive,
   offsetsBehind,
@@ -34,6 +35,8 @@ const MAX_JOBS = 16;
  * every 2 s per match, so most intervals of a quiet stack would hold no observation and chart nothing.
  */
 const QUANTILE_WINDOW_MS = 30_000;
+/** Matches charted by name (the most watched over all nodes); the others are summed as `(other)`. */
+export const MAX_MATCHES_CHARTED = 10;
 
 /** One service's state at a scrape. */
 export interface ServiceState {
@@ -74,6 +77,11 @@ export interface DashboardPoint {
   viewersByNode: Record<string, number>;
   /** Match rooms with viewers per subscriber node (fanout_rooms). */
   roomsByNode: Record<string, number>;
+  /**
+   * Viewers per match summed over the subscriber nodes (fanout_match_viewers): the {@link MAX_MATCHES_CHARTED}
+   * most watched by name, the rest (and what the nodes themselves summed beyond their own cap) as `(other)`.
+   */
+  viewersByMatch: Record<string, number>;
   /** main publisher: job emitted_at → routed to the clusters. */
   routeLatencyMs: LatencyPoint;
   /** subscriber nodes: cluster publisher sent_at → relayed to viewers. */
@@ -203,11 +211,13 @@ export function createDashboardFeed(options: DashboardFeedOptions): DashboardFee
       deliveriesPerSec: null,
       viewersByNode: {},
       roomsByNode: {},
+      viewersByMatch: {},
       routeLatencyMs: { p50: null, p99: null },
       relayLatencyMs: { p50: null, p99: null },
       jobs: options.sparkState === undefined ? {} : await readJobs(options.sparkState),
     };
     const next = new Map<string, { t: number; samples: Sample[] }>();
+    const matchViewers = new Map<string, number>();
     const relayBefore: [number, number][][] = [];
     const relayAfter: [number, number][][] = [];
     for (const r of results) {
@@ -242,6 +252,8 @@ export function createDashboardFeed(options: DashboardFeedOptions): DashboardFee
         );
         point.viewersByNode[name] = sumOf(r.samples, 'fanout_viewers');
         point.roomsByNode[name] = sumOf(r.samples, 'fanout_rooms');
+        for (const [matchId, n] of byLabel(r.samples, 'fanout_match_viewers', 'match_id'))
+          matchViewers.set(matchId, (matchViewers.get(matchId) ?? 0) + n);
         const span = latencySpan(name, t, r.samples);
         if (span.fresh) {
           relayBefore.push(span.before);
@@ -270,6 +282,13 @@ export function createDashboardFeed(options: DashboardFeedOptions): DashboardFee
         p99: ms(quantileBetween(before, after, 0.99)),
       };
     }
+    // A node's own overflow stays overflow here: only named matches compete for the chart's names.
+    const overflow = matchViewers.get(OTHER_MATCHES) ?? 0;
+    matchViewers.delete(OTHER_MATCHES);
+    for (const [matchId, n] of matchViewerSeries(matchViewers, MAX_MATCHES_CHARTED))
+      point.viewersByMatch[matchId] = n;
+    if (overflow > 0)
+      point.viewersByMatch[OTHER_MATCHES] = (point.viewersByMatch[OTHER_MATCHES] ?? 0) + overflow;
     previous = next;
     history.push(point);
     if (history.length > options.historyPoints) history.splice(0, history.length - options.historyPoints);

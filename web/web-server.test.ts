@@ -73,6 +73,9 @@ describe('web server', () => {
       expect(res.status, file).toBe(200);
       expect((await res.arrayBuffer()).byteLength, file).toBeGreaterThan(1000);
     }
+    // The viewer checks match ids with the zod-free grammar (common/id-grammar.ts): zod alone would add 454 kB.
+    const viewerJs = await (await fetch(`${web.url}/assets/viewer.js`)).arrayBuffer();
+    expect(viewerJs.byteLength).toBeLessThan(300_000);
     const missing = await fetch(`${web.url}/assets/nope.js`);
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toBe('application/problem+json');

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Ack, SnapshotMessage, SwarmMessage } from '../../common/socket-events.ts';
 import type { SubscriberNodeConfig } from '../config.ts';
 import { InMemoryDirectory } from './directory-client.ts';
+import { MAX_MATCH_VIEWER_LABELS, OTHER_MATCHES } from './match-viewers.ts';
 import { FakePublisher } from './publisher-link.ts';
 import { createSubscriberNode, type SubscriberNode } from './subscriber-node.ts';
 
@@ -171,6 +172,46 @@ describe('subscriber node: join and leave', () => {
     const v = await viewer(node.url, { auth: { token: 'secret-token' } });
     expect(v.connected).toBe(true);
     expect(await refusals(node, 'bad_token')).toBe(2);
+  });
+});
+
+describe('subscriber node: viewers per match', () => {
+  async function matchViewers(node: SubscriberNode): Promise<Record<string, number>> {
+    const text = await (await fetch(`${node.url}/metrics`)).text();
+    return Object.fromEntries(
+      [...text.matchAll(/^fanout_match_viewers\{match_id="([^"]*)"[^}]*\} (\d+)$/gm)].map((m) => [
+        m[1],
+        Number(m[2]),
+      ]),
+    );
+  }
+
+  it('labels only watched matches, drops a label when its last viewer leaves, caps the labels', async () => {
+    const node = await startNode(new FakePublisher(), new InMemoryDirectory());
+    const a = await viewer(node.url);
+    const b = await viewer(node.url);
+    await join(a, 'M1');
+    await join(b, 'M1');
+    await join(b, 'M2');
+    expect(await matchViewers(node)).toEqual({ M1: 2, M2: 1 });
+    await b.timeout(2_000).emitWithAck('leave', { match_id: 'M2' });
+    expect(await matchViewers(node)).toEqual({ M1: 2 }); // at once, not after the subscription's grace
+    a.close();
+    await until(() => node.viewerCount === 1);
+    expect(await matchViewers(node)).toEqual({ M1: 1 });
+
+    // One viewer each on more matches than the cap: the busiest (M1, 2 viewers) is named, the overflow is one
+    // series.
+    await join(await viewer(node.url), 'M1');
+    const flood = await Promise.all(
+      Array.from({ length: MAX_MATCH_VIEWER_LABELS + 5 }, () => viewer(node.url)),
+    );
+    await Promise.all(flood.map((v, i) => join(v, `F${i}`)));
+    const series = await matchViewers(node);
+    expect(Object.keys(series)).toHaveLength(MAX_MATCH_VIEWER_LABELS + 1);
+    expect(series.M1).toBe(2);
+    expect(Object.values(series).reduce((x, y) => x + y, 0)).toBe(MAX_MATCH_VIEWER_LABELS + 7);
+    expect(series[OTHER_MATCHES]).toBeGreaterThan(0);
   });
 });
 

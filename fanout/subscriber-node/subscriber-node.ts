@@ -13,6 +13,7 @@
  *   directory (so the main publisher routes it to this cluster), and only then fetches the match's recent
  *   windows — in that order, so no window falls between the snapshot and the live stream. Every newer `swarm` it
  *   receives is broadcast (encoded once) into the local room `match:<id>`, and volatile into `slow:match:<id>`.
+ * - `/metrics` adds viewers per match (`match-viewers.ts`: only watched matches, the top ones named, bounded).
  * - On stop it deregisters first, so no viewer is sent to a closing node.
  */
 import type { Server as HttpServer } from 'node:http';
@@ -39,6 +40,7 @@ import {
 } from '../http-server.ts';
 import { createDirectoryReporter, type DirectoryClient, httpDirectoryClient } from './directory-client.ts';
 import { MatchSubscriptions } from './match-subscriptions.ts';
+import { createMatchViewersGauge } from './match-viewers.ts';
 import { MessageCache } from './message-cache.ts';
 import { type ConnectPublisher, type PublisherLink, socketPublisherLink } from './publisher-link.ts';
 import { type SlowViewerState, sweepSlowViewers } from './slow-viewers.ts';
@@ -155,14 +157,18 @@ export function createSubscriberNode(
     metrics.emitLatency.observe(Math.max(0, Date.now() - message.sent_at) / 1000);
   }
 
+  /** Viewers of a match on this node, in its normal and its slow room. */
+  function matchViewers(matchId: string): number {
+    const rooms = io?.of('/').adapter.rooms;
+    return (rooms?.get(matchRoom(matchId))?.size ?? 0) + (rooms?.get(slowMatchRoom(matchId))?.size ?? 0);
+  }
+  createMatchViewersGauge(metrics.registry, () =>
+    matches.ids().map((matchId) => [matchId, matchViewers(matchId)] as const),
+  );
+
   const matches = new MatchSubscriptions({
     graceMs: RELEASE_GRACE_MS,
-    hasViewers: (matchId) => {
-      const rooms = io?.of('/').adapter.rooms;
-      return (
-        (rooms?.get(matchRoom(matchId))?.size ?? 0) + (rooms?.get(slowMatchRoom(matchId))?.size ?? 0) > 0
-      );
-    },
+    hasViewers: (matchId) => matchViewers(matchId) > 0,
     setUp: async (matchId) => {
       await publisher?.subscribe([matchId]);
       await reporter.report();

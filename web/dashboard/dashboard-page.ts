@@ -66,6 +66,12 @@ const CHARTS: ChartSpec[] = [
     values: (p) => ({ ...p.viewersByNode }),
   },
   {
+    id: 'match-viewers',
+    title: 'Viewers per match (the 10 most watched, summed over subscriber nodes; the rest as “(other)”)',
+    unit: '',
+    values: (p) => ({ ...p.viewersByMatch }),
+  },
+  {
     id: 'rooms',
     title: 'Match rooms with viewers per subscriber node',
     unit: '',
@@ -116,7 +122,9 @@ function width(el: HTMLElement): number {
 
 function draw(chart: Chart): void {
   const rows = points.map((p) => chart.spec.values(p));
-  const names = [...new Set(rows.flatMap((r) => Object.keys(r)))].sort().slice(0, 16);
+  // At most 16 series; the ones of the latest scrape first, so a match watched now is never the one left out.
+  const latest = Object.keys(rows.at(-1) ?? {});
+  const names = [...new Set([...latest, ...rows.flatMap((r) => Object.keys(r))])].slice(0, 16).sort();
   const data: uPlot.AlignedData = [
     points.map((p) => p.t / 1000),
     ...names.map((n) => rows.map((r) => r[n] ?? null)),

@@ -1,12 +1,12 @@
 /**
  * The viewer page: the project's viewer client (fanout/client/viewer-client.ts) bundled for the browser, drawing
  * what it holds. Reads the match from `?match=` or the form, checks it against the one id grammar
- * (common/ids.ts) before anything is sent, asks the directory for a node, joins, draws the snapshot and then the
+ * (common/id-grammar.ts, zod-free) before anything is sent, asks the directory for a node, joins, draws the snapshot and then the
  * live windows; taps (buttons, keys 1–9) are POSTed to ingest, and the time from a tap to the first window
  * state that counts it is measured with the load simulator's tracker (fanout/client/latency-tracker.ts).
  */
 import './viewer.css';
-import { ID_RULE, isId } from '../../common/ids.ts';
+import { ID_RULE, isId } from '../../common/id-grammar.ts';
 import type { SwarmMessage } from '../../common/socket-events.ts';
 import { LatencyTracker } from '../../fanout/client/latency-tracker.ts';
 import { formatSwarm, formatWindowSpan } from '../../fanout/client/swarm-format.ts';
