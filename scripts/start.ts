@@ -122,7 +122,6 @@ const SERVICES: ServiceFactory[] = clusterPorts
       (ctx) =>
         clusterPipelineSpecs(pipelineSpecs(pipelineOn(ctx)), {
           host: ctx.host,
-          pipelinePorts,
           clusterPorts: clusterPorts as ClusterPorts,
           runtime: ctx.runtime,
           runDir: ctx.runDir,

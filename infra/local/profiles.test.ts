@@ -29,7 +29,6 @@ const runtime = {
 const clusterPorts = defaultClusterPorts(pipelinePorts);
 const cluster = clusterPipelineSpecs(light, {
   host: '127.0.0.1',
-  pipelinePorts,
   clusterPorts,
   runtime,
   runDir: tmp,

@@ -20,6 +20,7 @@ import { RuntimeError } from './errors.ts';
 import { type BalancedService, haproxySpec } from './haproxy.ts';
 import { CLUSTER_REPLICATION, type Replication } from './kafka-cluster.ts';
 import type { PipelinePorts } from './pipeline-services.ts';
+import { freePort } from './ports.ts';
 import type { Runtime } from './provisioner.ts';
 import { sparkStandaloneSpecs, sparkWorkerName } from './spark-standalone.ts';
 import { sparkRuntimeOf } from './spark-submit.ts';
@@ -83,6 +84,25 @@ export function defaultClusterPorts(pipeline: PipelinePorts): ClusterPorts {
   };
 }
 
+/** Free loopback ports for every port of {@link ClusterPorts} (tests, the chaos suite). */
+export async function freeClusterPorts(host = '127.0.0.1'): Promise<ClusterPorts> {
+  const { ingestReplicas, mainPublishers, spark } = CLUSTER_PROFILE;
+  const many = (n: number) => Promise.all(Array.from({ length: n }, () => freePort(host)));
+  return {
+    haproxyStats: await freePort(host),
+    ingestReplicas: await many(ingestReplicas),
+    mainPublishers: await many(mainPublishers),
+    sparkMaster: await freePort(host),
+    sparkMasterUi: await freePort(host),
+    sparkWorkers: await Promise.all(
+      Array.from({ length: spark.workers }, async () => ({
+        port: await freePort(host),
+        uiPort: await freePort(host),
+      })),
+    ),
+  };
+}
+
 /** Every port of {@link ClusterPorts} with what listens there, for the start-up port check. */
 export function clusterPortList(ports: ClusterPorts): [string, number][] {
   return [
@@ -101,7 +121,6 @@ export function clusterPortList(ports: ClusterPorts): [string, number][] {
 /** What {@link clusterPipelineSpecs} needs besides the light specs. */
 export interface ClusterSetup {
   host: string;
-  pipelinePorts: PipelinePorts;
   clusterPorts: ClusterPorts;
   runtime: Runtime;
   runDir: string;
@@ -159,8 +178,9 @@ export function clusterPipelineSpecs(specs: readonly ServiceSpec[], setup: Clust
     FANOUT_MAIN_GROUP_ID: `${main.env?.FANOUT_MAIN_GROUP_ID ?? 'emostream-fanout-main'}-${n}`,
   }));
   const balanced: BalancedService[] = [
-    { name: 'ingest', front: setup.pipelinePorts.ingest, replicas: ingests.map(toServer) },
-    { name: 'directory', front: setup.pipelinePorts.main, replicas: mains.map(toServer) },
+    // The light pipeline's ports become HAProxy's fronts: every other service already points at them.
+    { name: 'ingest', front: Number(ingest.env?.INGEST_PORT), replicas: ingests.map(toServer) },
+    { name: 'directory', front: Number(main.env?.FANOUT_MAIN_PORT), replicas: mains.map(toServer) },
   ];
   const proxy = haproxySpec(setup.haproxy, setup.runDir, {
     host,
