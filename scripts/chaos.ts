@@ -25,6 +25,7 @@ import { DEFAULT_TOPOLOGY, startPipeline } from '../infra/local/pipeline-service
 import {
   CLUSTER_PROFILE,
   clusterPipelineSpecs,
+  clusterProfileTopics,
   freeClusterPorts,
   profileFrom,
 } from '../infra/local/profiles.ts';
@@ -85,7 +86,7 @@ const stack = await startStack({
   progress,
   kafkaHeap: '512m',
   restart: DEFAULT_RESTART_POLICY,
-  ...(profile === 'cluster' ? { kafkaCluster: CLUSTER_PROFILE.kafka } : {}),
+  ...(profile === 'cluster' ? { kafkaCluster: CLUSTER_PROFILE.kafka, topics: clusterProfileTopics() } : {}),
 });
 const clusterPorts = profile === 'cluster' ? await freeClusterPorts() : undefined;
 const cleanup = async () => {

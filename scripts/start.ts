@@ -52,6 +52,7 @@ import {
   type ClusterPorts,
   clusterPipelineSpecs,
   clusterPortList,
+  clusterProfileTopics,
   defaultClusterPorts,
   type ProfileName,
   profileFrom,
@@ -174,7 +175,7 @@ try {
     dataDir,
     fresh: Boolean(argv.fresh),
     retention,
-    ...(profile === 'cluster' ? { kafkaCluster: CLUSTER_PROFILE.kafka } : {}),
+    ...(profile === 'cluster' ? { kafkaCluster: CLUSTER_PROFILE.kafka, topics: clusterProfileTopics() } : {}),
     services: SERVICES,
     onUp: () => void whenUp(),
   });

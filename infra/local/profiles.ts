@@ -16,10 +16,13 @@
  * other, so killing either keeps the directory answering and every match routed.
  */
 import path from 'node:path';
+import { TOPICS } from '../../common/topics.ts';
+import { clusterTopic } from '../../fanout/index.ts';
 import { RuntimeError } from './errors.ts';
 import { type BalancedService, haproxySpec } from './haproxy.ts';
 import { CLUSTER_REPLICATION, type Replication } from './kafka-cluster.ts';
-import type { PipelinePorts } from './pipeline-services.ts';
+import { DEFAULT_TOPIC_PARTITIONS } from './local-stack.ts';
+import { DEFAULT_TOPOLOGY, type PipelinePorts } from './pipeline-services.ts';
 import { freePort } from './ports.ts';
 import type { Runtime } from './provisioner.ts';
 import { sparkStandaloneSpecs, sparkWorkerName } from './spark-standalone.ts';
@@ -56,6 +59,24 @@ export const CLUSTER_PROFILE = {
     executorMemory: '640m',
   },
 } as const;
+
+/** Partitions of a per-cluster fan-out topic, as the publishers create it (FANOUT_TOPIC_PARTITIONS' default). */
+const FANOUT_CLUSTER_PARTITIONS = 3;
+
+/**
+ * The stack's topics plus the per-cluster fan-out topics, created with the stack. On three brokers a topic one
+ * publisher has just created can be unknown to the broker another client asks next (metadata reaches each broker a
+ * little later), and a cluster publisher that subscribes at that moment fails its start; made with the stack, the
+ * topics are known everywhere before any publisher starts.
+ */
+export function clusterProfileTopics(
+  clusters: readonly string[] = DEFAULT_TOPOLOGY.clusters,
+): Record<string, number> {
+  return {
+    ...DEFAULT_TOPIC_PARTITIONS,
+    ...Object.fromEntries(clusters.map((c) => [clusterTopic(TOPICS.fanout, c), FANOUT_CLUSTER_PARTITIONS])),
+  };
+}
 
 /** Ports the cluster profile adds to the pipeline's (whose ingest and directory ports become HAProxy's fronts). */
 export interface ClusterPorts {
