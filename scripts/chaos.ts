@@ -7,24 +7,58 @@
  * swarms took to flow again, how many viewers were cut off and when they were back, and every window's final count
  * at viewers against what ingest acknowledged. Writes reports/chaos-<time>.json; exits 1 when a target is missed,
  * 2 on bad arguments. Faults: see `--faults help`. Progress on stderr; the table on stdout.
+ *
+ * `--profile cluster` runs it on the cluster profile (infra/local/profiles.ts: three Kafka nodes, Spark standalone,
+ * ingest and main publisher replicas behind HAProxy) with that profile's faults: the leader of a reactions
+ * partition, a Spark worker, an ingest replica, a main publisher instance (plus, when named, the light faults whose
+ * service the profile keeps: spark-driver, cluster publishers, subscriber-node, redeliver).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { argv, chalk } from 'zx';
 import { TOPICS } from '../common/topics.ts';
 import { formatTable, runChaos } from '../infra/chaos/chaos-run.ts';
-import { allFaults } from '../infra/chaos/faults.ts';
+import { allFaults, clusterFaults } from '../infra/chaos/faults.ts';
+import { ensureHaproxy } from '../infra/local/haproxy.ts';
 import { startStack } from '../infra/local/local-stack.ts';
 import { DEFAULT_TOPOLOGY, startPipeline } from '../infra/local/pipeline-services.ts';
+import {
+  CLUSTER_PROFILE,
+  clusterPipelineSpecs,
+  clusterProfileTopics,
+  freeClusterPorts,
+  profileFrom,
+} from '../infra/local/profiles.ts';
 import { createProgress } from '../infra/local/progress.ts';
 import { DEFAULT_RESTART_POLICY } from '../infra/local/supervisor.ts';
 import { repoRoot } from '../infra/local/versions.ts';
 import { fail, intOption } from './cli-options.ts';
 
-const known = allFaults({ nodes: [] }, DEFAULT_TOPOLOGY.clusters);
+let profile: ReturnType<typeof profileFrom>;
+try {
+  profile = profileFrom(argv);
+} catch (error) {
+  fail((error as Error).message);
+}
+/** Light faults whose service the cluster profile keeps as it is. */
+const KEPT = [
+  'spark-driver',
+  'subscriber-node',
+  'redeliver',
+  ...DEFAULT_TOPOLOGY.clusters.map((c) => `cluster-publisher-${c}`),
+];
+const lightFaults = (p: Parameters<typeof allFaults>[0]) => allFaults(p, DEFAULT_TOPOLOGY.clusters);
+const faultsOf = (p: Parameters<typeof allFaults>[0]) =>
+  profile === 'cluster'
+    ? [...clusterFaults(), ...lightFaults(p).filter((f) => KEPT.includes(f.id))]
+    : lightFaults(p);
+const known = faultsOf({ nodes: [] });
+const defaults = profile === 'cluster' ? clusterFaults().map((f) => f.id) : known.map((f) => f.id);
 const listing = known.map((f) => `  ${f.id.padEnd(28)} ${f.what}`).join('\n');
 if (argv.faults === 'help' || argv.help) {
-  console.log(`faults (default: all, in this order):\n${listing}`);
+  console.log(
+    `faults (default: ${profile === 'cluster' ? `the first ${defaults.length}` : 'all'}, in this order):\n${listing}`,
+  );
   process.exit(0);
 }
 const rate = intOption('rate', 2000, 1, 100_000);
@@ -33,7 +67,7 @@ const matches = intOption('matches', 4, 1, 100);
 const settleS = intOption('settle', 10, 0, 600);
 const wanted =
   argv.faults === undefined
-    ? known.map((f) => f.id)
+    ? defaults
     : String(argv.faults)
         .split(',')
         .map((s) => s.trim())
@@ -47,7 +81,14 @@ const progress = createProgress();
 const started = new Date();
 let stopping = false;
 // Kafka and the registry under the restart policy too, as under npm start: the broker fault expects it back.
-const stack = await startStack({ progress, kafkaHeap: '512m', restart: DEFAULT_RESTART_POLICY });
+const haproxy = profile === 'cluster' ? await ensureHaproxy(progress) : '';
+const stack = await startStack({
+  progress,
+  kafkaHeap: '512m',
+  restart: DEFAULT_RESTART_POLICY,
+  ...(profile === 'cluster' ? { kafkaCluster: CLUSTER_PROFILE.kafka, topics: clusterProfileTopics() } : {}),
+});
+const clusterPorts = profile === 'cluster' ? await freeClusterPorts() : undefined;
 const cleanup = async () => {
   await pipeline?.stop();
   await stack.stop();
@@ -61,7 +102,7 @@ process.on('SIGINT', () => {
 let pipeline: Awaited<ReturnType<typeof startPipeline>> | undefined;
 let exitCode = 0;
 try {
-  pipeline = await progress.step('pipeline (ingest, Spark job, fan-out)', () =>
+  pipeline = await progress.step(`pipeline (ingest, Spark job, fan-out; profile ${profile})`, () =>
     startPipeline({
       kafkaBrokers: stack.kafkaBrokers,
       registryUrl: stack.registryUrl,
@@ -70,9 +111,21 @@ try {
       // Every reaction is its own user: the per-user limit would refuse the load, not protect anything.
       ingestEnv: { INGEST_RATE_LIMIT_PER_SEC: '0', LOG_LEVEL: 'warn' },
       fanoutEnv: { FANOUT_NODE_TTL_MS: '3000', LOG_LEVEL: 'warn' },
+      ...(clusterPorts
+        ? {
+            profile: (specs, runDir) =>
+              clusterPipelineSpecs(specs, {
+                host: stack.host,
+                clusterPorts,
+                runtime: stack.runtime,
+                runDir,
+                haproxy,
+              }),
+          }
+        : {}),
     }),
   );
-  const faults = allFaults(pipeline, DEFAULT_TOPOLOGY.clusters);
+  const faults = faultsOf(pipeline);
   const result = await runChaos({
     target: {
       pipeline,

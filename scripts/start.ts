@@ -15,10 +15,16 @@
  * directory; cluster publishers and nodes take the next six) and --web-port/WEB_PORT (8088: the viewer page and the
  * operator dashboard). `--demo` adds simulated viewers and reactions.
  *
+ * `--profile cluster` (or EMOSTREAM_PROFILE=cluster) runs the same pipeline as a small cluster on loopback
+ * (infra/local/profiles.ts): three Kafka nodes at replication 3 / min ISR 2, a Spark standalone master and two
+ * workers, two ingest replicas and two main publishers behind HAProxy; its Spark state is `spark-jobs-cluster/` and
+ * its Kafka `kafka-cluster/` in the data dir, apart from the light profile's.
+ *
  * To add a service, add its spec (command, env, readiness probe) to `pipelineSpecs` in
  * infra/local/pipeline-services.ts; SERVICES below is derived from that list, so `npm start`, the tests and the load
  * simulator all start it.
  */
+import path from 'node:path';
 import { argv, chalk } from 'zx';
 import { WEB_DEFAULT_PORT } from '../common/cors.ts';
 import { dataDirFrom, dataPaths } from '../infra/local/data-dir.ts';
@@ -33,6 +39,7 @@ import {
   type ServiceFactory,
   statusPortFrom,
 } from '../infra/local/foreground.ts';
+import { ensureHaproxy } from '../infra/local/haproxy.ts';
 import {
   defaultPipelinePorts,
   type PipelineOptions,
@@ -40,6 +47,16 @@ import {
   pipelineSpecs,
 } from '../infra/local/pipeline-services.ts';
 import { assertPortFree } from '../infra/local/ports.ts';
+import {
+  CLUSTER_PROFILE,
+  type ClusterPorts,
+  clusterPipelineSpecs,
+  clusterPortList,
+  clusterProfileTopics,
+  defaultClusterPorts,
+  type ProfileName,
+  profileFrom,
+} from '../infra/local/profiles.ts';
 import { type RetentionSettings, retentionFrom } from '../infra/local/retention.ts';
 
 const HOST = '127.0.0.1';
@@ -47,12 +64,16 @@ let ports: ReturnType<typeof portsFrom>;
 let pipelinePorts: PipelineOptions['ports'];
 let statusPort: number;
 let retention: RetentionSettings;
+let profile: ProfileName;
+let clusterPorts: ClusterPorts | undefined;
+let haproxy = '';
 const runDir = runDirFrom(argv);
 const dataDir = dataDirFrom(argv);
 try {
   ports = portsFrom(argv);
   statusPort = statusPortFrom(argv);
   retention = retentionFrom(argv);
+  profile = profileFrom(argv);
   const fanoutBase = Number(argv['fanout-port'] ?? process.env.FANOUT_PORT ?? 8090);
   if (!Number.isInteger(fanoutBase) || fanoutBase < 1 || fanoutBase > 65_528) {
     throw new RuntimeError(
@@ -70,6 +91,12 @@ try {
   for (const p of pipelinePorts.clusterPublishers) await assertPortFree('Cluster publisher', HOST, p);
   for (const p of pipelinePorts.nodes.flat()) await assertPortFree('Subscriber node', HOST, p);
   await assertPortFree('Web viewer and dashboard', HOST, pipelinePorts.web);
+  if (profile === 'cluster') {
+    clusterPorts = defaultClusterPorts(pipelinePorts);
+    for (const [what, port] of clusterPortList(clusterPorts)) await assertPortFree(what, HOST, port);
+    // A missing HAProxy is named (or installed, as root) before anything starts.
+    haproxy = await ensureHaproxy();
+  }
 } catch (error) {
   process.exit(reportFailure(error));
 }
@@ -82,19 +109,31 @@ function pipelineOn(ctx: Pick<ServiceContext, 'host' | 'kafkaBrokers' | 'registr
     registryUrl: ctx.registryUrl,
     ports: pipelinePorts,
     // Beside Kafka's data in the data dir: both are kept or wiped (--fresh, npm run reset) together, so a
-    // checkpoint never points at offsets of a broker that no longer exists.
-    sparkState: dataPaths(dataDir).sparkState,
+    // checkpoint never points at offsets of a broker that no longer exists. Each profile has a Kafka of its own.
+    sparkState:
+      profile === 'cluster' ? path.join(dataDir, 'spark-jobs-cluster') : dataPaths(dataDir).sparkState,
   };
 }
 
 // One factory per pipeline service, in start order; the specs are built once, from the first context.
 const placeholder = pipelineOn({ host: HOST, kafkaBrokers: `${HOST}:1`, registryUrl: `http://${HOST}:1` });
 let specs: ReturnType<typeof pipelineSpecs> | undefined;
-const SERVICES: ServiceFactory[] = pipelineSpecs(placeholder).map((_, i) => (ctx) => {
-  specs ??= pipelineSpecs(pipelineOn(ctx));
-  const spec = specs[i];
-  return spec ?? { skip: `pipeline service #${i} is missing` };
-});
+const SERVICES: ServiceFactory[] = clusterPorts
+  ? [
+      (ctx) =>
+        clusterPipelineSpecs(pipelineSpecs(pipelineOn(ctx)), {
+          host: ctx.host,
+          clusterPorts: clusterPorts as ClusterPorts,
+          runtime: ctx.runtime,
+          runDir: ctx.runDir,
+          haproxy,
+        }),
+    ]
+  : pipelineSpecs(placeholder).map((_, i) => (ctx) => {
+      specs ??= pipelineSpecs(pipelineOn(ctx));
+      const spec = specs[i];
+      return spec ?? { skip: `pipeline service #${i} is missing` };
+    });
 
 const addresses = pipelineAddresses(placeholder);
 const done = new AbortController();
@@ -136,6 +175,7 @@ try {
     dataDir,
     fresh: Boolean(argv.fresh),
     retention,
+    ...(profile === 'cluster' ? { kafkaCluster: CLUSTER_PROFILE.kafka, topics: clusterProfileTopics() } : {}),
     services: SERVICES,
     onUp: () => void whenUp(),
   });

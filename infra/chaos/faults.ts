@@ -184,3 +184,45 @@ export function allFaults(pipeline: Pick<Pipeline, 'nodes'>, clusters: readonly 
     kill('registry', 'registry', 'SIGKILL of the schema registry'),
   ];
 }
+
+/** The node id of the leader of partition 0 of the reactions topic, asked of the cluster. */
+async function reactionsLeader(target: FaultTarget): Promise<number> {
+  const kafka = createKafka({
+    clientId: 'emostream-chaos-leader',
+    brokers: target.kafkaBrokers,
+    logger: createLogger('chaos-leader'),
+    logLevel: KafkaLogLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { topics } = await admin.fetchTopicMetadata({ topics: [target.reactionsTopic] });
+    const leader = topics[0]?.partitions.find((p) => p.partitionId === 0)?.leader ?? -1;
+    if (leader < 0) throw new FaultError(`partition 0 of ${target.reactionsTopic} has no leader`);
+    return leader;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/**
+ * The faults of the cluster profile (infra/local/profiles.ts), one replica of a tier each: the Kafka node leading a
+ * reactions partition, a Spark worker, an ingest replica, a main publisher instance. Names follow profiles.ts.
+ */
+export function clusterFaults(): Fault[] {
+  const kill = (id: string, service: string, what: string): Fault => ({
+    id,
+    what,
+    inject: async (t) => killGroup(serviceOf(t, service)),
+  });
+  return [
+    {
+      id: 'leader-broker',
+      what: 'SIGKILL of the Kafka node leading reactions partition 0 (restarted by the supervisor)',
+      inject: async (t) => killGroup(serviceOf(t, `kafka-${await reactionsLeader(t)}`)),
+    },
+    kill('spark-worker', 'spark-worker-1', 'SIGKILL of Spark worker 1 (and its executors)'),
+    kill('ingest-replica', 'ingest-1', 'SIGKILL of ingest replica 1 (HAProxy routes to the other)'),
+    kill('main-publisher-instance', 'main-publisher-1', 'SIGKILL of main publisher 1 (the other serves on)'),
+  ];
+}

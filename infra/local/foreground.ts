@@ -28,8 +28,11 @@ export interface ServiceContext extends StackAddresses {
   runDir: string;
 }
 
-/** A child service of `npm start`: returns its spec, or a reason it is skipped (e.g. its entry file is missing). */
-export type ServiceFactory = (ctx: ServiceContext) => ServiceSpec | { skip: string };
+/**
+ * A child service of `npm start`: returns its spec (or several, started in list order, e.g. a profile's replicas),
+ * or a reason it is skipped (e.g. its entry file is missing).
+ */
+export type ServiceFactory = (ctx: ServiceContext) => ServiceSpec | ServiceSpec[] | { skip: string };
 
 function portOption(name: string, value: unknown, fallback: number): number {
   if (value === undefined || value === '') return fallback;
@@ -129,6 +132,7 @@ export async function runForeground(options: ForegroundOptions): Promise<number>
     extraServices: (ctx) =>
       (options.services ?? []).flatMap((factory) => {
         const spec = factory(ctx);
+        if (Array.isArray(spec)) return spec;
         if ('skip' in spec) {
           skipped.push(spec.skip);
           return [];

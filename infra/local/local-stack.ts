@@ -6,6 +6,16 @@ import { TOPICS } from '../../common/topics.ts';
 import { claimDataDir, dataPaths } from './data-dir.ts';
 import { PortInUseError, RuntimeError, ServiceError } from './errors.ts';
 import { formattedClusterId, prepareKafkaBroker, runtimeLogger } from './kafka-broker.ts';
+import {
+  clusterBrokers,
+  type KafkaNodePorts,
+  kafkaNodeNames,
+  kafkaNodePorts,
+  prepareKafkaCluster,
+  type Replication,
+  replicatedTopicSpecs,
+  SINGLE_REPLICA,
+} from './kafka-cluster.ts';
 import { assertPortFree, freePort } from './ports.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { type ProvisionOptions, provision, type Runtime, resolveRuntime } from './provisioner.ts';
@@ -70,6 +80,12 @@ export interface StackOptions {
   kafkaHeap?: string;
   registryHeap?: string;
   /**
+   * A replicated Kafka (kafka-cluster.ts) instead of one broker: `nodes` combined KRaft nodes, node i on
+   * {@link kafkaPort} + 2i (controller + 2i + 1), or on free ports without kafkaPort; log dirs under the data dir's
+   * `kafka-cluster/`. The stack's topics get `replication`. @default one broker, replication 1
+   */
+  kafkaCluster?: { nodes: number; replication: Replication; heap?: string };
+  /**
    * More services started after Kafka and the registry (e.g. ingest), given the addresses of those; each as soon
    * as the ones it comes {@link ServiceSpec.after} are ready (by default the one before it).
    */
@@ -114,24 +130,20 @@ async function choosePort(service: string, host: string, wanted: number | undefi
   return wanted;
 }
 
-const SERVICE_NAMES = ['kafka', 'registry'];
+const SERVICE_NAMES = ['kafka', ...kafkaNodeNames(3), 'registry'];
 
 /**
- * The stack's topics with their exact partition counts (replication 1: one broker). A topic that exists with
- * another count is an error rather than a silent mismatch.
+ * The stack's topics with their exact partition counts, replicated as `replication` says (1 and 1 on one broker).
+ * A topic that exists with another count is an error rather than a silent mismatch.
  */
 async function createStackTopics(
   brokers: string,
   topics: Record<string, number>,
   configs: Record<string, string>,
+  replication: Replication = SINGLE_REPLICA,
 ): Promise<void> {
   const kafka = createKafka({ clientId: 'emostream-runtime-admin', brokers, logger: runtimeLogger });
-  const specs = Object.entries(topics).map(([topic, partitions]) => ({
-    topic,
-    partitions,
-    replicationFactor: 1,
-    configs,
-  }));
+  const specs = replicatedTopicSpecs(topics, replication, configs);
   try {
     await ensureTopic(kafka, specs, { exactPartitions: true, alterConfigs: true });
   } catch (error) {
@@ -196,9 +208,31 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     if (ownRunDir && !process.env.EMOSTREAM_KEEP_RUN_DIR) rmSync(runDir, { recursive: true, force: true });
   };
   try {
-    const kafkaPort = await choosePort('Kafka broker', host, options.kafkaPort);
-    const controllerPort = await choosePort('Kafka controller', host, options.kafkaControllerPort);
-    if (controllerPort === kafkaPort) throw new PortInUseError('Kafka controller', host, controllerPort);
+    const cluster = options.kafkaCluster;
+    let kafkaPort = 0;
+    let controllerPort = 0;
+    let nodes: KafkaNodePorts[] = [];
+    if (cluster) {
+      nodes = options.kafkaPort
+        ? kafkaNodePorts(options.kafkaPort, cluster.nodes)
+        : await Promise.all(
+            Array.from({ length: cluster.nodes }, async () => ({
+              port: await freePort(host),
+              controllerPort: await freePort(host),
+            })),
+          );
+      for (const [i, n] of nodes.entries()) {
+        if (options.kafkaPort) await assertPortFree(`Kafka node ${i + 1}`, host, n.port);
+        if (options.kafkaPort) await assertPortFree(`Kafka node ${i + 1} controller`, host, n.controllerPort);
+      }
+      if (new Set(nodes.flatMap((n) => [n.port, n.controllerPort])).size !== nodes.length * 2) {
+        throw new RuntimeError('the Kafka cluster was handed the same free port twice; start again');
+      }
+    } else {
+      kafkaPort = await choosePort('Kafka broker', host, options.kafkaPort);
+      controllerPort = await choosePort('Kafka controller', host, options.kafkaControllerPort);
+      if (controllerPort === kafkaPort) throw new PortInUseError('Kafka controller', host, controllerPort);
+    }
     const registryPort = await choosePort('Schema registry', host, options.registryPort);
     const managementPort = await choosePort(
       'Schema registry management',
@@ -217,8 +251,43 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     });
     if (data) mkdirSync(data.registry, { recursive: true });
     const retention = options.retention ?? DEFAULT_RETENTION;
+    // Started on their own, beside the one broker's code below: a cluster's nodes start together (kafka-cluster.ts).
+    const clusterKafka = async (
+      cluster: NonNullable<StackOptions['kafkaCluster']>,
+      update: (s: string) => void,
+    ) => {
+      const dataRoot = data ? path.join(data.root, 'kafka-cluster') : undefined;
+      const specs = await prepareKafkaCluster(runtime, runDir, {
+        host,
+        nodes,
+        replication: cluster.replication,
+        heap: cluster.heap,
+        dataRoot,
+        properties: brokerRetentionProperties(retention),
+      });
+      update(`starting ${specs.map((s) => s.name).join(', ')} (a quorum needs a majority of them)`);
+      // All at once: a node has no active controller, so is not ready, before a majority of voters is up.
+      const running = await Promise.allSettled(
+        specs.map((spec) => startService(spec, runDir, { restart: options.restart })),
+      );
+      for (const r of running) if (r.status === 'fulfilled') started.push(r.value);
+      const failed = running.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      const topics = options.topics ?? DEFAULT_TOPIC_PARTITIONS;
+      update(
+        `creating topics ${Object.keys(topics).join(', ')} (replication ${cluster.replication.factor}, ` +
+          `min ISR ${cluster.replication.minInsync})`,
+      );
+      const brokers = clusterBrokers(host, nodes);
+      await createStackTopics(brokers, topics, topicRetentionConfigs(retention), cluster.replication);
+      return { addresses: { brokers } };
+    };
+    const kafkaTitle = cluster
+      ? `Kafka cluster of ${cluster.nodes} nodes on ${clusterBrokers(host, nodes)}`
+      : `Kafka on ${host}:${kafkaPort}`;
     const [kafka, registry] = await Promise.allSettled([
-      progress.step(`Kafka on ${host}:${kafkaPort}`, async (update) => {
+      progress.step(kafkaTitle, async (update) => {
+        if (cluster) return clusterKafka(cluster, update);
         const resumed = data && formattedClusterId(data.kafka);
         update(resumed ? `resuming cluster ${resumed}` : 'formatting storage');
         const spec = await prepareKafkaBroker(runtime, runDir, {

@@ -380,6 +380,8 @@ export interface StartPipelineOptions
    * @default DEFAULT_RESTART_POLICY
    */
   restart?: RestartPolicy | false;
+  /** Turns the pipeline's specs into a profile's (profiles.ts `clusterPipelineSpecs`). @default as they are */
+  profile?: (specs: ServiceSpec[], runDir: string) => ServiceSpec[];
 }
 
 /**
@@ -406,7 +408,8 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Pipe
   };
   try {
     const restart = options.restart === false ? undefined : (options.restart ?? DEFAULT_RESTART_POLICY);
-    services.push(...(await startServices(pipelineSpecs(full), runDir, { restart })));
+    const specs = pipelineSpecs(full);
+    services.push(...(await startServices(options.profile?.(specs, runDir) ?? specs, runDir, { restart })));
   } catch (error) {
     await cleanup();
     throw error;

@@ -18,7 +18,11 @@ export interface SparkRuntime {
 
 /** Reads the Spark part of a provisioned runtime (see `npm run provision`); no downloads. */
 export async function sparkRuntime(runtime?: Runtime): Promise<SparkRuntime> {
-  const rt = runtime ?? (await resolveRuntime());
+  return sparkRuntimeOf(runtime ?? (await resolveRuntime()));
+}
+
+/** {@link sparkRuntime} of a runtime at hand. */
+export function sparkRuntimeOf(rt: Runtime): SparkRuntime {
   const bin = path.join(rt.paths.sparkVenv, 'bin');
   const python = path.join(bin, 'python');
   const jars = readdirSync(rt.paths.sparkJars)
