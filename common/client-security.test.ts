@@ -66,7 +66,8 @@ describe('clientSecurityFromEnv', () => {
 
   it('reads the registry basic-auth user', () => {
     expect(
-      clientSecurityFromEnv({ SCHEMA_REGISTRY_USERNAME: 'emostream', SCHEMA_REGISTRY_PASSWORD: 'pw' }).registry,
+      clientSecurityFromEnv({ SCHEMA_REGISTRY_USERNAME: 'emostream', SCHEMA_REGISTRY_PASSWORD: 'pw' })
+        .registry,
     ).toEqual({ username: 'emostream', password: 'pw' });
   });
 
@@ -91,7 +92,9 @@ describe('clientSecurityFromEnv', () => {
         KAFKA_SASL_PASSWORD: 'p',
         KAFKA_SASL_PASSWORD_FILE: PASSWORD_FILE,
       }),
-    ).toEqual({ KAFKA_SASL_PASSWORD_FILE: 'set either KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both' });
+    ).toEqual({
+      KAFKA_SASL_PASSWORD_FILE: 'set either KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both',
+    });
   });
 
   it('names a password file it cannot read, or an empty one, and a CA file that is missing or no PEM', () => {
@@ -148,7 +151,11 @@ describe('clientSecurityEnv', () => {
 
   it('withoutClientSecurity drops every variable of the contract and nothing else', () => {
     expect(
-      withoutClientSecurity({ KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', SCHEMA_REGISTRY_PASSWORD: 'x', PATH: '/bin' }),
+      withoutClientSecurity({
+        KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+        SCHEMA_REGISTRY_PASSWORD: 'x',
+        PATH: '/bin',
+      }),
     ).toEqual({ PATH: '/bin' });
   });
 });

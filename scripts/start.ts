@@ -13,7 +13,9 @@
  *
  * Ports as in `npm run stack`, plus --ingest-port/INGEST_PORT (8080) and --fanout-port/FANOUT_PORT (8090: the
  * directory; cluster publishers and nodes take the next six) and --web-port/WEB_PORT (8088: the viewer page and the
- * operator dashboard). `--demo` adds simulated viewers and reactions.
+ * operator dashboard). `--demo` adds simulated viewers and reactions. `--secure` (EMOSTREAM_SECURE=1): Kafka asks
+ * every client who it is (SASL_SSL, SCRAM-SHA-512, a CA generated into <data>/security) and the registry asks for
+ * basic auth; each service gets its own credentials (infra/local/kafka-security.ts).
  *
  * To add a service, add its spec (command, env, readiness probe) to `pipelineSpecs` in
  * infra/local/pipeline-services.ts; SERVICES below is derived from that list, so `npm start`, the tests and the load
@@ -31,6 +33,7 @@ import {
   runForeground,
   type ServiceContext,
   type ServiceFactory,
+  secureFrom,
   statusPortFrom,
 } from '../infra/local/foreground.ts';
 import {
@@ -47,12 +50,14 @@ let ports: ReturnType<typeof portsFrom>;
 let pipelinePorts: PipelineOptions['ports'];
 let statusPort: number;
 let retention: RetentionSettings;
+let secure: boolean;
 const runDir = runDirFrom(argv);
 const dataDir = dataDirFrom(argv);
 try {
   ports = portsFrom(argv);
   statusPort = statusPortFrom(argv);
   retention = retentionFrom(argv);
+  secure = secureFrom(argv);
   const fanoutBase = Number(argv['fanout-port'] ?? process.env.FANOUT_PORT ?? 8090);
   if (!Number.isInteger(fanoutBase) || fanoutBase < 1 || fanoutBase > 65_528) {
     throw new RuntimeError(
@@ -75,8 +80,12 @@ try {
 }
 
 /** The pipeline's options on the stack `ctx` describes. */
-function pipelineOn(ctx: Pick<ServiceContext, 'host' | 'kafkaBrokers' | 'registryUrl'>): PipelineOptions {
+function pipelineOn(
+  ctx: Pick<ServiceContext, 'host' | 'kafkaBrokers' | 'registryUrl' | 'security'>,
+): PipelineOptions {
   return {
+    // Secured (--secure): each service its own Kafka user, over TLS, and the registry's basic-auth user.
+    ...(ctx.security ? { security: ctx.security } : {}),
     host: ctx.host,
     kafkaBrokers: ctx.kafkaBrokers,
     registryUrl: ctx.registryUrl,
@@ -135,6 +144,7 @@ try {
     statusPort,
     dataDir,
     fresh: Boolean(argv.fresh),
+    secure,
     retention,
     services: SERVICES,
     onUp: () => void whenUp(),
