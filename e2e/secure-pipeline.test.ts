@@ -70,6 +70,16 @@ async function listTopicsAs(security: KafkaSecurity): Promise<string[]> {
   }
 }
 
+/** The error `p` rejects with (fails the test when it resolves). */
+async function refusal(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('the client was let in');
+}
+
 async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -124,26 +134,25 @@ describe('the pipeline on a secured stack', () => {
     const good = clientSecurityOf(security, 'ingest').kafka;
     // The right login works (the test's own control).
     await expect(listTopicsAs(good)).resolves.toContain('emoji.reactions.v1');
-    // PLAINTEXT against the TLS listener: the broker drops the connection at the handshake.
-    await expect(listTopicsAs(PLAINTEXT)).rejects.toThrow(/Connection|closed|timeout/i);
-    // TLS without the password: refused by SCRAM.
+    // PLAINTEXT against the TLS listener: the broker drops the connection at the handshake (or never answers).
+    expect((await refusal(listTopicsAs(PLAINTEXT))).message).toMatch(/connection|closed|timed? ?out/i);
+    // TLS with a wrong password, or a user the broker does not know: refused by SCRAM.
     const sasl = good.sasl ?? {
       mechanism: 'SCRAM-SHA-512' as const,
       username: kafkaUser('ingest'),
       password: '',
     };
-    await expect(
-      listTopicsAs({ ...good, sasl: { ...sasl, password: 'not-the-password' } }),
-    ).rejects.toMatchObject({
-      name: 'KafkaJSSASLAuthenticationError',
-      message: expect.stringMatching(/SCRAM SHA512 authentication failed/i),
-    });
-    await expect(listTopicsAs({ ...good, sasl: { ...sasl, username: 'nobody' } })).rejects.toMatchObject({
-      name: 'KafkaJSSASLAuthenticationError',
-    });
-    // Right password, but the system's CAs: the broker's certificate is not trusted.
+    for (const wrong of [
+      { ...sasl, password: 'not-the-password' },
+      { ...sasl, username: 'nobody' },
+    ]) {
+      const err = await refusal(listTopicsAs({ ...good, sasl: wrong }));
+      expect(err.message).toMatch(/SASL SCRAM SHA512 authentication failed/i);
+      expect([err.name, (err.cause as Error | undefined)?.name]).toContain('KafkaJSSASLAuthenticationError');
+    }
+    // Right password, but only the system's CAs: the broker's certificate is not trusted.
     const { caFile: _ca, ...untrusting } = good;
-    await expect(listTopicsAs(untrusting)).rejects.toThrow(
+    expect((await refusal(listTopicsAs(untrusting))).message).toMatch(
       /self[- ]signed|unable to (verify|get)|certificate/i,
     );
   }, 60_000);
