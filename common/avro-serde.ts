@@ -24,6 +24,7 @@ import {
   SchemaRegistryClient,
 } from '@confluentinc/schemaregistry/dist/schemaregistry-client.js';
 import avro from 'avsc';
+import { processClientSecurity, type RegistryAuth } from './client-security.ts';
 
 export type { Client as RegistryClient };
 
@@ -48,6 +49,11 @@ export interface RegistryClientOptions {
   maxRetries?: number;
   /** Request timeout in milliseconds. @default 10000 */
   timeoutMs?: number;
+  /**
+   * HTTP basic credentials; `null`: none. @default this process's SCHEMA_REGISTRY_USERNAME and
+   * SCHEMA_REGISTRY_PASSWORD(_FILE) (client-security.ts), none when unset
+   */
+  auth?: RegistryAuth | null;
 }
 
 /**
@@ -60,8 +66,17 @@ export function createRegistryClient(url: string, options: RegistryClientOptions
     .map((u) => u.trim().replace(/\/+$/, ''))
     .filter((u) => u.length > 0);
   if (baseURLs.length === 0) throw new AvroSerdeError('schema registry URL is empty');
+  const auth = options.auth === undefined ? processClientSecurity().registry : options.auth;
   return new SchemaRegistryClient({
     baseURLs,
+    ...(auth
+      ? {
+          basicAuthCredentials: {
+            credentialsSource: 'USER_INFO',
+            userInfo: `${auth.username}:${auth.password}`,
+          },
+        }
+      : {}),
     maxRetries: options.maxRetries ?? 3,
     retriesWaitMs: 200,
     retriesMaxWaitMs: 2000,

@@ -13,6 +13,7 @@ import {
   type LogEntry,
   logLevel,
 } from 'kafkajs';
+import { type KafkaSecurity, kafkajsSecurity, processClientSecurity } from './client-security.ts';
 import type { Logger } from './logger.ts';
 
 export { logLevel as KafkaLogLevel };
@@ -30,6 +31,12 @@ export interface KafkaClientOptions
    * so LOG_LEVEL is the one knob. Set `KafkaLogLevel.NOTHING` where failures are expected (readiness probes).
    */
   logLevel?: logLevel;
+  /**
+   * TLS and SASL settings. @default this process's KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_CA_FILE
+   * (client-security.ts), parsed once: every client of a process connects the same way unless told otherwise.
+   * Explicit `ssl`/`sasl` options win over it.
+   */
+  security?: KafkaSecurity;
 }
 
 /** The comma-separated KAFKA_BROKERS form or a list, as a list without blanks. */
@@ -72,11 +79,12 @@ export function kafkaLogCreator(logger: Logger): NonNullable<KafkaConfig['logCre
     };
 }
 
-/** A kafkajs client whose logs go to the service's structured logger. */
+/** A kafkajs client whose logs go to the service's structured logger, connecting as configured (TLS, SASL). */
 export function createKafka(options: KafkaClientOptions): Kafka {
-  const { logger, brokers, logLevel: level, ...config } = options;
+  const { logger, brokers, logLevel: level, security, ...config } = options;
   const log = logger.child({ component: 'kafkajs' });
   return new Kafka({
+    ...kafkajsSecurity(security ?? processClientSecurity().kafka),
     ...config,
     brokers: brokerList(brokers),
     logLevel: level ?? kafkaLevelFor(log),

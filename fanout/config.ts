@@ -4,6 +4,7 @@
  * the config's docs.
  */
 import { z } from 'zod';
+import { clientSecurityFromEnv } from '../common/client-security.ts';
 import { corsOriginsVar } from '../common/cors.ts';
 import { type EnvConfig, fromEnv, listVar, parseEnv, urlVar } from '../common/env.ts';
 import { clusterIdSchema, nodeIdSchema } from '../common/ids.ts';
@@ -108,12 +109,16 @@ export function clusterTopic(prefix: string, clusterId: string): string {
 
 /** Reads the main publisher's configuration from `env`. */
 export function mainPublisherConfigFromEnv(env: NodeJS.ProcessEnv = process.env): MainPublisherConfig {
-  return parseEnv('fan-out main publisher', MAIN_PUBLISHER_ENV, env);
+  const c = parseEnv('fan-out main publisher', MAIN_PUBLISHER_ENV, env);
+  // Kafka and registry credentials are applied by createKafka/createRegistryClient; a bad one stops the start here.
+  clientSecurityFromEnv(env, 'fan-out main publisher');
+  return c;
 }
 
 /** Reads a cluster publisher's configuration from `env`. */
 export function clusterPublisherConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ClusterPublisherConfig {
   const c = parseEnv('fan-out cluster publisher', CLUSTER_PUBLISHER_ENV, env);
+  clientSecurityFromEnv(env, 'fan-out cluster publisher');
   return { ...c, groupId: c.groupId ?? `emostream-fanout-cluster-${c.clusterId}` };
 }
 

@@ -3,6 +3,7 @@
  * one {@link ConfigError}; the type is derived from the spec, whose field docs are the config's docs.
  */
 import * as z from 'zod';
+import { clientSecurityFromEnv } from '../common/client-security.ts';
 import { corsOriginsVar } from '../common/cors.ts';
 import { type EnvConfig, fromEnv, intVar, listVar, parseEnv, urlVar } from '../common/env.ts';
 import { matchIdSchema } from '../common/ids.ts';
@@ -102,7 +103,11 @@ export type IngestConfig = EnvConfig<typeof INGEST_ENV>;
 
 /** Parses the environment; throws {@link ConfigError} naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): IngestConfig {
-  return parseEnv('ingest', INGEST_ENV, env);
+  const config = parseEnv('ingest', INGEST_ENV, env);
+  // Kafka and registry credentials (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, …) are applied by createKafka and
+  // createRegistryClient; checked here so a bad one stops the start with its variable named.
+  clientSecurityFromEnv(env, 'ingest');
+  return config;
 }
 
 /** Configuration for tests and embedding: defaults plus the given overrides. */

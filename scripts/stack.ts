@@ -7,7 +7,8 @@
  * database), kept across runs: --data-dir/EMOSTREAM_DATA_DIR, default <cache>/data; `--fresh` wipes it first.
  * Retention: --retention-ms, --retention-bytes, --segment-bytes (or EMOSTREAM_RETENTION_MS, …; see README).
  * A service that exits is restarted (supervisor.ts's DEFAULT_RESTART_POLICY); the supervisor's /status and
- * /metrics: --status-port/EMOSTREAM_STATUS_PORT (8089; 0 = a free port).
+ * /metrics: --status-port/EMOSTREAM_STATUS_PORT (8089; 0 = a free port). `--secure`/EMOSTREAM_SECURE=1: Kafka on
+ * SASL_SSL (SCRAM-SHA-512, a generated CA) and the registry behind basic auth (infra/local/kafka-security.ts).
  */
 import { argv } from 'zx';
 import { dataDirFrom } from '../infra/local/data-dir.ts';
@@ -16,12 +17,14 @@ import {
   reportFailure,
   runDirFrom,
   runForeground,
+  secureFrom,
   statusPortFrom,
 } from '../infra/local/foreground.ts';
 import { retentionFrom } from '../infra/local/retention.ts';
 
 try {
   const ports = portsFrom(argv);
+  const secure = secureFrom(argv);
   process.exitCode = await runForeground({
     kafkaPort: ports.kafka,
     kafkaControllerPort: ports.kafkaController,
@@ -30,6 +33,7 @@ try {
     statusPort: statusPortFrom(argv),
     dataDir: dataDirFrom(argv),
     fresh: Boolean(argv.fresh),
+    secure,
     retention: retentionFrom(argv),
   });
 } catch (error) {

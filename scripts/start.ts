@@ -13,7 +13,9 @@
  *
  * Ports as in `npm run stack`, plus --ingest-port/INGEST_PORT (8080) and --fanout-port/FANOUT_PORT (8090: the
  * directory; cluster publishers and nodes take the next six) and --web-port/WEB_PORT (8088: the viewer page and the
- * operator dashboard). `--demo` adds simulated viewers and reactions.
+ * operator dashboard). `--demo` adds simulated viewers and reactions. `--secure` (EMOSTREAM_SECURE=1): Kafka asks
+ * every client who it is (SASL_SSL, SCRAM-SHA-512, a CA generated into <data>/security) and the registry asks for
+ * basic auth; each service gets its own credentials (infra/local/kafka-security.ts).
  *
  * `--profile cluster` (or EMOSTREAM_PROFILE=cluster) runs the same pipeline as a small cluster on loopback
  * (infra/local/profiles.ts): three Kafka nodes at replication 3 / min ISR 2, a Spark standalone master and two
@@ -37,6 +39,7 @@ import {
   runForeground,
   type ServiceContext,
   type ServiceFactory,
+  secureFrom,
   statusPortFrom,
 } from '../infra/local/foreground.ts';
 import { ensureHaproxy } from '../infra/local/haproxy.ts';
@@ -67,6 +70,7 @@ let retention: RetentionSettings;
 let profile: ProfileName;
 let clusterPorts: ClusterPorts | undefined;
 let haproxy = '';
+let secure: boolean;
 const runDir = runDirFrom(argv);
 const dataDir = dataDirFrom(argv);
 try {
@@ -74,6 +78,7 @@ try {
   statusPort = statusPortFrom(argv);
   retention = retentionFrom(argv);
   profile = profileFrom(argv);
+  secure = secureFrom(argv);
   const fanoutBase = Number(argv['fanout-port'] ?? process.env.FANOUT_PORT ?? 8090);
   if (!Number.isInteger(fanoutBase) || fanoutBase < 1 || fanoutBase > 65_528) {
     throw new RuntimeError(
@@ -102,8 +107,12 @@ try {
 }
 
 /** The pipeline's options on the stack `ctx` describes. */
-function pipelineOn(ctx: Pick<ServiceContext, 'host' | 'kafkaBrokers' | 'registryUrl'>): PipelineOptions {
+function pipelineOn(
+  ctx: Pick<ServiceContext, 'host' | 'kafkaBrokers' | 'registryUrl' | 'security'>,
+): PipelineOptions {
   return {
+    // Secured (--secure): each service its own Kafka user, over TLS, and the registry's basic-auth user.
+    ...(ctx.security ? { security: ctx.security } : {}),
     host: ctx.host,
     kafkaBrokers: ctx.kafkaBrokers,
     registryUrl: ctx.registryUrl,
@@ -174,6 +183,7 @@ try {
     statusPort,
     dataDir,
     fresh: Boolean(argv.fresh),
+    secure,
     retention,
     ...(profile === 'cluster' ? { kafkaCluster: CLUSTER_PROFILE.kafka, topics: clusterProfileTopics() } : {}),
     services: SERVICES,

@@ -32,6 +32,8 @@ export interface DataPaths {
   registry: string;
   /** SPARK_JOBS_STATE: the jobs' run directories and checkpoints. */
   sparkState: string;
+  /** The secured stack's CA, broker keystore and passwords (kafka-security.ts), made on the first `--secure` start. */
+  security: string;
 }
 
 export function dataPaths(root: string): DataPaths {
@@ -40,6 +42,7 @@ export function dataPaths(root: string): DataPaths {
     kafka: path.join(root, 'kafka'),
     registry: path.join(root, 'registry'),
     sparkState: path.join(root, 'spark-jobs'),
+    security: path.join(root, 'security'),
   };
 }
 

@@ -1,10 +1,12 @@
 import path from 'node:path';
 import { chalk } from 'zx';
+import { clientSecurityEnv } from '../../common/client-security.ts';
 import { ConfigError } from '../../common/env.ts';
 import { onStopSignals } from '../../common/service.ts';
 import { cacheDir } from './cache-dir.ts';
 import { dataDirReport, describeWipe, wipeDataDir } from './data-dir.ts';
 import { PortInUseError, RuntimeError } from './errors.ts';
+import { clientSecurityOf } from './kafka-security.ts';
 import { DEFAULT_PORTS, type StackAddresses, type StackOptions, startStack } from './local-stack.ts';
 import { assertPortFree } from './ports.ts';
 import type { Runtime } from './provisioner.ts';
@@ -75,6 +77,23 @@ export function statusPortFrom(flags: Record<string, unknown>, env: NodeJS.Proce
     );
   }
   return n;
+}
+
+/**
+ * `--secure` (or `--secure=false`) over `EMOSTREAM_SECURE` (`1`/`true` or `0`/`false`): run the stack secured
+ * (local-stack.ts `secure`). @default false
+ */
+export function secureFrom(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): boolean {
+  const flag = flags.secure;
+  if (typeof flag === 'boolean') return flag;
+  const value = flag ?? env.EMOSTREAM_SECURE;
+  if (value === undefined || value === '') return false;
+  const v = String(value).toLowerCase();
+  if (v === '1' || v === 'true') return true;
+  if (v === '0' || v === 'false') return false;
+  throw new RuntimeError(
+    `--secure/EMOSTREAM_SECURE must be 1, true, 0 or false, got ${JSON.stringify(value)}`,
+  );
 }
 
 /** The one line `npm start` prints per restart. */
@@ -163,6 +182,13 @@ export async function runForeground(options: ForegroundOptions): Promise<number>
     'EmoStream local stack is up:',
     `  KAFKA_BROKERS=${stack.kafkaBrokers}`,
     `  SCHEMA_REGISTRY_URL=${stack.registryUrl}`,
+    // A secured stack: what a client sets to connect as the runtime's admin user (every variable is a file path or
+    // a name; the passwords stay in their files).
+    ...(stack.security
+      ? Object.entries(clientSecurityEnv(clientSecurityOf(stack.security, 'admin'))).map(
+          ([k, v]) => `  ${k}=${v}`,
+        )
+      : []),
     ...stack.services.flatMap((s) =>
       Object.entries(s.addresses).map(([k, v]) => `  ${s.name} ${k}: ${v}    (log: ${s.logFile})`),
     ),

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { type KafkaSecurity, PLAINTEXT } from '../../common/client-security.ts';
 import { createKafka, ensureTopic, TopicMismatchError } from '../../common/kafka.ts';
 import { TOPICS } from '../../common/topics.ts';
 import { claimDataDir, dataPaths } from './data-dir.ts';
@@ -16,6 +17,16 @@ import {
   replicatedTopicSpecs,
   SINGLE_REPLICA,
 } from './kafka-cluster.ts';
+import {
+  assertScramCluster,
+  clientSecurityOf,
+  ensureLocalSecurity,
+  type LocalSecurity,
+  recordScramCluster,
+  registryAuthDir,
+  scramFormatArgs,
+  secureBrokerProperties,
+} from './kafka-security.ts';
 import { assertPortFree, freePort } from './ports.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { type ProvisionOptions, provision, type Runtime, resolveRuntime } from './provisioner.ts';
@@ -95,6 +106,13 @@ export interface StackOptions {
    * (supervisor.ts). `npm start`/`npm run stack` pass {@link DEFAULT_RESTART_POLICY}. @default no restarts
    */
   restart?: RestartPolicy;
+  /**
+   * Secured stack (`npm start -- --secure`, EMOSTREAM_SECURE=1; kafka-security.ts): the broker's client listener is
+   * SASL_SSL with SCRAM-SHA-512 and a certificate of a CA generated into the data dir's (or run dir's) `security/`,
+   * and the registry asks for HTTP basic auth. Clients get their settings from {@link StackAddresses.security}.
+   * @default false
+   */
+  secure?: boolean;
 }
 
 /** Where the stack's services listen. */
@@ -104,6 +122,8 @@ export interface StackAddresses {
   /** Confluent-compatible base URL (…/apis/ccompat/v7), the value of SCHEMA_REGISTRY_URL. */
   registryUrl: string;
   host: string;
+  /** The generated CA and credentials of a {@link StackOptions.secure} stack (clientSecurityOf gives a principal's). */
+  security?: LocalSecurity;
 }
 
 /** A running stack; `await using stack = await startStack()` stops it at scope end. */
@@ -140,9 +160,15 @@ async function createStackTopics(
   brokers: string,
   topics: Record<string, number>,
   configs: Record<string, string>,
+  security: KafkaSecurity,
   replication: Replication = SINGLE_REPLICA,
 ): Promise<void> {
-  const kafka = createKafka({ clientId: 'emostream-runtime-admin', brokers, logger: runtimeLogger });
+  const kafka = createKafka({
+    clientId: 'emostream-runtime-admin',
+    brokers,
+    logger: runtimeLogger,
+    security,
+  });
   const specs = replicatedTopicSpecs(topics, replication, configs);
   try {
     await ensureTopic(kafka, specs, { exactPartitions: true, alterConfigs: true });
@@ -209,6 +235,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
   try {
     const cluster = options.kafkaCluster;
+    if (cluster && options.secure)
+      throw new RuntimeError(
+        'the secured stack (--secure) runs one broker; the cluster profile does not take --secure yet: drop one of them',
+      );
     let kafkaPort = 0;
     let controllerPort = 0;
     let nodes: KafkaNodePorts[] = [];
@@ -240,6 +270,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       options.registryManagementPort,
     );
 
+    // Made once and kept with the data (or the run, without a data dir), so a resumed broker keeps its credentials.
+    const security = options.secure
+      ? await progress.step('security material', async (update) => {
+          const dir = data?.security ?? path.join(runDir, 'security');
+          update(`CA, broker keystore and credentials in ${dir}`);
+          return ensureLocalSecurity(runtime.toolchain.kafkaJdk.java, dir, host);
+        })
+      : undefined;
+    // The runtime's own admin calls: the admin principal on a secured stack, else explicitly PLAINTEXT (whatever
+    // this process's KAFKA_* variables say, the stack it started is what it talks to).
+    const adminSecurity = security ? clientSecurityOf(security, 'admin').kafka : PLAINTEXT;
+
     // Kafka and the registry do not need each other (the registry keeps its schemas in H2, in memory or in the
     // data dir): both start at once. Settled, not raced: a failure of one must wait for the other to land in `started`, to be stopped.
     const registrySpec = schemaRegistrySpec(runtime, {
@@ -248,6 +290,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       managementPort,
       heap: options.registryHeap,
       storageDir: data?.registry,
+      ...(security
+        ? {
+            auth: {
+              workDir: registryAuthDir(security),
+              username: security.registry.username,
+              password: security.registry.password,
+            },
+          }
+        : {}),
     });
     if (data) mkdirSync(data.registry, { recursive: true });
     const retention = options.retention ?? DEFAULT_RETENTION;
@@ -279,7 +330,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           `min ISR ${cluster.replication.minInsync})`,
       );
       const brokers = clusterBrokers(host, nodes);
-      await createStackTopics(brokers, topics, topicRetentionConfigs(retention), cluster.replication);
+      await createStackTopics(
+        brokers,
+        topics,
+        topicRetentionConfigs(retention),
+        adminSecurity,
+        cluster.replication,
+      );
       return { addresses: { brokers } };
     };
     const kafkaTitle = cluster
@@ -289,20 +346,34 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       progress.step(kafkaTitle, async (update) => {
         if (cluster) return clusterKafka(cluster, update);
         const resumed = data && formattedClusterId(data.kafka);
+        if (resumed && security && data) assertScramCluster(security, resumed, data.kafka);
         update(resumed ? `resuming cluster ${resumed}` : 'formatting storage');
+        const listener = { host, port: kafkaPort, controllerPort };
         const spec = await prepareKafkaBroker(runtime, runDir, {
-          host,
-          port: kafkaPort,
-          controllerPort,
+          ...listener,
           heap: options.kafkaHeap,
           logDir: data?.kafka,
-          properties: brokerRetentionProperties(retention),
+          properties: {
+            ...brokerRetentionProperties(retention),
+            ...(security ? secureBrokerProperties(security, listener) : {}),
+          },
+          ...(security ? { formatArgs: scramFormatArgs(security) } : {}),
+          clientSecurity: adminSecurity,
         });
+        if (security && data && !resumed) {
+          const formatted = formattedClusterId(data.kafka);
+          if (formatted) recordScramCluster(security, formatted);
+        }
         update('starting broker');
         started.push(await startService(spec, runDir, { restart: options.restart }));
         const topics = options.topics ?? DEFAULT_TOPIC_PARTITIONS;
         update(`creating topics ${Object.keys(topics).join(', ')}`);
-        await createStackTopics(`${host}:${kafkaPort}`, topics, topicRetentionConfigs(retention));
+        await createStackTopics(
+          `${host}:${kafkaPort}`,
+          topics,
+          topicRetentionConfigs(retention),
+          adminSecurity,
+        );
         return spec;
       }),
       progress.step(`Schema registry on ${host}:${registryPort}`, async (update) => {
@@ -318,6 +389,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       host,
       kafkaBrokers: kafkaSpec.addresses?.brokers ?? `${host}:${kafkaPort}`,
       registryUrl: registrySpec.addresses?.url ?? '',
+      ...(security ? { security } : {}),
     };
     const extras = options.extraServices?.({ ...addresses, runtime, runDir }) ?? [];
     started.push(

@@ -1,5 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadJobsList } from '../../jobs/spark-sql/control/job-plan.ts';
+import { kafkaUser, type LocalSecurity, PRINCIPALS } from './kafka-security.ts';
 import { defaultPipelinePorts, pipelineSpecs } from './pipeline-services.ts';
 
 const options = {
@@ -45,5 +49,58 @@ describe('pipelineSpecs: web viewer and dashboard', () => {
       .filter((s) => s.name !== 'web' && !s.name.startsWith('spark-job'))
       .map((s) => s.name);
     expect(targets.map((t) => t?.split(':')[1]).sort()).toEqual(services.sort());
+  });
+});
+
+describe('pipelineSpecs: a secured stack', () => {
+  // Real files: the Spark job's config (read when the specs are built) reads its password file.
+  const dir = mkdtempSync(path.join(tmpdir(), 'pipeline-security-'));
+  const secretFile = (name: string) => {
+    const f = path.join(dir, name);
+    writeFileSync(f, `pw-${name}\n`);
+    return f;
+  };
+  const caFile = path.join(dir, 'ca.pem');
+  writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+  const security: LocalSecurity = {
+    dir,
+    caFile,
+    keystoreFile: path.join(dir, 'broker.p12'),
+    keystorePassword: 'k',
+    users: Object.fromEntries(
+      PRINCIPALS.map((p) => [
+        p,
+        { username: kafkaUser(p), password: `pw-${p}`, passwordFile: secretFile(kafkaUser(p)) },
+      ]),
+    ) as LocalSecurity['users'],
+    registry: { username: 'emostream', password: 'r', passwordFile: secretFile('emostream') },
+  };
+
+  it('logs each service in to Kafka as its own user, over TLS, with its password as a file', () => {
+    const specs = pipelineSpecs({ ...options, security, jobs: ['emoji-swarm'] });
+    const userOf = (name: string) => specs.find((s) => s.name === name)?.env?.KAFKA_SASL_USERNAME;
+    expect(userOf('ingest')).toBe('emostream-ingest');
+    expect(userOf('main-publisher')).toBe('emostream-fanout');
+    expect(userOf('cluster-publisher-cluster-a')).toBe('emostream-fanout');
+    expect(userOf('spark-job')).toBe('emostream-spark');
+    const ingest = specs.find((s) => s.name === 'ingest')?.env ?? {};
+    expect(ingest).toMatchObject({
+      KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+      KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      KAFKA_SASL_PASSWORD_FILE: security.users.ingest.passwordFile,
+      KAFKA_SSL_CA_FILE: caFile,
+      SCHEMA_REGISTRY_USERNAME: 'emostream',
+      SCHEMA_REGISTRY_PASSWORD_FILE: security.registry.passwordFile,
+    });
+    expect(ingest).not.toHaveProperty('KAFKA_SASL_PASSWORD');
+    // No Kafka, no credentials.
+    expect(specs.find((s) => s.name === 'web')?.env?.KAFKA_SASL_USERNAME).toBe(
+      process.env.KAFKA_SASL_USERNAME,
+    );
+  });
+
+  it('passes no credentials without a secured stack', () => {
+    const ingest = pipelineSpecs({ ...options, jobs: [] }).find((s) => s.name === 'ingest')?.env ?? {};
+    expect(ingest.KAFKA_SASL_USERNAME).toBe(process.env.KAFKA_SASL_USERNAME);
   });
 });

@@ -7,11 +7,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { clientSecurityEnv } from '../../common/client-security.ts';
 import { WEB_DEFAULT_PORT } from '../../common/cors.ts';
 import { TOPICS } from '../../common/topics.ts';
 import { loadJobsList } from '../../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../../jobs/spark-sql/control/jobs-config.ts';
 import { readStatus, runPaths } from '../../jobs/spark-sql/control/run-dir.ts';
+import { clientSecurityOf, type LocalSecurity, type Principal } from './kafka-security.ts';
 import { freePort } from './ports.ts';
 import {
   DEFAULT_RESTART_POLICY,
@@ -97,6 +99,12 @@ export interface PipelineOptions {
   sparkEnv?: Record<string, string>;
   /** Spark SQL jobs to run, one driver each. @default every job of jobs/spark-sql/jobs.yml */
   jobs?: readonly string[];
+  /**
+   * The secured stack's credentials (local-stack.ts `secure`): each service connects to Kafka as its own SCRAM user
+   * over TLS and to the registry with basic auth, through the KAFKA_* / SCHEMA_REGISTRY_* variables of
+   * common/client-security.ts. @default what this process's environment says (PLAINTEXT when unset)
+   */
+  security?: LocalSecurity;
 }
 
 /** A subscriber node of the pipeline. */
@@ -170,6 +178,9 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
     fanoutPrefix: TOPICS.fanout,
   };
   const suffix = options.groupSuffix ? `-${options.groupSuffix}` : '';
+  const security = options.security;
+  const credentials = (principal: Principal): Record<string, string> =>
+    security ? clientSecurityEnv(clientSecurityOf(security, principal)) : {};
   const common = {
     ...process.env,
     KAFKA_BROKERS: options.kafkaBrokers,
@@ -182,6 +193,7 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
   };
   const fanoutCommon = {
     ...common,
+    ...credentials('fanout'),
     FANOUT_TOPIC_PREFIX: topics.fanoutPrefix,
     AGGREGATES_TOPIC: topics.aggregates,
     ...options.fanoutEnv,
@@ -193,6 +205,7 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
       cwd: repoRoot,
       env: {
         ...common,
+        ...credentials('ingest'),
         INGEST_PORT: String(options.ports.ingest),
         INGEST_TOPIC: topics.reactions,
         INGEST_DEAD_LETTER_DIR:
@@ -209,6 +222,7 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
 
   const sparkEnv = {
     ...common,
+    ...credentials('spark'),
     REACTIONS_TOPIC: topics.reactions,
     AGGREGATES_TOPIC: topics.aggregates,
     SPARK_JOBS_STATE: options.sparkState,

@@ -17,6 +17,12 @@ export interface SchemaRegistryOptions {
    * restart; records on Kafka carry those ids. @default in-memory storage, empty at every start
    */
   storageDir?: string;
+  /**
+   * HTTP basic auth on every path (kafka-security.ts `registryAuthDir`): the registry runs in `workDir`, whose
+   * `config/application.properties` holds the embedded user, and the readiness probe logs in as it.
+   * @default no auth
+   */
+  auth?: { workDir: string; username: string; password: string };
 }
 
 /**
@@ -44,6 +50,10 @@ export const CCOMPAT_PATH = '/apis/ccompat/v7';
 export function schemaRegistrySpec(rt: Runtime, options: SchemaRegistryOptions): ServiceSpec {
   const base = `http://${options.host}:${options.port}`;
   const url = `${base}${CCOMPAT_PATH}`;
+  const auth = options.auth;
+  const headers: Record<string, string> = auth
+    ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` }
+    : {};
   return {
     name: 'registry',
     command: rt.toolchain.registryJdk.java,
@@ -68,11 +78,12 @@ export function schemaRegistrySpec(rt: Runtime, options: SchemaRegistryOptions):
       '-jar',
       path.join(rt.paths.registryHome, 'app', 'quarkus-run.jar'),
     ],
+    ...(auth ? { cwd: auth.workDir } : {}),
     readyTimeoutMs: 120_000,
     stopTimeoutMs: 15_000,
     addresses: { url, management: `http://${options.host}:${options.managementPort}` },
     ready: async (signal) => {
-      const res = await fetch(`${url}/subjects`, { signal });
+      const res = await fetch(`${url}/subjects`, { signal, headers });
       return res.ok;
     },
   };

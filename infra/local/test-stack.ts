@@ -12,8 +12,15 @@
  *
  * To run the suite against an already running stack instead, set both EMOSTREAM_TEST_KAFKA_BROKERS and
  * EMOSTREAM_TEST_REGISTRY_URL. EMOSTREAM_KEEP_RUN_DIR=1 keeps the temp dir with the service logs.
+ *
+ * EMOSTREAM_SECURE=1 runs the suite against a secured stack (local-stack.ts `secure`): this setup puts the admin
+ * user's KAFKA_* / SCHEMA_REGISTRY_* variables (common/client-security.ts) into the environment the test workers and
+ * the services they start inherit, so every createKafka and registry client of the suite logs in.
  */
 import type { TestProject } from 'vitest/node';
+import { clientSecurityEnv } from '../../common/client-security.ts';
+import { secureFrom } from './foreground.ts';
+import { clientSecurityOf } from './kafka-security.ts';
 import { startStack } from './local-stack.ts';
 import { provision } from './provisioner.ts';
 import { type SparkRuntime, sparkRuntime } from './spark-submit.ts';
@@ -46,9 +53,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
 
   // Restarts on, as under npm start: the fault-injection tests kill the broker and the registry and expect them back.
-  const stack = await startStack({ restart: DEFAULT_RESTART_POLICY });
+  const secure = secureFrom({});
+  const stack = await startStack({ restart: DEFAULT_RESTART_POLICY, secure });
+  if (stack.security)
+    Object.assign(process.env, clientSecurityEnv(clientSecurityOf(stack.security, 'admin')));
   process.stderr.write(
-    `test stack: Kafka ${stack.kafkaBrokers}, registry ${stack.registryUrl} (${stack.runDir})\n`,
+    `test stack${secure ? ' (secured: SASL_SSL, registry basic auth)' : ''}: Kafka ${stack.kafkaBrokers}, registry ${stack.registryUrl} (${stack.runDir})\n`,
   );
   project.provide('kafkaBrokers', stack.kafkaBrokers);
   project.provide('registryUrl', stack.registryUrl);

@@ -233,6 +233,42 @@ def watch_owners(state, lock_file):
     threading.Thread(target=loop, name="owner-watch", daemon=True).start()
 
 
+def kafka_security_options(kafka):
+    """kafka.* options of the plan's security (jobs-config.ts sparkKafkaSecurity): protocol, SASL login, PEM truststore.
+
+    The plan names the password's file (or, when none was given, the environment variable KAFKA_SASL_PASSWORD of this
+    process): the password is read here and is in no file the launcher writes. Spark redacts option values matching
+    spark.redaction.regex (…password…) in its logs and UI, and the Kafka client logs sasl.jaas.config as [hidden].
+    """
+    sec = kafka.get("security") or {"protocol": "PLAINTEXT"}
+    opts = {"kafka.security.protocol": sec["protocol"]}
+    sasl = sec.get("sasl")
+    if sasl:
+        if sasl.get("passwordFile"):
+            with open(sasl["passwordFile"], encoding="utf-8") as f:
+                lines = f.read().splitlines()
+            password = lines[0] if lines else ""
+        else:
+            password = os.environ.get("KAFKA_SASL_PASSWORD", "")
+        if not password:
+            raise SystemExit("runner: the plan's Kafka SASL login has no password (KAFKA_SASL_PASSWORD or its _FILE)")
+
+        def q(v):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+        module = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule"
+            if sasl["mechanism"] == "PLAIN"
+            else "org.apache.kafka.common.security.scram.ScramLoginModule"
+        )
+        opts["kafka.sasl.mechanism"] = sasl["mechanism"]
+        opts["kafka.sasl.jaas.config"] = f"{module} required username={q(sasl['username'])} password={q(password)};"
+    if sec.get("caFile"):
+        opts["kafka.ssl.truststore.type"] = "PEM"
+        opts["kafka.ssl.truststore.location"] = sec["caFile"]
+    return opts
+
+
 def run_stream(args):
     from pyspark.sql import functions as F
     from pyspark.sql.avro.functions import from_avro, to_avro
@@ -254,6 +290,7 @@ def run_stream(args):
     # written. A local rename is atomic either way. Checkpoints on HDFS or object stores keep Spark's default.
     local = re.match(r"^(file:|[^:]*$)", checkpoint) is not None
     conf = {"spark.sql.streaming.checkpointFileManagerClass": LOCAL_CHECKPOINT_MANAGER} if local else {}
+    security = kafka_security_options(kafka)
     spark = session(f"emostream-{plan['name']}", plan["uiPort"], conf)
     reader = (
         spark.readStream.format("kafka")
@@ -267,6 +304,7 @@ def run_stream(args):
         # by default) waiting for data that is not part of the batch; that wait showed as up to a second of a batch
         # reading to the end (bench:spark), which in a live stream is every batch. 20 ms: a 150-230 ms shorter batch.
         .option("kafka.fetch.max.wait.ms", "20")
+        .options(**security)
     )
     if kafka.get("maxOffsetsPerTrigger"):
         reader = reader.option("maxOffsetsPerTrigger", kafka["maxOffsetsPerTrigger"])
@@ -298,6 +336,7 @@ def run_stream(args):
         out.writeStream.format("kafka")
         .option("kafka.bootstrap.servers", kafka["brokers"])
         .option("topic", sink["topic"])
+        .options(**security)
         .option("checkpointLocation", checkpoint)
         .outputMode(sink["outputMode"])
         .trigger(processingTime=plan["trigger"])

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { type ClientSecurity, clientSecurityFromEnv } from '../../../common/client-security.ts';
 import { ConfigError } from '../../../common/env.ts';
 import { defaultTopic, TOPICS } from '../../../common/topics.ts';
 import { cacheDir } from '../../../infra/local/cache-dir.ts';
@@ -50,6 +51,12 @@ export interface JobsConfig {
    * gets a checkpoint of its own. @default false
    */
   dropDedupe: boolean;
+  /**
+   * How the launcher's admin and registry calls and the driver's Kafka source and sink authenticate:
+   * KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_CA_FILE, SCHEMA_REGISTRY_USERNAME/PASSWORD(_FILE)
+   * (common/client-security.ts). @default PLAINTEXT, no credentials
+   */
+  security: ClientSecurity;
 }
 
 /** `<NAME>_TOPIC` variable of a logical topic name. */
@@ -97,6 +104,7 @@ export function loadJobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig
     );
   }
   const e = parsed.data;
+  const security = clientSecurityFromEnv(env, 'Spark job');
   const stateDir = path.resolve(e.SPARK_JOBS_STATE ?? path.join(cacheDir(env), 'spark-jobs'));
   return {
     brokers: e.KAFKA_BROKERS,
@@ -123,6 +131,7 @@ export function loadJobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig
     maxOffsetsPerTrigger: e.SPARK_MAX_OFFSETS_PER_TRIGGER,
     driverOutput: e.SPARK_DRIVER_OUTPUT,
     dropDedupe: e.SPARK_UNSAFE_DROP_DEDUPE === '1',
+    security,
   };
 }
 

@@ -9,6 +9,11 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createRegistryClient, registerSchema, valueSubject } from '../../../common/avro-serde.ts';
+import type {
+  ClientSecurity,
+  KafkaSaslMechanism,
+  KafkaSecurityProtocol,
+} from '../../../common/client-security.ts';
 import { createKafka, ensureTopic, KafkaLogLevel } from '../../../common/kafka.ts';
 import { createLogger, type Logger } from '../../../common/logger.ts';
 import {
@@ -44,13 +49,48 @@ export interface RunnerPlan extends JobPlan {
   sink: JobPlan['sink'] & {
     /** Registry id of the sink schema, framed into every record. */ schemaId: number;
   };
-  kafka: { brokers: string; startingOffsets: 'earliest' | 'latest'; maxOffsetsPerTrigger?: number };
+  kafka: {
+    brokers: string;
+    startingOffsets: 'earliest' | 'latest';
+    maxOffsetsPerTrigger?: number;
+    security?: RunnerKafkaSecurity;
+  };
   /** Where the runner writes status.json and progress.jsonl. */
   runDir: string;
   /** Spark UI port, or `off`. */
   uiPort: string;
   /** The run's driver lock (driver-lock.ts), which the runner removes when the driver ends. */
   driverLock?: string;
+}
+
+/**
+ * What runner.py needs to log in to Kafka, without the password: the plan is a file anyone reading the run dir sees,
+ * so it names the password's file, or (when the password came from KAFKA_SASL_PASSWORD) nothing, and the runner
+ * reads that variable from the environment spark-submit inherits.
+ */
+export interface RunnerKafkaSecurity {
+  protocol: KafkaSecurityProtocol;
+  sasl?: { mechanism: KafkaSaslMechanism; username: string; passwordFile?: string };
+  /** PEM CA file: the source's and sink's truststore (`ssl.truststore.type=PEM`). */
+  caFile?: string;
+}
+
+/** The plan's form of `security` (see {@link RunnerKafkaSecurity}). */
+export function runnerKafkaSecurity(security: ClientSecurity['kafka']): RunnerKafkaSecurity {
+  const { sasl, caFile, protocol } = security;
+  return {
+    protocol,
+    ...(sasl
+      ? {
+          sasl: {
+            mechanism: sasl.mechanism,
+            username: sasl.username,
+            ...(sasl.passwordFile ? { passwordFile: sasl.passwordFile } : {}),
+          },
+        }
+      : {}),
+    ...(caFile ? { caFile } : {}),
+  };
 }
 
 /** spark-submit arguments running the runner: master, quiet logs, connector jars, the runner, then `runnerArgs`. */
@@ -80,9 +120,15 @@ export function runnerArgs(rt: SparkRuntime, master: string, args: string[]): st
  * Checks the source topic exists (Spark would otherwise die mid-start with UnknownTopicOrPartition) and creates
  * the sink topic when missing, so that a new job needs no topic list edited elsewhere.
  */
-export async function ensureJobTopics(brokers: string, plan: JobPlan, logger?: Logger): Promise<void> {
+export async function ensureJobTopics(
+  brokers: string,
+  plan: JobPlan,
+  logger?: Logger,
+  security?: ClientSecurity,
+): Promise<void> {
   const kafka = createKafka({
     brokers,
+    ...(security ? { security: security.kafka } : {}),
     clientId: `spark-job-${plan.name}`,
     logger: logger ?? createLogger('spark-job'),
     logLevel: KafkaLogLevel.NOTHING,
@@ -108,8 +154,9 @@ export async function ensureJobTopics(brokers: string, plan: JobPlan, logger?: L
 export async function registerPlanSchemas(
   registryUrl: string,
   plan: JobPlan,
+  security?: ClientSecurity,
 ): Promise<{ source: number; sink: number }> {
-  const client = createRegistryClient(registryUrl);
+  const client = createRegistryClient(registryUrl, security ? { auth: security.registry ?? null } : {});
   const source = await registerSchema(client, valueSubject(plan.source.topic), plan.source.schema);
   const sink = await registerSchema(client, valueSubject(plan.sink.topic), plan.sink.schema);
   return { source, sink };
@@ -125,8 +172,8 @@ export async function prepareRun(
   runDir: string,
   logger?: Logger,
 ): Promise<RunnerPlan> {
-  await ensureJobTopics(config.brokers, plan, logger);
-  const ids = await registerPlanSchemas(config.registryUrl, plan);
+  await ensureJobTopics(config.brokers, plan, logger, config.security);
+  const ids = await registerPlanSchemas(config.registryUrl, plan, config.security);
   return {
     ...plan,
     sink: { ...plan.sink, schemaId: ids.sink },
@@ -134,6 +181,7 @@ export async function prepareRun(
       brokers: config.brokers,
       startingOffsets: config.startingOffsets,
       ...(config.maxOffsetsPerTrigger ? { maxOffsetsPerTrigger: config.maxOffsetsPerTrigger } : {}),
+      security: runnerKafkaSecurity(config.security.kafka),
     },
     runDir,
     uiPort: config.uiPort,
