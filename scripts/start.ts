@@ -20,7 +20,9 @@
  * simulator all start it.
  */
 import { argv, chalk } from 'zx';
+import { mintToken } from '../common/auth.ts';
 import { WEB_DEFAULT_PORT } from '../common/cors.ts';
+import { localAuthSecret, localAuthWanted } from '../infra/local/auth-secret.ts';
 import { dataDirFrom, dataPaths } from '../infra/local/data-dir.ts';
 import { type Demo, startDemo } from '../infra/local/demo-traffic.ts';
 import { RuntimeError } from '../infra/local/errors.ts';
@@ -90,7 +92,14 @@ function pipelineOn(ctx: Pick<ServiceContext, 'host' | 'kafkaBrokers' | 'registr
 // One factory per pipeline service, in start order; the specs are built once, from the first context.
 const placeholder = pipelineOn({ host: HOST, kafkaBrokers: `${HOST}:1`, registryUrl: `http://${HOST}:1` });
 let specs: ReturnType<typeof pipelineSpecs> | undefined;
+const authOn = localAuthWanted(argv);
+let authSecret: string | undefined;
 const SERVICES: ServiceFactory[] = pipelineSpecs(placeholder).map((_, i) => (ctx) => {
+  if (authOn && authSecret === undefined) {
+    // After --fresh wiped the data dir, before any service starts: every service reads the same secret.
+    authSecret = process.env.AUTH_JWT_SECRET || localAuthSecret(dataDir, true);
+    Object.assign(process.env, { INGEST_AUTH: 'jwt', VIEWER_AUTH: 'jwt', AUTH_JWT_SECRET: authSecret });
+  }
   specs ??= pipelineSpecs(pipelineOn(ctx));
   const spec = specs[i];
   return spec ?? { skip: `pipeline service #${i} is missing` };
@@ -110,9 +119,21 @@ async function whenUp(): Promise<void> {
       `     npm run load -- --rate 2000 --viewers 200 --duration 30 --matches 4\n` +
       `     SPARK_JOBS_STATE=${addresses.sparkState} npm run job:status\n\n`,
   );
+  if (authOn)
+    process.stdout.write(
+      `${chalk.bold('Auth is on:')} ingest and the subscriber nodes need a token. Get one with\n` +
+        `     npm run token -- --sub u1 --ttl 1h [--matches m1,m2]${dataDir === dataDirFrom({}) ? '' : ` --data-dir ${dataDir}`}\n` +
+        `     then npm run client -- --match demo-final --token <token>, or paste it in the viewer page's token field\n\n`,
+    );
   if (argv.demo) {
     try {
-      demo = await startDemo({ ingestUrl: addresses.ingestUrl, directoryUrl: addresses.directoryUrl });
+      const secret = authSecret;
+      demo = await startDemo({
+        ingestUrl: addresses.ingestUrl,
+        directoryUrl: addresses.directoryUrl,
+        mint:
+          secret === undefined ? undefined : (subject) => mintToken({ secret, subject, ttlSec: 7 * 86_400 }),
+      });
     } catch (err) {
       process.stderr.write(chalk.yellow(`demo could not start: ${(err as Error).message}\n`));
     }
