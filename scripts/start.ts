@@ -13,7 +13,9 @@
  *
  * Ports as in `npm run stack`, plus --ingest-port/INGEST_PORT (8080) and --fanout-port/FANOUT_PORT (8090: the
  * directory; cluster publishers and nodes take the next six) and --web-port/WEB_PORT (8088: the viewer page and the
- * operator dashboard). `--demo` adds simulated viewers and reactions.
+ * operator dashboard). `--demo` adds simulated viewers and reactions. `--auth` (or EMOSTREAM_AUTH=jwt) turns signed
+ * tokens on for ingest and the subscriber nodes (INGEST_AUTH/VIEWER_AUTH=jwt) with the data dir's local secret
+ * (infra/local/auth-secret.ts); `npm run token` mints tokens for it.
  *
  * To add a service, add its spec (command, env, readiness probe) to `pipelineSpecs` in
  * infra/local/pipeline-services.ts; SERVICES below is derived from that list, so `npm start`, the tests and the load
