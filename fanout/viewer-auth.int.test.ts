@@ -12,7 +12,7 @@ import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { mintToken } from '../common/auth.ts';
-import { createKafka, KafkaLogLevel } from '../common/kafka.ts';
+import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
 import type { Ack } from '../common/socket-events.ts';
 import type { SubscriberNodeConfig } from './config.ts';
 import {
@@ -95,8 +95,18 @@ async function handshake(
   });
   sockets.push(socket);
   return new Promise((resolve) => {
-    socket.once('connect', () => resolve({ socket }));
+    // A connection the node closes without an answer is a refusal too, but one without a reason: the rows check it.
+    const timer = setTimeout(() => resolve({ error: { message: 'no answer within 10 s' } }), 10_000);
+    socket.io.once('close', (reason) => {
+      clearTimeout(timer);
+      resolve({ error: { message: `closed: ${reason}` } });
+    });
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve({ socket });
+    });
     socket.once('connect_error', (err: Error & { data?: { code?: string; message?: string } }) => {
+      clearTimeout(timer);
       socket.close();
       resolve({ error: { message: err.message, data: err.data } });
     });
@@ -155,6 +165,7 @@ beforeAll(async () => {
     { logger },
   );
   await publisher.start();
+  await ensureTopic(admin, { topic: `${topicPrefix}.ca`, partitions: 1 });
   node = createSubscriberNode(nodeConfig('ca-n1'), { logger });
   await node.start();
   await until(() => main.ready && publisher.ready && node.ready, 60_000, 'tiers ready');

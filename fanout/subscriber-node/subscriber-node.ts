@@ -319,7 +319,9 @@ export function createSubscriberNode(
       url = config.publicUrl ?? `http://${config.host}:${bound.port}`;
       io = new Server(server, {
         serveClient: false,
-        maxHttpBufferSize: 4_096,
+        // Room for a handshake carrying an oversized token, so the verifier refuses it with a reason (past 4 kB)
+        // instead of the transport closing without one; viewer events stay validated and rate-limited.
+        maxHttpBufferSize: 10_240,
         connectTimeout: 10_000,
         perMessageDeflate: false,
         allowRequest,
