@@ -107,8 +107,9 @@ async function handshake(
     });
     socket.once('connect_error', (err: Error & { data?: { code?: string; message?: string } }) => {
       clearTimeout(timer);
-      socket.close();
+      // Resolve first: closing fires the manager's 'close' above, which would resolve with a bare reason.
       resolve({ error: { message: err.message, data: err.data } });
+      socket.close();
     });
   });
 }
