@@ -97,9 +97,12 @@ async function handshake(
   return new Promise((resolve) => {
     // A connection the node closes without an answer is a refusal too, but one without a reason: the rows check it.
     const timer = setTimeout(() => resolve({ error: { message: 'no answer within 10 s' } }), 10_000);
+    // socket.io-client closes the manager before it emits connect_error: give the reason a moment to win.
     socket.io.once('close', (reason) => {
-      clearTimeout(timer);
-      resolve({ error: { message: `closed: ${reason}` } });
+      setTimeout(() => {
+        clearTimeout(timer);
+        resolve({ error: { message: `closed: ${reason}` } });
+      }, 100);
     });
     socket.once('connect', () => {
       clearTimeout(timer);
