@@ -59,6 +59,8 @@ export interface ProblemInit {
   allow?: readonly string[];
   /** Extension members of the document (RFC 9457 §3.2); they cannot override the standard ones. */
   extensions?: Readonly<Record<string, unknown>>;
+  /** Extra response headers, e.g. `WWW-Authenticate` of a 401 (lowercase names). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** A refusal, ready to be written as problem+json. */
@@ -72,6 +74,7 @@ export class HttpProblem extends Error {
   readonly retryAfterSec: number | undefined;
   readonly allow: readonly string[] | undefined;
   readonly extensions: Readonly<Record<string, unknown>> | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
 
   constructor(init: ProblemInit) {
     super(init.detail);
@@ -83,6 +86,7 @@ export class HttpProblem extends Error {
     this.retryAfterSec = init.retryAfterSec;
     this.allow = init.allow;
     this.extensions = init.extensions;
+    this.headers = init.headers;
   }
 
   /** The problem+json document. */
@@ -184,11 +188,17 @@ export function writeProblem(res: ServerResponse, problem: HttpProblem, closeCon
     res.destroy();
     return;
   }
-  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE };
+  const headers: Record<string, string> = { ...problem.headers, 'content-type': PROBLEM_CONTENT_TYPE };
   if (problem.retryAfterSec !== undefined) headers['retry-after'] = String(problem.retryAfterSec);
   if (problem.allow !== undefined) headers.allow = problem.allow.join(', ');
   if (closeConnection) headers.connection = 'close';
-  res.writeHead(problem.status, headers);
+  try {
+    res.writeHead(problem.status, headers);
+  } catch {
+    // A header value node:http refuses (a bug of the caller): never an unanswered request or a crash.
+    res.destroy();
+    return;
+  }
   res.end(JSON.stringify(problem));
 }
 

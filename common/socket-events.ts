@@ -49,7 +49,8 @@ export type SocketErrorCode =
   | 'too_many_rooms'
   | 'not_joined'
   | 'rate_limited'
-  | 'unavailable';
+  | 'unavailable'
+  | 'forbidden';
 
 /** Answer to `join` / `leave` (and to any refused event that came with an acknowledgement callback). */
 export type Ack =
@@ -70,6 +71,8 @@ export interface ViewerToNodeEvents {
 export interface NodeToViewerEvents {
   snapshot: (snapshot: SnapshotMessage) => void;
   swarm: (message: SwarmMessage) => void;
+  /** The viewer's token expired: the node disconnects right after; `message` is for the viewer. */
+  session_expired: (reason: { code: 'token_expired'; message: string }) => void;
 }
 
 /**
@@ -103,7 +106,11 @@ export interface PublisherToNodeEvents {
  * Handshake `auth` of a subscriber node on its cluster publisher, parsed there with this schema. The publisher uses
  * `node_id` only to label its logs; the node id grammar is enforced where a node registers (the directory).
  */
-export const nodeAuthSchema = z.object({ node_id: nodeIdSchema });
+export const nodeAuthSchema = z.object({
+  node_id: nodeIdSchema,
+  /** `FANOUT_LINK_SECRET`: required by a publisher configured with one. */
+  link_secret: z.string().max(1024).optional(),
+});
 export type NodeAuth = z.infer<typeof nodeAuthSchema>;
 
 /** Shape check of a {@link SwarmMessage} (what a node accepts from its publisher before relaying it). */

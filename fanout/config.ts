@@ -4,15 +4,22 @@
  * the config's docs.
  */
 import { z } from 'zod';
+import { AUTH_ENV, type AuthConfig, authConfigProblem } from '../common/auth.ts';
+import { trustedProxiesVar } from '../common/client-address.ts';
 import { clientSecurityFromEnv } from '../common/client-security.ts';
 import { corsOriginsVar } from '../common/cors.ts';
-import { type EnvConfig, fromEnv, listVar, parseEnv, urlVar } from '../common/env.ts';
+import { ConfigError, type EnvConfig, fromEnv, listVar, parseEnv, urlVar } from '../common/env.ts';
 import { clusterIdSchema, nodeIdSchema } from '../common/ids.ts';
 import { TOPICS } from '../common/topics.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const brokers = listVar.refine((l) => l.length > 0, 'at least one host:port is required');
+/** `FANOUT_LINK_SECRET`: the secret of the node ⇄ cluster publisher link (both sides read it). */
+const linkSecret = fromEnv(
+  'FANOUT_LINK_SECRET',
+  z.string().min(16, 'must be at least 16 characters').optional(),
+);
 
 /** Where the Kafka-facing tiers find Kafka and the registry. */
 const KAFKA_ENV = {
@@ -58,6 +65,8 @@ const CLUSTER_PUBLISHER_ENV = {
   groupId: fromEnv('FANOUT_CLUSTER_GROUP_ID', z.string().min(1).optional()),
   /** Messages routed longer ago than this are not forwarded (replays after a long outage), ms. @default 30000 */
   staleMs: fromEnv('FANOUT_STALE_MS', positiveInt.default(30_000)),
+  /** When set, a subscriber node must present it (`auth.link_secret`) to connect. @default none (no check) */
+  linkSecret,
 };
 
 const SUBSCRIBER_NODE_ENV = {
@@ -77,6 +86,27 @@ const SUBSCRIBER_NODE_ENV = {
   directoryUrl: fromEnv('DIRECTORY_URL', urlVar),
   /** When set, viewers must present it as `auth.token` on the handshake. @default none (no check) */
   viewerToken: fromEnv('VIEWER_TOKEN', z.string().min(8).optional()),
+  /**
+   * `jwt`: viewers present a JWT as `auth.token`, checked as `AUTH_*` say (common/auth.ts); its `matches` claim
+   * restricts what they may join, its expiry disconnects them. @default 'off' (`VIEWER_TOKEN`, if set, applies)
+   */
+  viewerAuth: fromEnv('VIEWER_AUTH', z.enum(['off', 'jwt']).optional()),
+  /**
+   * Page origins whose WebSockets are accepted (a handshake without `Origin` is not a page and passes).
+   * @default the web viewer's (common/cors.ts), as for ingest and the directory
+   */
+  corsOrigins: fromEnv('CORS_ORIGINS', corsOriginsVar.optional()),
+  /** Sustained handshakes per second per client address; 0 disables the limit. @default 0 */
+  handshakeRatePerSec: fromEnv(
+    'VIEWER_HANDSHAKE_RATE_LIMIT_PER_SEC',
+    z.coerce.number().min(0).max(1_000_000).optional(),
+  ),
+  /** @default 50 */
+  handshakeBurst: fromEnv('VIEWER_HANDSHAKE_RATE_LIMIT_BURST', positiveInt.optional()),
+  /** Peers whose `X-Forwarded-For` names the viewer (CIDR list). @default [] */
+  trustedProxies: fromEnv('VIEWER_TRUSTED_PROXIES', trustedProxiesVar.optional()),
+  /** Sent to the cluster publisher (`FANOUT_LINK_SECRET`). @default none */
+  linkSecret,
   /** Rooms one viewer socket may join. @default 8 */
   maxRoomsPerSocket: fromEnv('MAX_ROOMS_PER_SOCKET', positiveInt.default(8)),
   /** A viewer whose connection could not take a write for this long is disconnected, ms. @default 10000 */
@@ -100,6 +130,8 @@ export type ClusterPublisherConfig = Omit<EnvConfig<typeof CLUSTER_PUBLISHER_ENV
 export type SubscriberNodeConfig = Omit<EnvConfig<typeof SUBSCRIBER_NODE_ENV>, 'nodeId'> & {
   /** Unique per node. @default `<cluster id>-<random>` */
   nodeId: string;
+  /** How viewer JWTs are checked (`AUTH_*`), set when `VIEWER_AUTH=jwt`. */
+  viewerJwt?: AuthConfig;
 };
 
 /** The per-cluster topic between the main publisher and cluster `clusterId`. */
@@ -124,6 +156,18 @@ export function clusterPublisherConfigFromEnv(env: NodeJS.ProcessEnv = process.e
 
 /** Reads a subscriber node's configuration from `env`. */
 export function subscriberNodeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SubscriberNodeConfig {
-  const c = parseEnv('fan-out subscriber node', SUBSCRIBER_NODE_ENV, env);
-  return { ...c, nodeId: c.nodeId ?? `${c.clusterId}-${Math.random().toString(36).slice(2, 10)}` };
+  const service = 'fan-out subscriber node';
+  const c = parseEnv(service, SUBSCRIBER_NODE_ENV, env);
+  let viewerJwt: AuthConfig | undefined;
+  if (c.viewerAuth === 'jwt') {
+    viewerJwt = parseEnv(service, AUTH_ENV, env);
+    const problem = authConfigProblem(viewerJwt);
+    if (problem !== undefined)
+      throw new ConfigError(service, [{ variable: 'VIEWER_AUTH', message: `is jwt: ${problem}` }]);
+  }
+  return {
+    ...c,
+    viewerJwt,
+    nodeId: c.nodeId ?? `${c.clusterId}-${Math.random().toString(36).slice(2, 10)}`,
+  };
 }

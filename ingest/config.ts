@@ -3,9 +3,11 @@
  * one {@link ConfigError}; the type is derived from the spec, whose field docs are the config's docs.
  */
 import * as z from 'zod';
+import { AUTH_ENV, authConfigProblem } from '../common/auth.ts';
+import { trustedProxiesVar } from '../common/client-address.ts';
 import { clientSecurityFromEnv } from '../common/client-security.ts';
 import { corsOriginsVar } from '../common/cors.ts';
-import { type EnvConfig, fromEnv, intVar, listVar, parseEnv, urlVar } from '../common/env.ts';
+import { ConfigError, type EnvConfig, fromEnv, intVar, listVar, parseEnv, urlVar } from '../common/env.ts';
 import { matchIdSchema } from '../common/ids.ts';
 import { TOPICS } from '../common/topics.ts';
 import { createEmojiNormalizer, readEmojiAliases } from './emoji-normalizer.ts';
@@ -70,6 +72,37 @@ const INGEST_ENV = {
   rateLimitBurst: fromEnv('INGEST_RATE_LIMIT_BURST', intVar(1, 10_000_000, 40)),
   /** Users whose buckets are kept. @default 100000 */
   rateLimitMaxUsers: fromEnv('INGEST_RATE_LIMIT_MAX_USERS', intVar(1, 10_000_000, 100_000)),
+  /**
+   * `jwt`: every reaction route needs `Authorization: Bearer <JWT>` (checked as `AUTH_*` say, common/auth.ts);
+   * the user id is the token's `sub`. `off`: anyone may post as any user (the seed-compatible local default).
+   * @default 'off'
+   */
+  auth: fromEnv('INGEST_AUTH', z.enum(['off', 'jwt']).default('off')),
+  ...AUTH_ENV,
+  /**
+   * Sustained reaction requests per second per client address (see `INGEST_TRUSTED_PROXIES`); 0 disables the
+   * limit (the local default, so a load simulator on loopback gets through). @default 0
+   */
+  addressRateLimitPerSec: fromEnv(
+    'INGEST_ADDRESS_RATE_LIMIT_PER_SEC',
+    z.coerce.number().min(0).max(1_000_000).default(0),
+  ),
+  /** @default 200 */
+  addressRateLimitBurst: fromEnv('INGEST_ADDRESS_RATE_LIMIT_BURST', intVar(1, 10_000_000, 200)),
+  /** Client addresses whose buckets are kept. @default 100000 */
+  addressRateLimitMaxKeys: fromEnv('INGEST_ADDRESS_RATE_LIMIT_MAX_KEYS', intVar(1, 10_000_000, 100_000)),
+  /**
+   * Peers whose `X-Forwarded-For` names the client (comma list of CIDR ranges, e.g. the load balancer's).
+   * @default [] (the socket's address is the client)
+   */
+  trustedProxies: fromEnv('INGEST_TRUSTED_PROXIES', trustedProxiesVar),
+  /** Flood guard: sustained reactions per second into one match; 0 disables it. @default 0 */
+  matchRateLimitPerSec: fromEnv(
+    'INGEST_MATCH_RATE_LIMIT_PER_SEC',
+    z.coerce.number().min(0).max(10_000_000).default(0),
+  ),
+  /** @default 20000 */
+  matchRateLimitBurst: fromEnv('INGEST_MATCH_RATE_LIMIT_BURST', intVar(1, 100_000_000, 20_000)),
   /** Records queued or in flight before 503. @default 200000 */
   bufferCapacity: fromEnv('INGEST_BUFFER_CAPACITY', intVar(1, 10_000_000, 200_000)),
   /** Longest a reaction waits before it is sent, ms (≤ 500). @default 100 */
@@ -107,6 +140,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): IngestConfig {
   // Kafka and registry credentials (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, …) are applied by createKafka and
   // createRegistryClient; checked here so a bad one stops the start with its variable named.
   clientSecurityFromEnv(env, 'ingest');
+  const auth = config.auth === 'jwt' ? authConfigProblem(config) : undefined;
+  if (auth !== undefined)
+    throw new ConfigError('ingest', [{ variable: 'INGEST_AUTH', message: `is jwt: ${auth}` }]);
   return config;
 }
 

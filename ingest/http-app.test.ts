@@ -5,6 +5,7 @@
 import { MockClient } from '@confluentinc/schemaregistry/dist/mock-schemaregistry-client.js';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { mintToken } from '../common/auth.ts';
 import { createAvroSerde, loadSchema } from '../common/avro-serde.ts';
 import type { ReactionRecord } from '../common/records.ts';
 import { BAD_REQUEST_CONFIG, badRequests } from './bad-requests.fixture.ts';
@@ -346,5 +347,27 @@ describe('ingest HTTP API (fake Kafka)', () => {
     expect(body.checks).toMatchObject({ kafka: 'unreachable: broker unavailable', schema_registry: 'ok' });
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).not.toContain('ingest_reactions_rejected_total{reason="not-ready"}');
+  });
+});
+
+describe('ingest HTTP API with INGEST_AUTH=jwt (fake Kafka)', () => {
+  const secret = 'http-app-unit-test-secret-of-32-bytes!!';
+  const auth = { auth: 'jwt' as const, jwtSecret: secret };
+
+  it('the token subject reacts as itself; another user in the body is 403 and never reaches the sink', async () => {
+    const { post, sink, decoded } = await startIngest(auth);
+    const token = await mintToken({ secret, subject: 'alice', ttlSec: 60 });
+    const bearer = { authorization: `Bearer ${token}` };
+    const r = (user: string) => ({ match_id: 'm', user_id: user, emoji: 'fire', timestamp: now() });
+    expect((await post('/v1/reactions', r('alice'), bearer)).status).toBe(202);
+    const other = await post('/v1/reactions', r('mallory'), bearer);
+    expect(other.status).toBe(403);
+    expect(((await other.json()) as Json).type).toBe('urn:emostream:problem:user-mismatch');
+    const batch = await post('/v1/reactions:batch', { reactions: [r('alice'), r('mallory')] }, bearer);
+    expect(batch.status).toBe(403);
+    expect((await post('/v1/reactions', r('alice'))).status).toBe(401);
+    await new Promise((res) => setTimeout(res, 100));
+    expect((await decoded()).map((d) => d.user_id)).toEqual(['alice']);
+    expect(sink.sent.length).toBe(1);
   });
 });

@@ -15,6 +15,7 @@ import { problems, toProblem } from './errors.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { IntakeAnswer, ReactionIntake } from './reaction-intake.ts';
 import { readJsonBody } from './request-body.ts';
+import type { RequestGate } from './request-gate.ts';
 
 export interface HttpAppDeps {
   intake: ReactionIntake;
@@ -28,6 +29,8 @@ export interface HttpAppDeps {
   readiness: () => Promise<{ ready: boolean; checks: Record<string, unknown> }>;
   /** Origins of browser pages that may call this API (`CORS_ORIGINS`, see common/cors.ts). @default none */
   corsOrigins?: readonly string[];
+  /** Checks before a reaction body is read (token in URL, address limit, bearer token). @default none */
+  gate?: RequestGate;
 }
 
 const OPENAPI = readFileSync(new URL('./openapi.yaml', import.meta.url), 'utf8');
@@ -55,7 +58,10 @@ function writeAnswer(res: ServerResponse, answer: IntakeAnswer): void {
 export function createRequestListener(deps: HttpAppDeps): RequestListener {
   const { app, hot } = createHttpApp(deps);
   // Before the hot dispatch: a page's POST carries Origin and needs the allow header on its answer too.
-  const cors = createCors({ origins: deps.corsOrigins ?? [], headers: ['content-type', 'durable'] });
+  const cors = createCors({
+    origins: deps.corsOrigins ?? [],
+    headers: ['content-type', 'durable', 'authorization'],
+  });
   return (req, res) => {
     if (cors(req, res)) return;
     if (req.method === 'POST') {
@@ -101,8 +107,15 @@ export function createHttpApp(deps: HttpAppDeps): { app: express.Express; hot: M
         return;
       }
       const durable = wantsDurable(req.url, req.headers.durable);
-      readJsonBody(req, limit)
-        .then((body) => (kind === 'batch' ? intake.batch(body, durable) : intake.single(body, kind, durable)))
+      const gate = deps.gate;
+      (gate === undefined ? Promise.resolve(undefined) : gate(req))
+        .then((subject) =>
+          readJsonBody(req, limit).then((body) =>
+            kind === 'batch'
+              ? intake.batch(body, durable, subject)
+              : intake.single(body, kind, durable, subject),
+          ),
+        )
         .then(
           (answer) => writeAnswer(res, answer),
           (err: unknown) => refuse(res, err),

@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createTokenVerifier } from '../common/auth.ts';
 import {
   type AvroSerde,
   createAvroSerde,
@@ -13,6 +14,7 @@ import {
   loadSchema,
   type RegistryClient,
 } from '../common/avro-serde.ts';
+import { createClientAddress } from '../common/client-address.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { createRateLimiter } from '../common/rate-limiter.ts';
 import type { ReactionRecord } from '../common/records.ts';
@@ -25,6 +27,7 @@ import { createIngestMetrics } from './metrics.ts';
 import { type OutboundRecord, ReactionBuffer } from './reaction-buffer.ts';
 import { ReactionIntake } from './reaction-intake.ts';
 import { createReactionValidator } from './reaction-validator.ts';
+import { createRequestGate } from './request-gate.ts';
 import { deadLetterAdvice, protocolType } from './send-errors.ts';
 import { createThreadedKafkaSink } from './threaded-kafka-sink.ts';
 
@@ -147,6 +150,12 @@ export function createIngest(config: IngestConfig, deps: IngestDeps = {}): Inges
       burst: config.rateLimitBurst,
       maxKeys: config.rateLimitMaxUsers,
     }),
+    matchLimiter: createRateLimiter({
+      ratePerSec: config.matchRateLimitPerSec,
+      burst: config.matchRateLimitBurst,
+      maxKeys: config.rateLimitMaxUsers,
+    }),
+    authenticated: config.auth === 'jwt',
     buffer: buf,
     encode: (r) => (encode as (r: ReactionRecord) => Buffer)(r),
     metrics,
@@ -185,7 +194,19 @@ export function createIngest(config: IngestConfig, deps: IngestDeps = {}): Inges
     };
   }
 
+  // Built once: with a JWKS, jose caches the keys in this object.
+  const gate = createRequestGate({
+    verifier: config.auth === 'jwt' ? createTokenVerifier(config) : undefined,
+    addressLimiter: createRateLimiter({
+      ratePerSec: config.addressRateLimitPerSec,
+      burst: config.addressRateLimitBurst,
+      maxKeys: config.addressRateLimitMaxKeys,
+    }),
+    clientAddress: createClientAddress(config.trustedProxies),
+    metrics,
+  });
   const listener = createRequestListener({
+    gate,
     intake,
     metrics,
     logger,
@@ -229,7 +250,14 @@ export function createIngest(config: IngestConfig, deps: IngestDeps = {}): Inges
       });
       const { address, port } = srv.address() as AddressInfo;
       log.info(
-        { host: address, port, topic: config.topic, schemaId: created.schemaId, subject: created.subject },
+        {
+          host: address,
+          port,
+          topic: config.topic,
+          schemaId: created.schemaId,
+          subject: created.subject,
+          auth: config.auth,
+        },
         'ingest listening',
       );
       return { host: address, port };

@@ -16,6 +16,10 @@ export interface IngestMetrics {
   produceError(records: number): void;
   /** A record Kafka refused on its own, by reason (the protocol error type, lower case). */
   deadLettered(reason: string): void;
+  /** Reactions or requests a rate limiter refused, by limiter (`user`, `subject`, `address`, `match`). */
+  limited(limiter: string, n?: number): void;
+  /** Requests refused for their credentials, by reason (e.g. `missing`, `expired`, `signature`). */
+  authRefused(reason: string): void;
 }
 
 /** Creates the metrics; `bufferDepth`/`bufferCapacity` are read on scrape. */
@@ -79,6 +83,19 @@ export function createIngestMetrics(bufferDepth: () => number, bufferCapacity: n
     registers: [registry],
   });
 
+  const limitedTotal = new Counter({
+    name: 'emostream_ingest_rate_limited_total',
+    help: 'Reactions (or, for the address limiter, requests) refused 429, by limiter',
+    labelNames: ['limiter'] as const,
+    registers: [registry],
+  });
+  const authRefused = new Counter({
+    name: 'emostream_ingest_auth_refused_total',
+    help: 'Requests refused for their credentials (401, 400 token in the URL), by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+
   const acceptedBy = {
     emoji: accepted.labels('emoji'),
     reactions: accepted.labels('reactions'),
@@ -102,6 +119,13 @@ export function createIngestMetrics(bufferDepth: () => number, bufferCapacity: n
     flushed(records, seconds) {
       flushSize.observe(records);
       flushSeconds.observe(seconds);
+    },
+    limited(limiter, n = 1) {
+      // Label values come from a closed set in code (the limiters), never from a request.
+      limitedTotal.labels(limiter).inc(n);
+    },
+    authRefused(reason) {
+      authRefused.labels(reason).inc();
     },
     deadLettered(reason) {
       deadLetters.labels(reason).inc();

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { FieldProblem } from '../common/problem.ts';
 import type { RateLimiter } from '../common/rate-limiter.ts';
 import type { ReactionRecord } from '../common/records.ts';
-import { problems } from './errors.ts';
+import { type Limiter, problems } from './errors.ts';
 import type { IngestMetrics } from './metrics.ts';
 import {
   BufferClosedError,
@@ -31,7 +31,12 @@ export type BatchItemResult =
 
 export interface ReactionIntakeDeps {
   validator: ReactionValidator;
+  /** Per user: keyed on the body's user id, which with auth on must be the token's subject. */
   limiter: RateLimiter;
+  /** Per match flood guard (allows everything when its rate is 0). */
+  matchLimiter?: RateLimiter;
+  /** True with auth on: the user limiter's metric label is `subject`. */
+  authenticated?: boolean;
   buffer: ReactionBuffer;
   encode: (record: ReactionRecord) => Buffer;
   metrics: IngestMetrics;
@@ -51,13 +56,34 @@ const BUFFER_FULL_RETRY_SEC = 1;
 export class ReactionIntake {
   constructor(private readonly deps: ReactionIntakeDeps) {}
 
-  /** `POST /v1/reactions` and the seed-compatible `POST /emoji`. */
-  async single(body: unknown, kind: 'emoji' | 'reactions', durable: boolean): Promise<IntakeAnswer> {
+  private get userLimiter(): Limiter {
+    return this.deps.authenticated ? 'subject' : 'user';
+  }
+
+  /**
+   * `POST /v1/reactions` and the seed-compatible `POST /emoji`. `subject`: the token's user (auth on); a body
+   * naming another user is refused 403.
+   */
+  async single(
+    body: unknown,
+    kind: 'emoji' | 'reactions',
+    durable: boolean,
+    subject?: string,
+  ): Promise<IntakeAnswer> {
     const { validator, limiter, metrics } = this.deps;
     const r = kind === 'emoji' ? validator.seed(body) : validator.reaction(body);
     if (!r.ok) throw problems.validation(r.problems);
+    if (subject !== undefined && r.value.user_id !== subject) throw problems.wrongUser('user_id');
     const rate = limiter.take(r.value.user_id);
-    if (!rate.ok) throw problems.rateLimited(rate.retryAfterSec);
+    if (!rate.ok) {
+      metrics.limited(this.userLimiter);
+      throw problems.rateLimited(rate.retryAfterSec, this.userLimiter);
+    }
+    const flood = this.deps.matchLimiter?.take(r.value.match_id);
+    if (flood !== undefined && !flood.ok) {
+      metrics.limited('match');
+      throw problems.rateLimited(flood.retryAfterSec, 'match');
+    }
     const eventId = randomUUID();
     const record = this.stamp(r.value, eventId, this.deps.now());
     await this.enqueue([{ key: record.user_id, value: this.deps.encode(record) }], durable, [
@@ -76,11 +102,17 @@ export class ReactionIntake {
    * the answer lists a result per item. When no item is accepted the whole request is refused with the reason
    * (400 naming every bad field, or 429).
    */
-  async batch(body: unknown, durable: boolean): Promise<IntakeAnswer> {
+  async batch(body: unknown, durable: boolean, subject?: string): Promise<IntakeAnswer> {
     const { validator, limiter, metrics } = this.deps;
     const v = validator.batch(body);
     if (!v.ok) throw problems.validation(v.problems);
     const items = v.items;
+    if (subject !== undefined) {
+      // All or nothing: a batch that reacts as anyone else is refused whole, before any bucket is touched.
+      const other = items.findIndex((item) => item.ok && item.value.user_id !== subject);
+      if (other >= 0) throw problems.wrongUser(`reactions[${other}].user_id`);
+    }
+    let limiterHit: Limiter = this.userLimiter;
     const results = new Array<BatchItemResult>(items.length);
     const records: OutboundRecord[] = [];
     const refs: ItemRef[] = [];
@@ -96,7 +128,14 @@ export class ReactionIntake {
         results[i] = { status: 400, errors: item.problems };
         continue;
       }
-      const rate = limiter.take(item.value.user_id);
+      let rate = limiter.take(item.value.user_id);
+      if (rate.ok) {
+        rate = this.deps.matchLimiter?.take(item.value.match_id) ?? rate;
+        if (!rate.ok) {
+          limiterHit = 'match';
+          metrics.limited('match');
+        }
+      } else metrics.limited(this.userLimiter);
       if (!rate.ok) {
         limited++;
         if (rate.retryAfterSec > maxRetry) maxRetry = rate.retryAfterSec;
@@ -115,7 +154,7 @@ export class ReactionIntake {
       if (invalid > 0) {
         throw problems.validation(results.flatMap((r) => ('errors' in r ? r.errors : [])));
       }
-      throw problems.rateLimited(maxRetry);
+      throw problems.rateLimited(maxRetry, limiterHit);
     }
     await this.enqueue(records, durable, refs);
     metrics.accepted('batch', records.length);

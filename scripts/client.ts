@@ -2,6 +2,10 @@
 /**
  * `npm run client -- --match <id> [--directory URL] [--ingest URL] [--react 🔥 --rate 5] [--user ID] [--token T]`
  *
+ * `--token` (or `EMOSTREAM_TOKEN`): a JWT (`npm run token -- --sub <user>`), sent to ingest as
+ * `Authorization: Bearer` and to the subscriber node as the handshake's `auth.token`; with a token the user id
+ * is its subject unless `--user` says otherwise.
+ *
  * A terminal viewer: gets a subscriber node from the directory, joins the match and prints one line per window
  * update (`12:00:04–06  🔥×3 (3785)  👏×1 (12)`). Sends reactions to ingest on a key press when stdin is a
  * terminal (1–5 from the palette below, q to quit) and/or at a steady rate from --react/--rate.
@@ -28,7 +32,19 @@ const ingestUrl = String(argv.ingest ?? process.env.INGEST_URL ?? 'http://127.0.
   /\/+$/,
   '',
 );
-const userId = String(argv.user ?? `cli-${randomUUID().slice(0, 8)}`);
+const token = argv.token === undefined ? process.env.EMOSTREAM_TOKEN || undefined : String(argv.token);
+/** The token's subject, read without verifying (the services verify it); undefined when there is none. */
+function tokenSubject(t: string | undefined): string | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(t?.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+      sub?: unknown;
+    };
+    return typeof payload.sub === 'string' ? payload.sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
+const userId = String(argv.user ?? tokenSubject(token) ?? `cli-${randomUUID().slice(0, 8)}`);
 const react = argv.react === undefined ? undefined : String(argv.react);
 const rate = argv.rate === undefined ? (react ? 1 : 0) : Number(argv.rate);
 if (!Number.isFinite(rate) || rate < 0 || rate > 1000)
@@ -42,7 +58,10 @@ async function sendReaction(emoji: string, echo: boolean): Promise<void> {
   try {
     const res = await fetch(`${ingestUrl}/v1/reactions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      },
       body: JSON.stringify({ match_id: matchId, user_id: userId, emoji, timestamp: Date.now() }),
       signal: AbortSignal.timeout(5_000),
     });
@@ -64,8 +83,9 @@ async function sendReaction(emoji: string, echo: boolean): Promise<void> {
 const viewer = createViewer({
   directoryUrl,
   matchIds: [matchId],
-  token: argv.token === undefined ? undefined : String(argv.token),
+  token,
 });
+viewer.on('expired', (message) => console.log(chalk.yellow(`session ended: ${message}`)));
 viewer.on('connected', (a) =>
   console.log(chalk.green(`joined ${matchId} on ${a.node_id} (${a.cluster_id}) ${a.url}`)),
 );

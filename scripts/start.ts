@@ -15,7 +15,9 @@
  * directory; cluster publishers and nodes take the next six) and --web-port/WEB_PORT (8088: the viewer page and the
  * operator dashboard). `--demo` adds simulated viewers and reactions. `--secure` (EMOSTREAM_SECURE=1): Kafka asks
  * every client who it is (SASL_SSL, SCRAM-SHA-512, a CA generated into <data>/security) and the registry asks for
- * basic auth; each service gets its own credentials (infra/local/kafka-security.ts).
+ * basic auth; each service gets its own credentials (infra/local/kafka-security.ts). `--auth` (or
+ * EMOSTREAM_AUTH=jwt) turns signed tokens on for ingest and the subscriber nodes (INGEST_AUTH/VIEWER_AUTH=jwt) with
+ * the data dir's local secret (infra/local/auth-secret.ts); `npm run token` mints tokens for it.
  *
  * `--profile cluster` (or EMOSTREAM_PROFILE=cluster) runs the same pipeline as a small cluster on loopback
  * (infra/local/profiles.ts): three Kafka nodes at replication 3 / min ISR 2, a Spark standalone master and two
@@ -28,7 +30,9 @@
  */
 import path from 'node:path';
 import { argv, chalk } from 'zx';
+import { mintToken } from '../common/auth.ts';
 import { WEB_DEFAULT_PORT } from '../common/cors.ts';
+import { localAuthSecret, localAuthWanted } from '../infra/local/auth-secret.ts';
 import { dataDirFrom, dataPaths } from '../infra/local/data-dir.ts';
 import { type Demo, startDemo } from '../infra/local/demo-traffic.ts';
 import { RuntimeError } from '../infra/local/errors.ts';
@@ -127,18 +131,29 @@ function pipelineOn(
 // One factory per pipeline service, in start order; the specs are built once, from the first context.
 const placeholder = pipelineOn({ host: HOST, kafkaBrokers: `${HOST}:1`, registryUrl: `http://${HOST}:1` });
 let specs: ReturnType<typeof pipelineSpecs> | undefined;
+const authOn = localAuthWanted(argv);
+let authSecret: string | undefined;
+/** Once, after --fresh wiped the data dir and before any service starts: every service reads the same secret. */
+function ensureAuthEnv(): void {
+  if (!authOn || authSecret !== undefined) return;
+  authSecret = process.env.AUTH_JWT_SECRET || localAuthSecret(dataDir, true);
+  Object.assign(process.env, { INGEST_AUTH: 'jwt', VIEWER_AUTH: 'jwt', AUTH_JWT_SECRET: authSecret });
+}
 const SERVICES: ServiceFactory[] = clusterPorts
   ? [
-      (ctx) =>
-        clusterPipelineSpecs(pipelineSpecs(pipelineOn(ctx)), {
+      (ctx) => {
+        ensureAuthEnv();
+        return clusterPipelineSpecs(pipelineSpecs(pipelineOn(ctx)), {
           host: ctx.host,
           clusterPorts: clusterPorts as ClusterPorts,
           runtime: ctx.runtime,
           runDir: ctx.runDir,
           haproxy,
-        }),
+        });
+      },
     ]
   : pipelineSpecs(placeholder).map((_, i) => (ctx) => {
+      ensureAuthEnv();
       specs ??= pipelineSpecs(pipelineOn(ctx));
       const spec = specs[i];
       return spec ?? { skip: `pipeline service #${i} is missing` };
@@ -158,9 +173,21 @@ async function whenUp(): Promise<void> {
       `     npm run load -- --rate 2000 --viewers 200 --duration 30 --matches 4\n` +
       `     SPARK_JOBS_STATE=${addresses.sparkState} npm run job:status\n\n`,
   );
+  if (authOn)
+    process.stdout.write(
+      `${chalk.bold('Auth is on:')} ingest and the subscriber nodes need a token. Get one with\n` +
+        `     npm run token -- --sub u1 --ttl 1h [--matches m1,m2]${dataDir === dataDirFrom({}) ? '' : ` --data-dir ${dataDir}`}\n` +
+        `     then npm run client -- --match demo-final --token <token>, or paste it in the viewer page's token field\n\n`,
+    );
   if (argv.demo) {
     try {
-      demo = await startDemo({ ingestUrl: addresses.ingestUrl, directoryUrl: addresses.directoryUrl });
+      const secret = authSecret;
+      demo = await startDemo({
+        ingestUrl: addresses.ingestUrl,
+        directoryUrl: addresses.directoryUrl,
+        mint:
+          secret === undefined ? undefined : (subject) => mintToken({ secret, subject, ttlSec: 7 * 86_400 }),
+      });
     } catch (err) {
       process.stderr.write(chalk.yellow(`demo could not start: ${(err as Error).message}\n`));
     }

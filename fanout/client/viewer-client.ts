@@ -37,6 +37,8 @@ export interface ViewerEvents {
   /** Connected (again) to a node and joined every match. */
   connected: [Assignment];
   disconnected: [string];
+  /** The node ended the session: the token expired (the message says so); no reconnect with that token. */
+  expired: [string];
   error: [Error];
 }
 
@@ -90,6 +92,11 @@ export function createViewer(options: ViewerOptions): Viewer {
       for (const window of snapshot.windows) state.offer(window);
       emitter.emit('snapshot', snapshot);
     });
+    next.on('session_expired', (reason) => {
+      // Reconnecting with the same token would be refused: stop, and say why.
+      stopped = true;
+      emitter.emit('expired', reason.message);
+    });
     next.on('swarm', (message) => {
       received++;
       state.offer(message);
@@ -97,9 +104,10 @@ export function createViewer(options: ViewerOptions): Viewer {
     });
     await new Promise<void>((resolve, reject) => {
       next.once('connect', () => resolve());
-      next.once('connect_error', (err) => {
+      next.once('connect_error', (err: Error & { data?: { message?: string } }) => {
         next.close();
-        reject(err);
+        // The node's reason (e.g. "the token expired") rather than the bare code.
+        reject(err.data?.message === undefined ? err : new Error(`${err.message}: ${err.data.message}`));
       });
     });
     try {

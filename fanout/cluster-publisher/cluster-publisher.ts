@@ -4,6 +4,7 @@
  * matches it has viewers of; a message is encoded once per broadcast whatever the number of nodes. Nodes name
  * themselves in the handshake ({@link NodeAuth}); a handshake without a node id is refused.
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { Server, type Socket } from 'socket.io';
@@ -38,6 +39,15 @@ import {
 } from '../http-server.ts';
 import { FANOUT_CONSUMER_GROUP, FANOUT_KAFKA_RETRY } from '../kafka.ts';
 import type { WindowFeed } from './window-feed.ts';
+
+/** True when no secret is configured, or `given` is it (compared in constant time). */
+function linkSecretMatches(expected: string | undefined, given: string | undefined): boolean {
+  if (expected === undefined) return true;
+  if (given === undefined) return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
 
 /** Dependencies of {@link createClusterPublisher}; all optional. */
 export interface ClusterPublisherDeps {
@@ -186,6 +196,14 @@ export function createClusterPublisher(
       });
       io.use((socket, next) => {
         const auth = nodeAuthSchema.safeParse(socket.handshake.auth);
+        if (auth.success && !linkSecretMatches(config.linkSecret, auth.data.link_secret)) {
+          metrics.refused.inc({ code: 'bad_link_secret' });
+          return next(
+            Object.assign(new Error('unauthorized: FANOUT_LINK_SECRET missing or wrong'), {
+              data: { code: 'unauthorized' },
+            }),
+          );
+        }
         if (auth.success) {
           socket.data = auth.data;
           return next();

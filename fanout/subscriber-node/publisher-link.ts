@@ -47,6 +47,8 @@ export interface SocketPublisherLinkOptions {
   logger: Logger;
   /** How long a subscribe waits for its answer. @default 5000 */
   ackTimeoutMs?: number;
+  /** `FANOUT_LINK_SECRET`, sent in the handshake. @default none */
+  linkSecret?: string;
 }
 
 /** Matches per `subscribe` request: the publisher's `subscriptionRequestSchema` allows at most this many. */
@@ -59,7 +61,9 @@ export function socketPublisherLink(options: SocketPublisherLinkOptions): Connec
   return (handlers) => {
     const socket: Socket<PublisherToNodeEvents, NodeToPublisherEvents> = connectClient(options.url, {
       transports: ['websocket'],
-      auth: { node_id: options.nodeId } satisfies NodeAuth,
+      auth: (options.linkSecret === undefined
+        ? { node_id: options.nodeId }
+        : { node_id: options.nodeId, link_secret: options.linkSecret }) satisfies NodeAuth,
       reconnectionDelay: 200,
       reconnectionDelayMax: 2_000,
     });

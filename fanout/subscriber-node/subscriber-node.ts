@@ -18,6 +18,9 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
+import { createTokenVerifier } from '../../common/auth.ts';
+import { createClientAddress } from '../../common/client-address.ts';
+import { DEFAULT_CORS_ORIGINS } from '../../common/cors.ts';
 import { createLogger, type Logger } from '../../common/logger.ts';
 import { createRateLimiter } from '../../common/rate-limiter.ts';
 import {
@@ -44,7 +47,7 @@ import { createMatchViewersGauge } from './match-viewers.ts';
 import { MessageCache } from './message-cache.ts';
 import { type ConnectPublisher, type PublisherLink, socketPublisherLink } from './publisher-link.ts';
 import { type SlowViewerState, sweepSlowViewers } from './slow-viewers.ts';
-import { requireViewerToken } from './viewer-auth.ts';
+import { createHandshakeGate, requireViewerToken, viewerJwtAuth } from './viewer-auth.ts';
 
 /** Dependencies of {@link createSubscriberNode}; all optional (tests pass the in-memory fakes). */
 export interface SubscriberNodeDeps {
@@ -101,7 +104,13 @@ export function createSubscriberNode(
     "Seconds from the cluster publisher's emit (sent_at) to this node's broadcast to its viewers returning.",
   );
   const connectPublisher =
-    deps.publisher ?? socketPublisherLink({ url: config.clusterPublisherUrl, nodeId: config.nodeId, logger });
+    deps.publisher ??
+    socketPublisherLink({
+      url: config.clusterPublisherUrl,
+      nodeId: config.nodeId,
+      logger,
+      linkSecret: config.linkSecret,
+    });
   const directory = deps.directory ?? httpDirectoryClient(config.directoryUrl);
   const limiter = createRateLimiter({
     ratePerSec: MAX_EVENTS_PER_SECOND,
@@ -109,6 +118,25 @@ export function createSubscriberNode(
     // One bucket per connection. A bucket lives a second (until refilled); past this many connections asking
     // within one second the least recent start over with a full bucket, which only loosens the limit.
     maxKeys: 50_000,
+  });
+  // Viewer identity (VIEWER_AUTH=jwt), the verifier built once per process.
+  const jwt =
+    config.viewerJwt === undefined
+      ? undefined
+      : viewerJwtAuth({
+          verifier: createTokenVerifier(config.viewerJwt),
+          onRefused: (reason) =>
+            metrics.refused.inc({ code: reason === 'token_expired' ? 'token_expired' : 'bad_token' }),
+        });
+  const allowRequest = createHandshakeGate({
+    origins: config.corsOrigins ?? DEFAULT_CORS_ORIGINS,
+    limiter: createRateLimiter({
+      ratePerSec: config.handshakeRatePerSec ?? 0,
+      burst: config.handshakeBurst ?? 50,
+      maxKeys: 100_000,
+    }),
+    clientAddress: createClientAddress(config.trustedProxies ?? []),
+    onRefused: (code) => metrics.refused.inc({ code }),
   });
   const cache = new MessageCache();
   let io: Server<ViewerToNodeEvents, NodeToViewerEvents, Record<string, never>, ViewerData> | undefined;
@@ -205,6 +233,11 @@ export function createSubscriberNode(
   async function join(socket: ViewerSocket, matchId: string, reply: (answer: Ack) => void): Promise<void> {
     const { rooms } = socket.data;
     if (!rooms.has(matchId)) {
+      const denied = jwt?.mayJoin(socket, matchId);
+      if (denied !== undefined) {
+        metrics.refused.inc({ code: 'forbidden' });
+        return reply(refuse('forbidden', denied));
+      }
       if (rooms.size >= config.maxRoomsPerSocket) {
         metrics.refused.inc({ code: 'too_many_rooms' });
         return reply(refuse('too_many_rooms', `at most ${config.maxRoomsPerSocket} matches per connection`));
@@ -237,6 +270,7 @@ export function createSubscriberNode(
 
   function onViewer(socket: ViewerSocket): void {
     socket.data = { rooms: new Set(), stalledSince: 0, slow: false };
+    jwt?.onConnection(socket);
     metrics.viewers.set(viewerCount());
     socket.on(
       'join',
@@ -291,11 +325,15 @@ export function createSubscriberNode(
       url = config.publicUrl ?? `http://${config.host}:${bound.port}`;
       io = new Server(server, {
         serveClient: false,
-        maxHttpBufferSize: 4_096,
+        // Room for a handshake carrying an oversized token, so the verifier refuses it with a reason (past 4 kB)
+        // instead of the transport closing without one; viewer events stay validated and rate-limited.
+        maxHttpBufferSize: 10_240,
         connectTimeout: 10_000,
         perMessageDeflate: false,
+        allowRequest,
       });
-      if (config.viewerToken !== undefined)
+      if (jwt !== undefined) io.use((socket, next) => jwt.middleware(socket, next));
+      else if (config.viewerToken !== undefined)
         io.use(requireViewerToken(config.viewerToken, () => metrics.refused.inc({ code: 'bad_token' })));
       io.on('connection', onViewer);
       publisher = connectPublisher({

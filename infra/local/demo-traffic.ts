@@ -9,6 +9,11 @@ import { createViewer, formatWindowLine, type Viewer } from '../../fanout/index.
 export interface DemoOptions {
   ingestUrl: string;
   directoryUrl: string;
+  /**
+   * With auth on: mints a token for a demo user. Viewers then present one, and each batch of reactions is one
+   * user's (the token's subject), rotating over the demo users. @default none (auth off)
+   */
+  mint?: (subject: string) => Promise<string>;
   /** @default ['demo-final', 'demo-semi', 'demo-derby'] */
   matches?: string[];
   /** @default 3 */
@@ -64,11 +69,25 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const width = Math.max(...matches.map((m) => m.length));
   const viewers: Viewer[] = [];
   let stopped = false;
+  const DEMO_USERS = 20;
+  const tokens =
+    options.mint === undefined
+      ? undefined
+      : await Promise.all(
+          Array.from({ length: DEMO_USERS }, (_, i) =>
+            (options.mint as (s: string) => Promise<string>)(`demo-${i}`),
+          ),
+        );
+  let tick = 0;
 
   try {
     for (const [m, matchId] of matches.entries()) {
       for (let i = 0; i < perMatch; i++) {
-        const viewer = createViewer({ directoryUrl: options.directoryUrl, matchIds: [matchId] });
+        const viewer = createViewer({
+          directoryUrl: options.directoryUrl,
+          matchIds: [matchId],
+          token: tokens?.[0],
+        });
         viewer.on('error', () => {});
         if (i === 0) {
           viewer.on('swarm', (message) => {
@@ -93,13 +112,14 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     owed += rate / 4;
     const n = Math.floor(owed);
     owed -= n;
+    const user = tick++ % DEMO_USERS;
     const reactions = Array.from({ length: n }, () => {
       let r = Math.random() * weightSum;
       let m = 0;
       while (m < matches.length - 1 && r >= (weights[m] ?? 0)) r -= weights[m++] ?? 0;
       return {
         match_id: matches[m] ?? '',
-        user_id: `demo-${Math.floor(Math.random() * 200)}`,
+        user_id: tokens === undefined ? `demo-${Math.floor(Math.random() * 200)}` : `demo-${user}`,
         emoji: pick(MOODS[m % MOODS.length] ?? []),
         timestamp: Date.now(),
       };
@@ -107,7 +127,10 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     if (n === 0) return;
     fetch(`${options.ingestUrl}/v1/reactions:batch`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        ...(tokens === undefined ? {} : { authorization: `Bearer ${tokens[user]}` }),
+      },
       body: JSON.stringify({ reactions }),
       signal: AbortSignal.timeout(5_000),
     })

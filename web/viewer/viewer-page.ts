@@ -42,7 +42,33 @@ stage.onFps = (n) => {
 };
 stage.start();
 
-const userId = `web-${crypto.randomUUID().slice(0, 12)}`;
+/**
+ * The viewer's token when auth is on: typed into the page's field and kept in localStorage, never in the URL
+ * (ingest refuses a token in the query string: URLs end up in logs). Sent to ingest as `Authorization: Bearer`
+ * and to the subscriber node as the handshake's `auth.token`.
+ */
+const TOKEN_KEY = 'emostream.token';
+const tokenInput = $<HTMLInputElement>('token-input');
+tokenInput.value = localStorage.getItem(TOKEN_KEY) ?? '';
+function currentToken(): string | undefined {
+  const t = tokenInput.value.trim();
+  if (t === '') localStorage.removeItem(TOKEN_KEY);
+  else localStorage.setItem(TOKEN_KEY, t);
+  return t === '' ? undefined : t;
+}
+/** The token's `sub` (read, not verified: the services verify), the user id reactions are sent as. */
+function tokenSubject(t: string | undefined): string | undefined {
+  try {
+    const part = (t?.split('.')[1] ?? '').replaceAll('-', '+').replaceAll('_', '/');
+    const sub = (JSON.parse(atob(part)) as { sub?: unknown }).sub;
+    return typeof sub === 'string' ? sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
+const anonymousUser = `web-${crypto.randomUUID().slice(0, 12)}`;
+let token = currentToken();
+let userId = tokenSubject(token) ?? anonymousUser;
 let viewer: Viewer | undefined;
 let match: string | undefined;
 let tracker = new LatencyTracker();
@@ -126,8 +152,16 @@ async function watch(next: string): Promise<void> {
   history.replaceState(null, '', url);
   document.title = `EmoStream — ${next}`;
   setConnection('connecting', `Asking the directory for a node for ${next}…`);
-  const v = createViewer({ directoryUrl: config.directoryUrl, matchIds: [next] });
+  token = currentToken();
+  userId = tokenSubject(token) ?? anonymousUser;
+  const v = createViewer({ directoryUrl: config.directoryUrl, matchIds: [next], token });
   viewer = v;
+  let expired = false;
+  v.on('expired', (message) => {
+    if (v !== viewer) return;
+    expired = true;
+    setConnection('failed', `Session ended: ${message}. Paste a new token and press Watch.`);
+  });
   v.on('connected', (a) => {
     if (v !== viewer) return;
     connection.dataset.node = a.node_id;
@@ -143,7 +177,7 @@ async function watch(next: string): Promise<void> {
     lastNode = a.node_id;
   });
   v.on('disconnected', (reason) => {
-    if (v !== viewer) return;
+    if (v !== viewer || expired) return;
     setConnection(
       'reconnecting',
       `Lost node ${lastNode ?? '?'} (${reason}); asking the directory for another…`,
@@ -191,7 +225,10 @@ async function react(emoji: string): Promise<void> {
   try {
     const res = await fetch(`${config.ingestUrl}/v1/reactions:batch`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      },
       body: JSON.stringify({
         reactions: [{ match_id: current, user_id: userId, emoji, timestamp: tappedAt }],
       }),
