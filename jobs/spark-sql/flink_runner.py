@@ -285,7 +285,9 @@ def release_lock(lock_file, owner_pid):
 
 def latest_checkpoint(root):
     """The newest completed checkpoint under `root` (`<root>/<job id>/chk-<n>/_metadata`), through Flink's file
-    systems (a local path or a URI a cluster reaches), or None."""
+    systems (a local path or a URI a cluster reaches), or None. Every run is a new Flink job id, so the directories
+    of earlier runs, superseded by the newest checkpoint (full checkpoints of the hashmap state backend, which share
+    no files), are deleted: the root holds at most the restored run's and the new run's."""
     from pyflink.java_gateway import get_gateway
 
     jvm = get_gateway().jvm
@@ -303,8 +305,13 @@ def latest_checkpoint(root):
             if m and chk.isDir() and fs.exists(meta):
                 n = int(m.group(1))
                 if best is None or n > best[0]:
-                    best = (n, chk.getPath().toString())
-    return best[1] if best else None
+                    best = (n, chk.getPath().toString(), job_dir.getPath())
+    if best is None:
+        return None
+    for job_dir in fs.listStatus(base) or []:
+        if job_dir.isDir() and job_dir.getPath().toString() != best[2].toString():
+            fs.delete(job_dir.getPath(), True)
+    return best[1]
 
 
 def rest_get(base, path):
@@ -325,8 +332,12 @@ def progress_entry(base, job_id, batch_id, previous, topic):
     pending = None
     if source.get("id"):
         try:
-            metrics = rest_get(base, f"/jobs/{job_id}/vertices/{source['id']}/subtasks/metrics?get=pendingRecords")
-            pending = int(sum(float(m.get("sum", 0)) for m in metrics))
+            # Subtask metric ids carry the operator's name (`Source__reactions[1].pendingRecords`): look them up.
+            at = f"/jobs/{job_id}/vertices/{source['id']}/subtasks/metrics"
+            ids = [m["id"] for m in rest_get(base, at) if m.get("id", "").endswith("pendingRecords")]
+            if ids:
+                metrics = rest_get(base, f"{at}?get={','.join(ids)}&agg=sum")
+                pending = int(sum(float(m.get("sum", 0)) for m in metrics))
         except Exception:  # noqa: BLE001 - a metric not reported yet
             pending = None
     now = time.time()
@@ -389,6 +400,11 @@ def run_stream(args):
     conf.set("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
     conf.set("execution.checkpointing.num-retained", "2")
     conf.set("pipeline.name", f"emostream-{plan['name']}")
+    # A job that keeps failing fails the runner (status failed, exit 1: the supervisor sees it) instead of
+    # restarting inside the mini-cluster forever.
+    conf.set("restart-strategy.type", "fixed-delay")
+    conf.set("restart-strategy.fixed-delay.attempts", "3")
+    conf.set("restart-strategy.fixed-delay.delay", "5 s")
     restored = latest_checkpoint(checkpoint)
     if restored:
         conf.set("execution.state-recovery.path", restored)
@@ -503,7 +519,7 @@ def run_stream(args):
                         f.write(json.dumps(entry) + "\n")
                 except Exception as err:  # noqa: BLE001 - the REST endpoint may not answer yet
                     say(f"[flink-runner] no progress this time: {err}")
-            time.sleep(0.25)
+            time.sleep(0.5)
     except Exception as err:  # the job failed: say why, exit non-zero
         write_json(status_file, {"state": "failed", "pid": me, "error": str(err)[:4000], "engine": "flink"})
         release_lock(lock_file, me)
