@@ -231,7 +231,9 @@ def run_batch(args):
                     for t in plan["tests"]["data"]]
         with open(os.path.join(args.out, name + ".tests.json"), "w", encoding="utf-8") as f:
             json.dump(failures, f, ensure_ascii=False)
+        # The next plan defines its own (the same names, e.g. two jobs reading `reactions`).
         t_env.execute_sql("DROP TEMPORARY VIEW `result`")
+        t_env.execute_sql(f"DROP TEMPORARY VIEW {q(src['view'])}")
         print(f"{name}: {len(rows)} rows", file=sys.stderr)
 
 
