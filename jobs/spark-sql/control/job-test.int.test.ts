@@ -71,7 +71,8 @@ describe('job:test', () => {
       nothrow: true,
       quiet: true,
     })`npx tsx scripts/job-test.ts emoji-swarm emoji-trend ${path.join(dir, 'wrong-expected.yml')} ${path.join(dir, 'bad-query.yml')}`;
-    expect(out.stdout).toMatch(/PASS emoji-swarm \(spark\): 10 rows as expected/);
+    // On failure, the run's stderr says why (a runner that could not start, a query the engine refused).
+    expect(out.stdout, out.stderr.slice(-3000)).toMatch(/PASS emoji-swarm \(spark\): 10 rows as expected/);
     expect(out.stdout).toMatch(/PASS emoji-swarm \(flink\): 10 rows as expected/);
     expect(out.stdout).toMatch(/PASS emoji-trend \(spark\): 32 rows as expected/);
 
