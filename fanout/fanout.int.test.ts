@@ -249,6 +249,35 @@ describe('fan-out with Kafka and the registry', () => {
     expect(b1.swarms[0]?.counts).toEqual({ '👏': 7 });
   });
 
+  it('reads a row by its value alone, whatever its Kafka key (Spark: match_id; Flink: the row as JSON; none)', async () => {
+    const n1 = nodes.get('c1-n1');
+    if (n1 === undefined) throw new Error('node missing');
+    const k = await viewerOn(n1, 'K');
+    await until(() => main.directory.routes().get('K')?.size === 1, 10_000, 'K routed');
+    const t = Date.now();
+    const flinkKey = (r: AggregateRow) =>
+      JSON.stringify({
+        match_id: r.match_id,
+        window_start: new Date(r.window_start).toISOString(),
+        emoji: r.emoji,
+      });
+    const keyed = [
+      { key: 'K', row: row('K', W0, '🔥', 10, t) }, // Spark's key
+      { key: flinkKey(row('K', W0, '🔥', 20, t + 1)), row: row('K', W0, '🔥', 20, t + 1) }, // Flink's upsert key
+      { key: null, row: row('K', W1, '👏', 1500, t) }, // no key at all
+    ];
+    await producer.send({
+      topic: aggregatesTopic,
+      messages: keyed.map(({ key, row: r }) => ({ key, value: serde.encode(r) })),
+    });
+    await until(
+      () => k.state().get(W0)?.counts['🔥'] === 20 && k.state().get(W1)?.counts['👏'] === 1500,
+      30_000,
+      'K windows delivered',
+    );
+    expect(k.state().get(W1)?.swarm).toEqual({ '👏': 1 });
+  });
+
   it('gives a late joiner the recent windows as a snapshot', async () => {
     const n3 = nodes.get('c1-n2');
     if (n3 === undefined) throw new Error('node missing');

@@ -6,20 +6,27 @@ import { argv, chalk } from 'zx';
  *
  *   npm run job:submit -- emoji-swarm            # a job in jobs/spark-sql
  *   npm run job:submit -- path/to/my-job.yml     # any job file (its .sql beside it)
+ *   npm run job:submit -- emoji-swarm --engine flink   # on another engine the job lists (default: its first)
+ *
+ * On Flink: a local mini-cluster in the runner's process, or the cluster at FLINK_REST_ADDRESS (host:port of its
+ * REST endpoint); PyFlink and the connector jars are provisioned on first use.
  */
 import { ConfigError } from '../common/env.ts';
 import { JobError } from '../jobs/spark-sql/control/errors.ts';
-import { loadPlan } from '../jobs/spark-sql/control/job-plan.ts';
+import { createJob } from '../jobs/spark-sql/control/job-launcher.ts';
+import { type Engine, loadPlan } from '../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
-import { createSparkJob } from '../jobs/spark-sql/control/spark-job.ts';
 
 async function main(): Promise<void> {
   const [name] = argv._;
   if (typeof name !== 'string') throw new JobError('usage: job:submit <job name or .yml path>');
   const config = loadJobsConfig();
-  const plan = await loadPlan(name, config);
-  console.log(`submitting ${plan.name} to ${config.master} …`);
-  const { meta, paths, resumed, otherShapes } = await createSparkJob(plan, { config }).start();
+  const engine = argv.engine === undefined ? undefined : (String(argv.engine) as Engine);
+  const plan = await loadPlan(name, config, engine);
+  const where =
+    plan.engine === 'flink' ? (config.flink.restAddress ?? 'a local Flink mini-cluster') : config.master;
+  console.log(`submitting ${plan.name} to ${where} …`);
+  const { meta, paths, resumed, otherShapes } = await createJob(plan, { config }).start();
   console.log(
     `${chalk.green('running')} ${plan.name}: ${meta.source} → ${meta.sink}, launcher pid ${meta.launcherPid}\n` +
       `  checkpoint ${meta.checkpoint} (${resumed ? 'resumed' : 'new'})\n  driver log ${paths.log}`,

@@ -21,11 +21,16 @@ export interface RuntimePaths {
   sparkHome: string;
   sparkVenv: string;
   sparkJars: string;
+  /** The Flink engine's home: its virtualenv (PyFlink) and connector jars, provisioned on first use. */
+  flinkHome: string;
+  flinkVenv: string;
+  flinkJars: string;
 }
 
 export function runtimePaths(versions: Versions, cache = cacheDir()): RuntimePaths {
   const kafkaHome = path.join(cache, `kafka-${versions.kafka.version}`);
   const sparkHome = path.join(cache, `spark-${versions.spark.pyspark}`);
+  const flinkHome = path.join(cache, `flink-${versions.flink.pyflink}`);
   return {
     cache,
     kafkaHome,
@@ -34,5 +39,8 @@ export function runtimePaths(versions: Versions, cache = cacheDir()): RuntimePat
     sparkHome,
     sparkVenv: path.join(sparkHome, 'venv'),
     sparkJars: path.join(sparkHome, 'jars'),
+    flinkHome,
+    flinkVenv: path.join(flinkHome, 'venv'),
+    flinkJars: path.join(flinkHome, 'jars'),
   };
 }

@@ -2,9 +2,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import path from 'node:path';
 import { $ as zx } from 'zx';
 import { type RuntimePaths, runtimePaths } from './cache-dir.ts';
-import { ProvisionError, RuntimeError } from './errors.ts';
+import { PrerequisiteError, ProvisionError, RuntimeError } from './errors.ts';
 import { defaultLocalRepository, runMaven, writeThrowawayPom } from './maven.ts';
-import { checkPrerequisites, type Toolchain } from './prerequisites.ts';
+import { checkPrerequisites, findJdks, type Jdk, type Toolchain } from './prerequisites.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { isAlive } from './supervisor.ts';
 import { loadVersions, type Versions } from './versions.ts';
@@ -310,4 +310,104 @@ export async function resolveRuntime(cache?: string): Promise<Runtime> {
     throw new RuntimeError(`nothing provisioned in ${paths.cache}: run \`npm run provision\` first`);
   }
   return { versions, paths, toolchain: await checkPrerequisites(versions) };
+}
+
+async function installedPyflink(venv: string): Promise<string | undefined> {
+  const python = path.join(venv, 'bin', 'python');
+  if (!existsSync(python)) return undefined;
+  try {
+    const { stdout } = await $`${python} -c ${'from pyflink.version import __version__; print(__version__)'}`;
+    return stdout.trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The JDK Flink runs on: the first found between the project's minimum and Flink's highest supported release. */
+export async function flinkJdk(versions: Versions = loadVersions()): Promise<Jdk> {
+  const jdks = await findJdks();
+  const jdk = jdks.find((j) => j.feature >= versions.requires.java && j.feature <= versions.flink.javaMax);
+  if (!jdk) {
+    throw new PrerequisiteError([
+      `a JDK ${versions.requires.java}..${versions.flink.javaMax} for Flink ${versions.flink.pyflink} ` +
+        `(found: ${jdks.map((j) => `${j.feature} at ${j.home}`).join(', ') || 'none'}): ` +
+        '`apt-get install openjdk-17-jdk-headless` or `brew install openjdk@17`',
+    ]);
+  }
+  return jdk;
+}
+
+async function provisionFlinkVenv(rt: Runtime, progress: Progress): Promise<void> {
+  const version = rt.versions.flink.pyflink;
+  const label = `PyFlink ${version} virtualenv`;
+  const venv = rt.paths.flinkVenv;
+  if ((await installedPyflink(venv)) === version) return progress.skip(label, 'cached');
+  await progress.step(label, async (update) => {
+    mkdirSync(rt.paths.flinkHome, { recursive: true });
+    if (!existsSync(path.join(venv, 'bin', 'python'))) {
+      update('creating virtualenv');
+      await $`${rt.toolchain.python} -m venv ${venv}`;
+    }
+    // apache-flink pulls apache-flink-libraries (Flink's jars, ~300 MB) of the same version.
+    await runStreaming(
+      path.join(venv, 'bin', 'python'),
+      ['-m', 'pip', 'install', '--progress-bar', 'on', `apache-flink==${version}`],
+      path.join(rt.paths.flinkHome, 'pip.log'),
+      update,
+    );
+    const installed = await installedPyflink(venv);
+    if (installed !== version) {
+      throw new ProvisionError(
+        `PyFlink ${version} did not import from ${venv} (found ${installed ?? 'none'})`,
+      );
+    }
+  });
+}
+
+async function provisionFlinkJars(rt: Runtime, progress: Progress, jdk: Jdk): Promise<void> {
+  const { flink } = rt.versions;
+  const label = `Flink ${flink.pyflink} connector jars`;
+  const inputs = { jars: flink.jars };
+  const home = rt.paths.flinkHome;
+  if (markerMatches(home, inputs) && existsSync(rt.paths.flinkJars)) return progress.skip(label, 'cached');
+  await progress.step(label, async (update) => {
+    const pomDir = path.join(home, 'pom');
+    writeThrowawayPom(pomDir, 'flink-connectors', []);
+    const staging = `${rt.paths.flinkJars}.tmp`;
+    rmSync(staging, { recursive: true, force: true });
+    // The SQL connector jars are uber jars: dependency:copy fetches each alone, no transitive resolution.
+    for (const [i, artifact] of flink.jars.entries()) {
+      const [groupId, artifactId, version] = artifact.split(':') as [string, string, string];
+      await runMaven({
+        mvn: rt.toolchain.mvn,
+        jdk,
+        cwd: pomDir,
+        args: ['dependency:copy', `-Dartifact=${artifact}`, `-DoutputDirectory=${staging}`],
+        logFile: path.join(home, 'mvn.log'),
+        onStatus: (s) => update(`${i + 1}/${flink.jars.length} ${artifactId}: ${s}`),
+        watchDir: path.join(defaultLocalRepository(), ...groupId.split('.'), artifactId, version),
+      });
+    }
+    promote(staging, rt.paths.flinkJars);
+    writeMarker(home, inputs);
+  });
+}
+
+/**
+ * Provisions the Flink engine (PyFlink's virtualenv and the connector jars) into the cache, on the first use of a
+ * Flink job; a no-op that only reads markers once done. Kept out of {@link provision} so that stacks and tests
+ * without a Flink job never pay for it (`npm run provision -- --flink` fetches it ahead).
+ */
+export async function provisionFlink(options: ProvisionOptions = {}): Promise<Runtime> {
+  const progress = options.progress ?? createProgress();
+  const versions = loadVersions();
+  const paths = runtimePaths(versions, options.cache);
+  const toolchain = await checkPrerequisites(versions);
+  const rt: Runtime = { versions, paths, toolchain };
+  const jdk = await flinkJdk(versions);
+  await withLock(paths.cache, progress, async () => {
+    await provisionFlinkVenv(rt, progress);
+    await provisionFlinkJars(rt, progress, jdk);
+  });
+  return rt;
 }

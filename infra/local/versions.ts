@@ -26,6 +26,16 @@ const VersionsSchema = z.object({
     /** Highest JDK feature release this Spark supports. */
     javaMax: z.number().int().positive(),
   }),
+  /** The second engine, provisioned on first use of a Flink job (`provisionFlink`). */
+  flink: z.object({
+    pyflink: z.string().min(1),
+    /** `groupId:artifactId:version` of self-contained connector jars, fetched without their dependencies. */
+    jars: z
+      .array(z.string().regex(/^[\w.-]+:[\w.-]+:[\w.-]+$/, 'expected groupId:artifactId:version'))
+      .min(1),
+    /** Highest JDK feature release this Flink supports. */
+    javaMax: z.number().int().positive(),
+  }),
   /** The OpenAPI fuzzer of `npm run fuzz:openapi` (a dev tool, installed on first use, not by provision). */
   schemathesis: z.object({ pypi: z.string().min(1), version: z.string().min(1) }),
   requires: z.object({

@@ -202,6 +202,8 @@ describe('emoji-swarm on Kafka', () => {
       );
       await writeFile(edited, text);
       await writeFile(path.join(dir, 'emoji-swarm.sql'), job.text);
+      // The job lists Flink too: its query must be there for the job to load (only Spark runs here).
+      await writeFile(path.join(dir, 'emoji-swarm.flink.sql'), job.queries.flink?.text ?? '');
       const editedJob = await loadJob(edited);
       expect(editedJob.params.window?.value).toBe('5 seconds');
 

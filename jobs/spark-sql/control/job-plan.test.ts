@@ -97,14 +97,61 @@ describe('job files', () => {
     expect(plan.tests.fixtures).toBe(`${JOBS_DIR}emoji-swarm.fixtures.jsonl`);
   });
 
+  it('resolves one plan per engine of the job: its query, its checkpoint, the same contract', async () => {
+    const config = loadJobsConfig({ SPARK_JOBS_STATE: '/state' });
+    const job = await loadJob('emoji-swarm');
+    expect(job.engines).toEqual(['spark', 'flink']);
+    const spark = await resolvePlan(job, config);
+    const flink = await resolvePlan(job, config, 'flink');
+    expect(spark.engine).toBe('spark');
+    expect(flink.engine).toBe('flink');
+    expect(spark.sql).toContain('DIV 1000');
+    expect(flink.sql).toContain("TUMBLE(ingest_ts, INTERVAL '2' SECOND)");
+    expect(flink.sql).not.toContain('${');
+    expect(flink.checkpoint).toMatch(/^\/state\/checkpoints\/emoji-swarm-flink-[0-9a-f]{12}$/);
+    expect(flink.shapeHash).not.toBe(spark.shapeHash);
+    // One contract: everything but the query, the engine and the checkpoint is the same.
+    const contract = (p: typeof spark) => ({ ...p, sql: '', engine: '', checkpoint: '', shapeHash: '' });
+    expect(contract(flink)).toEqual(contract(spark));
+    expect(flink.sink.upsertKey).toEqual(['match_id', 'window_start', 'emoji']);
+  });
+
+  it("defaults to Spark, refuses an engine the job does not list, and needs each listed engine's query", async () => {
+    const sparkOnly = parseJob(hit(yml, 'engines: [spark, flink]', ''), sql, ymlFile);
+    expect(sparkOnly.engines).toEqual(['spark']);
+    const config = loadJobsConfig({ SPARK_JOBS_STATE: '/state' });
+    await expect(resolvePlan(sparkOnly, config, 'flink')).rejects.toThrowError(
+      /emoji-swarm does not run on flink \(its engines: spark\)/,
+    );
+    expect(() => parseJob(yml, { spark: sql }, ymlFile)).toThrowError(
+      /engine flink needs its query emoji-swarm\.flink\.sql/,
+    );
+    expect(() => editYml('engines: [spark, flink]', 'engines: [spark, storm]')).toThrowError(/engines\.1/);
+    expect(() => editYml('engines: [spark, flink]', 'engines: [flink, flink]')).toThrowError(
+      /an engine is listed once/,
+    );
+    // Flink upserts by key: an update-mode job on it must name the row's key.
+    expect(() => editYml(/\n {2}upsert_key: .*\n/, '\n')).toThrowError(/sink\.upsert_key: a job on flink/);
+  });
+
+  it('keeps the Spark checkpoint name of a job that gained a Flink query', async () => {
+    const config = loadJobsConfig({ SPARK_JOBS_STATE: '/state' });
+    const both = await resolvePlan(await loadJob('emoji-swarm'), config);
+    const sparkOnly = await resolvePlan(
+      parseJob(hit(yml, 'engines: [spark, flink]', ''), sql, ymlFile),
+      config,
+    );
+    expect(both.checkpoint).toBe(sparkOnly.checkpoint);
+  });
+
   it('compiles data tests to queries that select the failing rows', () => {
     const tests = compileDataTests(parseJob(yml, sql, ymlFile));
     expect(tests.map((t) => t.name)).toContain('unique(match_id, window_start, emoji)');
-    expect(tests.find((t) => t.name === 'expression(count > 0)')?.sql).toBe(
-      'SELECT * FROM result WHERE NOT coalesce(count > 0, false)',
+    expect(tests.find((t) => t.name === 'expression(`count` > 0)')?.sql).toBe(
+      'SELECT * FROM `result` WHERE NOT coalesce(`count` > 0, false)',
     );
     // Params are substituted in expressions as in the query.
-    expect(tests.map((t) => t.sql).join('\n')).toContain('count DIV 1000');
+    expect(tests.map((t) => t.sql).join('\n')).toContain('FLOOR(`count` / 1000)');
   });
 
   it('lists the jobs npm start runs, each with its files', async () => {

@@ -3,6 +3,10 @@
  * its yml. This module is the one parser of both: {@link loadJob} reads and validates the files, {@link resolvePlan}
  * turns them into the {@link JobPlan} the runner executes (topics resolved from logical names, schema texts, key,
  * trigger, watermark, dedupe, checkpoint of the job's stateful shape).
+ *
+ * A job may run on more than one engine (`engines:` in the yml, `spark` by default): one contract (source, sink,
+ * key, dedupe, parameters, fixtures, expected rows, data tests) and one query per engine where the dialects differ
+ * (`<job>.sql` for Spark, `<job>.flink.sql` for Flink). A plan is resolved for one engine.
  */
 
 import { createHash } from 'node:crypto';
@@ -44,42 +48,68 @@ const DataTest = z.union([
   z.strictObject({ expression: z.string().min(1) }),
 ]);
 
+/** The engines a job can run on. */
+export const ENGINES = ['spark', 'flink'] as const;
+/** An engine a job runs on. */
+export type Engine = (typeof ENGINES)[number];
+
+/** File name of a job's query for an engine: `<job>.sql` (Spark) or `<job>.<engine>.sql`. */
+export const queryFileName = (job: string, engine: Engine) =>
+  engine === 'spark' ? `${job}.sql` : `${job}.${engine}.sql`;
+
 /** Names the SQL may use besides the declared params; a param may not redefine them. */
 const BUILT_INS = ['source', 'event_time', 'watermark'] as const;
 
 /** The schema of `<job>.yml`. */
-export const JobFileSchema = z.strictObject({
-  description: z.string().min(1),
-  source: z.strictObject({
-    /** Logical topic; also the name of the view the query reads (`${source}`). */
-    topic: Logical,
-    schema: SchemaFile,
-    event_time: Column,
-    watermark: Interval,
-    /** Columns whose repeat within the watermark is dropped (`dropDuplicatesWithinWatermark`). */
-    dedupe: z.array(Column).default([]),
-  }),
-  sink: z.strictObject({
-    topic: Logical,
-    schema: SchemaFile,
-    key: Column,
-    output_mode: z.enum(['append', 'update', 'complete']),
-    /** Partitions of the sink topic when the launcher has to create it. */
-    partitions: z.number().int().positive().default(6),
-  }),
-  trigger: Interval,
-  params: z
-    .record(Column, Param)
-    .default({})
-    .refine((p) => BUILT_INS.every((b) => !(b in p)), `params may not redefine ${BUILT_INS.join(', ')}`),
-  tests: z.strictObject({
-    fixtures: JsonlFile,
-    expected: JsonlFile,
-    /** Result columns not compared with the expected rows (e.g. processing time). */
-    ignore_columns: z.array(Column).default([]),
-    data: z.array(DataTest).default([]),
-  }),
-});
+export const JobFileSchema = z
+  .strictObject({
+    description: z.string().min(1),
+    /** Engines the job runs on, the first being the one job:submit and npm start use; each has its own query. */
+    engines: z
+      .array(z.enum(ENGINES))
+      .min(1)
+      .refine((e) => new Set(e).size === e.length, 'an engine is listed once')
+      .default(['spark']),
+    source: z.strictObject({
+      /** Logical topic; also the name of the view the query reads (`${source}`). */
+      topic: Logical,
+      schema: SchemaFile,
+      event_time: Column,
+      watermark: Interval,
+      /** Columns whose repeat within the watermark is dropped (`dropDuplicatesWithinWatermark`). */
+      dedupe: z.array(Column).default([]),
+    }),
+    sink: z.strictObject({
+      topic: Logical,
+      schema: SchemaFile,
+      key: Column,
+      /**
+       * Columns identifying a row, of which consumers keep the latest (the idempotent row's key). An engine whose
+       * sink upserts by key (Flink's upsert-kafka) writes these columns as the Kafka key; required for Flink.
+       */
+      upsert_key: z.array(Column).min(1).optional(),
+      output_mode: z.enum(['append', 'update', 'complete']),
+      /** Partitions of the sink topic when the launcher has to create it. */
+      partitions: z.number().int().positive().default(6),
+    }),
+    trigger: Interval,
+    params: z
+      .record(Column, Param)
+      .default({})
+      .refine((p) => BUILT_INS.every((b) => !(b in p)), `params may not redefine ${BUILT_INS.join(', ')}`),
+    tests: z.strictObject({
+      fixtures: JsonlFile,
+      expected: JsonlFile,
+      /** Result columns not compared with the expected rows (e.g. processing time). */
+      ignore_columns: z.array(Column).default([]),
+      data: z.array(DataTest).default([]),
+    }),
+  })
+  .refine((f) => !f.engines.includes('flink') || f.sink.output_mode === 'append' || f.sink.upsert_key, {
+    message:
+      'a job on flink with output mode update or complete needs sink.upsert_key (the row key it upserts)',
+    path: ['sink', 'upsert_key'],
+  });
 
 /** A validated `<job>.yml`. */
 export type JobFile = z.infer<typeof JobFileSchema>;
@@ -92,18 +122,32 @@ export interface JobParam {
   stateless: boolean;
 }
 
+/** One engine's query of a job. */
+export interface JobQuery {
+  /** Absolute path of the query file (`<job>.sql`, `<job>.flink.sql`). */
+  file: string;
+  /** The query as written (placeholders unsubstituted). */
+  text: string;
+  /** The query with every `${name}` substituted. */
+  sql: string;
+}
+
 /** A job's files, read and validated, not yet tied to a deployment (no topics, no checkpoint root). */
 export interface JobDefinition {
   name: string;
   /** Absolute path of `<job>.yml`. */
   file: string;
-  /** Absolute path of `<job>.sql`. */
+  /** Engines it runs on, the default first. */
+  engines: Engine[];
+  /** The query of each of {@link JobDefinition.engines}. */
+  queries: Partial<Record<Engine, JobQuery>>;
+  /** Absolute path of the default engine's query. */
   sqlFile: string;
   spec: JobFile;
   params: Record<string, JobParam>;
-  /** The query as written (placeholders unsubstituted). */
+  /** The default engine's query as written (placeholders unsubstituted). */
   text: string;
-  /** The query with every `${name}` substituted. */
+  /** The default engine's query with every `${name}` substituted. */
   sql: string;
 }
 
@@ -117,6 +161,8 @@ export interface CompiledDataTest {
 export interface JobPlan {
   name: string;
   file: string;
+  /** The engine this plan runs on; {@link JobPlan.sql} is that engine's query. */
+  engine: Engine;
   sql: string;
   source: {
     logical: string;
@@ -137,11 +183,13 @@ export interface JobPlan {
     schema: string;
     schemaFile: string;
     key: string;
+    /** Columns identifying a row (`sink.upsert_key`, else the key alone): an upserting sink's Kafka key. */
+    upsertKey: string[];
     outputMode: 'append' | 'update' | 'complete';
     partitions: number;
   };
   trigger: string;
-  /** `<root>/<job>-<hash of the stateful shape>`. */
+  /** `<root>/<job>-<hash of the stateful shape>` (Spark), `<root>/<job>-<engine>-<hash>` (other engines). */
   checkpoint: string;
   shapeHash: string;
   tests: {
@@ -169,16 +217,27 @@ function namesOf(spec: JobFile): Record<string, JobParam> {
   return params;
 }
 
-/** Substitutes `${name}` in `text`, collecting undeclared names into `problems`. */
+/**
+ * A parameter's value as an engine's SQL writes it. Spark's queries quote intervals themselves
+ * (`window(ts, '${window}')`); Flink's take a whole literal (`TUMBLE(ts, ${window})` → `INTERVAL '2' SECOND`).
+ */
+export function renderParam(p: JobParam, engine: Engine): string {
+  if (p.type !== 'interval' || engine === 'spark') return p.value;
+  const [n, unit] = p.value.split(' ') as [string, string];
+  return `INTERVAL '${n}' ${unit.replace(/s$/, '').toUpperCase()}`;
+}
+
+/** Substitutes `${name}` in `text` as `engine` writes it, collecting undeclared names into `problems`. */
 function substitute(
   text: string,
   params: Record<string, JobParam>,
   problems: string[],
   where: string,
+  engine: Engine = 'spark',
 ): string {
   return text.replace(PLACEHOLDER_RE, (whole, name: string) => {
     const p = params[name];
-    if (p) return p.value;
+    if (p) return renderParam(p, engine);
     problems.push(`${where}: ${whole} is not a declared param (declared: ${Object.keys(params).join(', ')})`);
     return whole;
   });
@@ -192,10 +251,15 @@ const stripComments = (text: string) =>
     .join('\n');
 
 /**
- * Parses a job from its texts; `file` (the yml path) names it in errors. Throws {@link JobError} naming every
+ * Parses a job from its texts: the yml and the query of each engine it lists (a single string is the query of its
+ * default engine, the first listed); `file` (the yml path) names it in errors. Throws {@link JobError} naming every
  * problem at once.
  */
-export function parseJob(ymlText: string, sqlText: string, file: string): JobDefinition {
+export function parseJob(
+  ymlText: string,
+  sqlTexts: string | Partial<Record<Engine, string>>,
+  file: string,
+): JobDefinition {
   let raw: unknown;
   try {
     raw = parseYaml(ymlText);
@@ -207,19 +271,34 @@ export function parseJob(ymlText: string, sqlText: string, file: string): JobDef
   const spec = parsed.data;
   const params = namesOf(spec);
   const problems: string[] = [];
-  const query = stripComments(sqlText);
-  if (query.trim().length === 0) problems.push('the .sql file holds no query');
-  const sql = substitute(query, params, problems, `${path.basename(file, '.yml')}.sql`);
-  if (problems.length > 0) throw new JobError(`${file}: ${[...new Set(problems)].join('; ')}`);
   const name = path.basename(file, '.yml');
+  const texts = typeof sqlTexts === 'string' ? { [spec.engines[0] as Engine]: sqlTexts } : sqlTexts;
+  const queries: Partial<Record<Engine, JobQuery>> = {};
+  for (const engine of spec.engines) {
+    const where = queryFileName(name, engine);
+    const text = texts[engine];
+    if (text === undefined) {
+      // A single text is the default engine's query alone (the others are then not part of the definition).
+      if (typeof sqlTexts !== 'string') problems.push(`engine ${engine} needs its query ${where}`);
+      continue;
+    }
+    const query = stripComments(text);
+    if (query.trim().length === 0) problems.push(`${where} holds no query`);
+    const sql = substitute(query, params, problems, where, engine);
+    queries[engine] = { file: path.resolve(path.dirname(file), where), text, sql };
+  }
+  if (problems.length > 0) throw new JobError(`${file}: ${[...new Set(problems)].join('; ')}`);
+  const main = queries[spec.engines[0] as Engine] as JobQuery;
   return {
     name,
     file: path.resolve(file),
-    sqlFile: path.resolve(path.dirname(file), `${name}.sql`),
+    engines: [...spec.engines],
+    queries,
+    sqlFile: main.file,
     spec,
     params: Object.fromEntries(Object.entries(spec.params).map(([k, p]) => [k, { ...p }])),
-    text: sqlText,
-    sql,
+    text: main.text,
+    sql: main.sql,
   };
 }
 
@@ -238,12 +317,38 @@ async function readText(file: string, what: string): Promise<string> {
   }
 }
 
-/** Reads and parses a job: its name or the path of its `.yml` (or `.sql`). */
+/** Reads and parses a job: its name or the path of its `.yml` (or `.sql`), with the query of each engine. */
 export async function loadJob(nameOrPath: string): Promise<JobDefinition> {
   const yml = jobFile(nameOrPath);
-  const sqlFile = yml.replace(/\.yml$/, '.sql');
-  const [ymlText, sqlText] = await Promise.all([readText(yml, 'job'), readText(sqlFile, 'query')]);
-  return parseJob(ymlText, sqlText, yml);
+  const ymlText = await readText(yml, 'job');
+  let engines: Engine[] = ['spark'];
+  try {
+    engines = JobFileSchema.parse(parseYaml(ymlText)).engines;
+  } catch {
+    // parseJob names the problem
+  }
+  const name = path.basename(yml, '.yml');
+  const texts = await Promise.all(
+    engines.map((e) => readText(path.join(path.dirname(yml), queryFileName(name, e)), `${e} query`)),
+  );
+  return parseJob(ymlText, Object.fromEntries(engines.map((e, i) => [e, texts[i]])), yml);
+}
+
+/** The engines of `job` to run: `engine` alone (refused when the job does not list it), else its default. */
+export function engineOf(job: JobDefinition, engine?: string): Engine {
+  if (engine === undefined) return job.engines[0] as Engine;
+  if (!job.engines.includes(engine as Engine)) {
+    throw new JobError(`${job.name} does not run on ${engine} (its engines: ${job.engines.join(', ')})`);
+  }
+  return engine as Engine;
+}
+
+/** A job as it runs on `engine`: that engine's query in place of the default's. */
+function onEngine(job: JobDefinition, engine: Engine): JobDefinition {
+  const query = job.queries[engine];
+  if (!query)
+    throw new JobError(`${job.name} does not run on ${engine} (its engines: ${job.engines.join(', ')})`);
+  return { ...job, sqlFile: query.file, text: query.text, sql: query.sql };
 }
 
 /**
@@ -252,7 +357,7 @@ export async function loadJob(nameOrPath: string): Promise<JobDefinition> {
  * window, watermark or grouping does not), the stateful values (params, event time, watermark, dedupe key, output
  * mode) and the source topic it reads.
  */
-export function statefulShape(job: JobDefinition, sourceTopic: string): string {
+export function statefulShape(job: JobDefinition, sourceTopic: string, engine: Engine = 'spark'): string {
   const params = namesOf(job.spec);
   const query = stripComments(job.text)
     .replace(PLACEHOLDER_RE, (whole, name: string) =>
@@ -265,17 +370,29 @@ export function statefulShape(job: JobDefinition, sourceTopic: string): string {
     .map(([name, p]) => `${name}=${p.value}`)
     .concat(`dedupe=${job.spec.source.dedupe.join(',')}`, `output_mode=${job.spec.sink.output_mode}`)
     .sort();
-  return JSON.stringify({ query, params: stateful, source: sourceTopic });
+  // Spark's shape is as it was before engines existed, so existing checkpoints resume.
+  return JSON.stringify({
+    query,
+    params: stateful,
+    source: sourceTopic,
+    ...(engine === 'spark' ? {} : { engine }),
+  });
 }
 
 /** Short hash of {@link statefulShape}; part of the checkpoint directory name. */
-export function shapeHash(job: JobDefinition, sourceTopic: string): string {
-  return createHash('sha256').update(statefulShape(job, sourceTopic)).digest('hex').slice(0, 12);
+export function shapeHash(job: JobDefinition, sourceTopic: string, engine: Engine = 'spark'): string {
+  return createHash('sha256')
+    .update(statefulShape(job, sourceTopic, engine))
+    .digest('hex')
+    .slice(0, 12);
 }
 
-/** Checkpoint directory name: `<job>-<shape hash>`, so an incompatible edit never resumes an old checkpoint. */
-export function checkpointName(job: JobDefinition, sourceTopic: string): string {
-  return `${job.name}-${shapeHash(job, sourceTopic)}`;
+/**
+ * Checkpoint directory name: `<job>-<shape hash>` (Spark) or `<job>-<engine>-<shape hash>`, so an incompatible edit
+ * never resumes an old checkpoint, nor one engine another's.
+ */
+export function checkpointName(job: JobDefinition, sourceTopic: string, engine: Engine = 'spark'): string {
+  return `${job.name}-${engine === 'spark' ? '' : `${engine}-`}${shapeHash(job, sourceTopic, engine)}`;
 }
 
 /** Whether a checkpoint root is a URI (HDFS, object store) rather than a local path. */
@@ -290,7 +407,7 @@ export function topicOf(config: JobsConfig, job: JobDefinition, which: 'source' 
 const quote = (col: string) => `\`${col}\``;
 
 /** Compiles the yml's data tests to queries over the view `result` that return the failing rows. */
-export function compileDataTests(job: JobDefinition): CompiledDataTest[] {
+export function compileDataTests(job: JobDefinition, engine: Engine = 'spark'): CompiledDataTest[] {
   const params = namesOf(job.spec);
   const problems: string[] = [];
   const tests = job.spec.tests.data.map((t): CompiledDataTest => {
@@ -298,19 +415,20 @@ export function compileDataTests(job: JobDefinition): CompiledDataTest[] {
       const cols = t.unique.map(quote).join(', ');
       return {
         name: `unique(${t.unique.join(', ')})`,
-        sql: `SELECT ${cols}, count(*) AS rows FROM result GROUP BY ${cols} HAVING count(*) > 1`,
+        // `result` quoted and no `rows` alias: both are reserved words in Flink SQL; backquotes are both dialects'.
+        sql: `SELECT ${cols}, count(*) AS repeats FROM \`result\` GROUP BY ${cols} HAVING count(*) > 1`,
       };
     }
     if ('not_null' in t) {
       return {
         name: `not_null(${t.not_null.join(', ')})`,
-        sql: `SELECT * FROM result WHERE ${t.not_null.map((c) => `${quote(c)} IS NULL`).join(' OR ')}`,
+        sql: `SELECT * FROM \`result\` WHERE ${t.not_null.map((c) => `${quote(c)} IS NULL`).join(' OR ')}`,
       };
     }
-    const expr = substitute(t.expression, params, problems, 'tests.data');
+    const expr = substitute(t.expression, params, problems, 'tests.data', engine);
     return {
       name: `expression(${t.expression})`,
-      sql: `SELECT * FROM result WHERE NOT coalesce(${expr}, false)`,
+      sql: `SELECT * FROM \`result\` WHERE NOT coalesce(${expr}, false)`,
     };
   });
   if (problems.length > 0) throw new JobError(`${job.file}: ${problems.join('; ')}`);
@@ -325,15 +443,24 @@ async function readSchema(file: string): Promise<string> {
   }
 }
 
-/** Resolves a job against a deployment's configuration: the plan the runner executes. */
-export async function resolvePlan(definition: JobDefinition, config: JobsConfig): Promise<JobPlan> {
+/**
+ * Resolves a job against a deployment's configuration for one engine (default: the job's first): the plan that
+ * engine's runner executes.
+ */
+export async function resolvePlan(
+  definition: JobDefinition,
+  config: JobsConfig,
+  engine?: Engine,
+): Promise<JobPlan> {
+  const on = engineOf(definition, engine);
+  const picked = onEngine(definition, on);
   // The test-only override changes the job itself, so the shape hash (and with it the checkpoint) changes too.
   const job = config.dropDedupe
-    ? { ...definition, spec: { ...definition.spec, source: { ...definition.spec.source, dedupe: [] } } }
-    : definition;
+    ? { ...picked, spec: { ...picked.spec, source: { ...picked.spec.source, dedupe: [] } } }
+    : picked;
   const sourceTopic = topicOf(config, job, 'source');
   const sinkTopic = topicOf(config, job, 'sink');
-  const name = checkpointName(job, sourceTopic);
+  const name = checkpointName(job, sourceTopic, on);
   const checkpoint = isUriRoot(config.checkpointRoot)
     ? `${config.checkpointRoot.replace(/\/+$/, '')}/${name}`
     : path.join(config.checkpointRoot, name);
@@ -343,6 +470,7 @@ export async function resolvePlan(definition: JobDefinition, config: JobsConfig)
   return {
     name: job.name,
     file: job.file,
+    engine: on,
     sql: job.sql,
     source: {
       logical: source.topic,
@@ -360,24 +488,25 @@ export async function resolvePlan(definition: JobDefinition, config: JobsConfig)
       schema: sinkSchema,
       schemaFile: sink.schema,
       key: sink.key,
+      upsertKey: sink.upsert_key ?? [sink.key],
       outputMode: sink.output_mode,
       partitions: sink.partitions,
     },
     trigger: job.spec.trigger,
     checkpoint,
-    shapeHash: shapeHash(job, sourceTopic),
+    shapeHash: shapeHash(job, sourceTopic, on),
     tests: {
       fixtures: path.join(dir, tests.fixtures),
       expected: path.join(dir, tests.expected),
       ignoreColumns: tests.ignore_columns,
-      data: compileDataTests(job),
+      data: compileDataTests(job, on),
     },
   };
 }
 
-/** Reads a job and resolves its plan in one step. */
-export async function loadPlan(nameOrPath: string, config: JobsConfig): Promise<JobPlan> {
-  return resolvePlan(await loadJob(nameOrPath), config);
+/** Reads a job and resolves its plan (for `engine`, default the job's first) in one step. */
+export async function loadPlan(nameOrPath: string, config: JobsConfig, engine?: Engine): Promise<JobPlan> {
+  return resolvePlan(await loadJob(nameOrPath), config, engine);
 }
 
 const JobsListSchema = z.strictObject({

@@ -5,17 +5,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { $ } from 'zx';
 import { JOBS_DIR } from './jobs-config.ts';
 
-// job:test end to end (real Spark in batch mode, no Kafka): one spark-submit tests the shipped jobs and two broken
-// copies of emoji-swarm, so the run must pass the shipped ones, fail each copy naming what broke, and exit 1:
-// - wrong-expected: an expectation that is off by one swarm → the differing row;
-// - bad-query: a swarm rule that gives 0 below the divisor and no emitted_at column → the data test and its rows,
-//   and the column the sink schema misses.
+// job:test end to end (real Spark and Flink in batch mode, no Kafka): one batch run per engine tests the shipped
+// jobs and two broken copies of emoji-swarm (which runs on both), so the run must pass the shipped ones on every
+// engine they list, fail each copy naming what broke on each engine, and exit 1:
+// - wrong-expected: an expectation that is off by one swarm → the differing row, on both engines;
+// - bad-query: on Spark a swarm rule that gives 0 below the divisor and no emitted_at column → the data test and
+//   its rows, and the column the sink schema misses; on Flink the same wrong swarm rule → the rows and data test.
 describe('job:test', () => {
   let dir: string;
   const src = path.join(JOBS_DIR, 'emoji-swarm');
   const copy = async (
     name: string,
-    edit: { sql?: (s: string) => string; expected?: (s: string) => string },
+    edit: { sql?: (s: string) => string; flinkSql?: (s: string) => string; expected?: (s: string) => string },
   ) => {
     const hit = (f: ((s: string) => string) | undefined, text: string) => {
       const out = f ? f(text) : text;
@@ -23,6 +24,10 @@ describe('job:test', () => {
       return out;
     };
     await writeFile(path.join(dir, `${name}.sql`), hit(edit.sql, await readFile(`${src}.sql`, 'utf8')));
+    await writeFile(
+      path.join(dir, `${name}.flink.sql`),
+      hit(edit.flinkSql, await readFile(`${src}.flink.sql`, 'utf8')),
+    );
     await writeFile(
       path.join(dir, `${name}.yml`),
       (await readFile(`${src}.yml`, 'utf8')).replace(/emoji-swarm\.(fixtures|expected)/g, `${name}.$1`),
@@ -45,9 +50,19 @@ describe('job:test', () => {
           // biome-ignore lint/suspicious/noTemplateCurlyInString: SQL placeholders, not JavaScript templates
           .replace('GREATEST(1, n DIV ${divisor})', 'n DIV ${divisor}')
           .replace(/,\n\s*current_timestamp\(\)\s+AS emitted_at/, ''),
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: SQL placeholders, not JavaScript templates
+      flinkSql: (s) => s.replace('GREATEST(1, COUNT(*) / ${divisor})', 'COUNT(*) / ${divisor}'),
     });
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
+  /** The report of one job and engine: from its FAIL line to the next PASS/FAIL line. */
+  const section = (stdout: string, head: string) => {
+    const from = stdout.indexOf(head);
+    expect(from).toBeGreaterThanOrEqual(0);
+    const rest = stdout.slice(from + head.length);
+    const next = rest.search(/\n(PASS|FAIL) /);
+    return head + (next < 0 ? rest : rest.slice(0, next));
+  };
 
   it('passes the shipped jobs and names the differing row, the failing data test and the missing column', async () => {
     const root = path.resolve(JOBS_DIR, '../..');
@@ -56,18 +71,29 @@ describe('job:test', () => {
       nothrow: true,
       quiet: true,
     })`npx tsx scripts/job-test.ts emoji-swarm emoji-trend ${path.join(dir, 'wrong-expected.yml')} ${path.join(dir, 'bad-query.yml')}`;
-    expect(out.stdout).toMatch(/PASS emoji-swarm: 10 rows as expected/);
-    expect(out.stdout).toMatch(/PASS emoji-trend: 32 rows as expected/);
+    // On failure, the run's stderr says why (a runner that could not start, a query the engine refused).
+    expect(out.stdout, out.stderr.slice(-3000)).toMatch(/PASS emoji-swarm \(spark\): 10 rows as expected/);
+    expect(out.stdout).toMatch(/PASS emoji-swarm \(flink\): 10 rows as expected/);
+    expect(out.stdout).toMatch(/PASS emoji-trend \(spark\): 32 rows as expected/);
 
-    expect(out.stdout).toMatch(/FAIL wrong-expected:\n {2}rows: 1 changed, 0 missing, 0 unexpected/);
-    expect(out.stdout).toContain(
-      '- {"match_id":"m1","window_start":"2026-01-01T00:00:04.000Z","window_end":"2026-01-01T00:00:06.000Z","emoji":"👏","count":3785,"swarm":4}',
-    );
-    expect(out.stdout).toContain(
-      '+ {"match_id":"m1","window_start":"2026-01-01T00:00:04.000Z","window_end":"2026-01-01T00:00:06.000Z","emoji":"👏","count":3785,"swarm":3}',
-    );
+    for (const engine of ['spark', 'flink']) {
+      const wrong = section(out.stdout, `FAIL wrong-expected (${engine})`);
+      expect(wrong).toMatch(/^FAIL wrong-expected \(\w+\):\n {2}rows: 1 changed, 0 missing, 0 unexpected/);
+      expect(wrong).toContain(
+        '- {"match_id":"m1","window_start":"2026-01-01T00:00:04.000Z","window_end":"2026-01-01T00:00:06.000Z","emoji":"👏","count":3785,"swarm":4}',
+      );
+      expect(wrong).toContain(
+        '+ {"match_id":"m1","window_start":"2026-01-01T00:00:04.000Z","window_end":"2026-01-01T00:00:06.000Z","emoji":"👏","count":3785,"swarm":3}',
+      );
+    }
 
-    const bad = out.stdout.slice(out.stdout.indexOf('FAIL bad-query'));
+    // Flink's copy: the same wrong swarm rule, caught by the expected rows and the same data test.
+    const badFlink = section(out.stdout, 'FAIL bad-query (flink)');
+    expect(badFlink).toMatch(/rows: \d+ changed/);
+    expect(badFlink).toMatch(/data test expression\(swarm >= 1\) failed on \d+ row\(s\):/);
+    expect(badFlink).toMatch(/"emoji":"🔥","count":2,"swarm":0[,}]/);
+
+    const bad = section(out.stdout, 'FAIL bad-query (spark)');
     expect(bad).toContain('sink schema: column emitted_at of aggregate.avsc is missing from the query');
     // Windows of fewer than 1000 reactions now get swarm 0: the data test lists them.
     expect(bad).toMatch(/data test expression\(swarm >= 1\) failed on \d+ row\(s\):/);

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { type FlinkRuntime, flinkRuntime } from '../../../infra/local/flink-runtime.ts';
 import { JobError } from './errors.ts';
-import { type JobPlan, jobFile, loadPlan } from './job-plan.ts';
-import { loadJobsConfig } from './jobs-config.ts';
+import { type Engine, type JobPlan, jobFile, loadJob, resolvePlan } from './job-plan.ts';
+import { FLINK_RUNNER, loadJobsConfig } from './jobs-config.ts';
 import { runnerArgs } from './spark-job.ts';
 import { resolveSparkRuntime, type SparkRuntime } from './spark-runtime.ts';
 
@@ -111,6 +112,8 @@ export interface ResultColumn {
 /** Outcome of one job's fixture test. */
 export interface JobTestResult {
   job: string;
+  /** The engine the fixtures ran on (each engine of a job gets a result of its own). */
+  engine: Engine;
   file: string;
   ok: boolean;
   rows: number;
@@ -167,14 +170,51 @@ export function checkColumns(columns: ResultColumn[], sinkSchema: string, schema
 
 const emptyDiff = (): RowDiff => ({ missing: [], unexpected: [], changed: [] });
 
+/** Runs a batch runner to its end; rejects with its output's tail when it exits non-zero. */
+function runBatch(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  what: string,
+  onOutput?: (chunk: string) => void,
+): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    const onData = (b: Buffer) => {
+      const s = b.toString();
+      text = (text + s).slice(-20_000);
+      onOutput?.(s);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(text) : reject(new JobError(`${what} exited ${code}\n${text.slice(-4000)}`)),
+    );
+  });
+}
+
+/** Options of {@link runJobTests}. */
+export interface JobTestOptions {
+  /** @default the provisioned Spark runtime */
+  runtime?: SparkRuntime;
+  /** @default the provisioned Flink runtime (provisioned now if missing, only when a job runs on Flink) */
+  flinkRuntime?: FlinkRuntime;
+  /** Only these engines of each job. @default every engine the job lists */
+  engines?: Engine[];
+  onOutput?: (chunk: string) => void;
+}
+
 /**
- * Runs every given job's SQL in batch mode over its fixtures (one spark-submit for all, as Spark starts slowly),
- * diffs each result against the expected rows, checks its columns against the sink schema and runs its data tests.
+ * Runs every given job's queries in batch mode over its fixtures, on every engine the job lists (one batch run per
+ * engine for all jobs, as the engines start slowly), diffs each result against the job's expected rows, checks its
+ * columns against the sink schema and runs its data tests: one result per job and engine.
  */
-export async function runJobTests(
-  jobs: string[],
-  options: { runtime?: SparkRuntime; onOutput?: (chunk: string) => void } = {},
-): Promise<JobTestResult[]> {
+export async function runJobTests(jobs: string[], options: JobTestOptions = {}): Promise<JobTestResult[]> {
   const results: JobTestResult[] = [];
   const runnable: JobPlan[] = [];
   // Topics and checkpoints do not matter in batch mode: the default configuration resolves the logical names.
@@ -182,9 +222,10 @@ export async function runJobTests(
   for (const arg of jobs) {
     const file = jobFile(arg);
     const name = path.basename(file, '.yml');
-    const failed = (error: string) =>
+    const failed = (error: string, engine: Engine = 'spark') =>
       results.push({
         job: name,
+        engine,
         file,
         ok: false,
         rows: 0,
@@ -193,57 +234,58 @@ export async function runJobTests(
         dataTests: [],
         error,
       });
-    let plan: JobPlan;
+    let plans: JobPlan[];
     try {
-      plan = await loadPlan(file, config);
+      const job = await loadJob(file);
+      const engines = job.engines.filter((e) => !options.engines || options.engines.includes(e));
+      plans = await Promise.all(engines.map((e) => resolvePlan(job, config, e)));
     } catch (err) {
       failed((err as Error).message);
       continue;
     }
-    if (!existsSync(plan.tests.fixtures)) failed(`no fixtures (${path.basename(plan.tests.fixtures)})`);
-    else if (!existsSync(plan.tests.expected))
-      failed(`no expected rows (${path.basename(plan.tests.expected)})`);
-    else runnable.push(plan);
+    for (const plan of plans) {
+      if (!existsSync(plan.tests.fixtures))
+        failed(`no fixtures (${path.basename(plan.tests.fixtures)})`, plan.engine);
+      else if (!existsSync(plan.tests.expected))
+        failed(`no expected rows (${path.basename(plan.tests.expected)})`, plan.engine);
+      else runnable.push(plan);
+    }
   }
   if (runnable.length === 0) return results;
-  const rt = options.runtime ?? (await resolveSparkRuntime());
   const out = await mkdtemp(path.join(os.tmpdir(), 'emostream-job-test-'));
   try {
-    const planFiles = await Promise.all(
-      runnable.map(async (plan) => {
-        const f = path.join(out, `${plan.name}.plan.json`);
-        await writeFile(f, JSON.stringify(plan));
-        return f;
-      }),
-    );
-    const args = runnerArgs(rt, 'local[2]', [
-      'batch',
-      ...planFiles.flatMap((f) => ['--plan', f]),
-      '--out',
-      out,
-    ]);
-    await new Promise<string>((resolve, reject) => {
-      const child = spawn(rt.sparkSubmit, args, {
-        env: { ...process.env, ...rt.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let text = '';
-      const onData = (b: Buffer) => {
-        const s = b.toString();
-        text = (text + s).slice(-20_000);
-        options.onOutput?.(s);
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      child.on('error', reject);
-      child.on('close', (code) =>
-        code === 0
-          ? resolve(text)
-          : reject(new JobError(`spark-submit batch exited ${code}\n${text.slice(-4000)}`)),
+    const planFiles = async (engine: Engine) => {
+      const dir = path.join(out, engine);
+      await mkdir(dir, { recursive: true });
+      const files = await Promise.all(
+        runnable
+          .filter((p) => p.engine === engine)
+          .map(async (plan) => {
+            const f = path.join(dir, `${plan.name}.plan.json`);
+            await writeFile(f, JSON.stringify(plan));
+            return f;
+          }),
       );
-    });
+      return { dir, args: [...files.flatMap((f) => ['--plan', f]), '--out', dir] };
+    };
+    if (runnable.some((p) => p.engine === 'spark')) {
+      const rt = options.runtime ?? (await resolveSparkRuntime());
+      const { args } = await planFiles('spark');
+      await runBatch(
+        rt.sparkSubmit,
+        runnerArgs(rt, 'local[2]', ['batch', ...args]),
+        rt.env,
+        'spark-submit batch',
+        options.onOutput,
+      );
+    }
+    if (runnable.some((p) => p.engine === 'flink')) {
+      const rt = options.flinkRuntime ?? (await flinkRuntime());
+      const { args } = await planFiles('flink');
+      await runBatch(rt.python, [FLINK_RUNNER, 'batch', ...args], rt.env, 'Flink batch', options.onOutput);
+    }
     for (const plan of runnable) {
-      const at = (ext: string) => path.join(out, `${plan.name}.${ext}`);
+      const at = (ext: string) => path.join(out, plan.engine, `${plan.name}.${ext}`);
       const actual = await readRows(at('jsonl'));
       const expected = await readRows(plan.tests.expected);
       const diff = diffRows(expected, actual);
@@ -254,6 +296,7 @@ export async function runJobTests(
       );
       results.push({
         job: plan.name,
+        engine: plan.engine,
         file: plan.file,
         ok: isEmptyDiff(diff) && columnProblems.length === 0 && dataTests.length === 0,
         rows: actual.length,
@@ -265,5 +308,5 @@ export async function runJobTests(
   } finally {
     await rm(out, { recursive: true, force: true });
   }
-  return results.sort((a, b) => a.job.localeCompare(b.job));
+  return results.sort((a, b) => a.job.localeCompare(b.job) || a.engine.localeCompare(b.engine));
 }

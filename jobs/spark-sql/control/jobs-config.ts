@@ -11,6 +11,8 @@ import { DEFAULT_PORTS } from '../../../infra/local/local-stack.ts';
 export const JOBS_DIR = fileURLToPath(new URL('../', import.meta.url));
 /** The generic PySpark runner every job goes through. */
 export const RUNNER = path.join(JOBS_DIR, 'runner.py');
+/** The generic PyFlink runner of jobs on the Flink engine. */
+export const FLINK_RUNNER = path.join(JOBS_DIR, 'flink_runner.py');
 /** Quiet driver logging (warnings only). */
 export const LOG4J_CONFIG = path.join(JOBS_DIR, 'log4j2.properties');
 /** Schemas directory (source of truth of the Avro contracts). */
@@ -57,6 +59,22 @@ export interface JobsConfig {
    * (common/client-security.ts). @default PLAINTEXT, no credentials
    */
   security: ClientSecurity;
+  /** Settings of the Flink engine (jobs whose yml lists `flink`). */
+  flink: FlinkConfig;
+}
+
+/** Where and how jobs on Flink run. */
+export interface FlinkConfig {
+  /**
+   * `FLINK_REST_ADDRESS`: `host:port` of a Flink cluster's REST endpoint (its JobManager) to submit to; its
+   * checkpoints then need a root every TaskManager reaches (`SPARK_CHECKPOINT_ROOT` as a URI). @default unset: a
+   * local mini-cluster inside the runner's process, checkpointing to the local checkpoint root
+   */
+  restAddress: string | undefined;
+  /** `FLINK_PARALLELISM`: parallelism of the job's operators. @default 1 */
+  parallelism: number;
+  /** `FLINK_CHECKPOINT_INTERVAL`: how often state and offsets are checkpointed. @default 5 seconds */
+  checkpointInterval: string;
 }
 
 /** `<NAME>_TOPIC` variable of a logical topic name. */
@@ -86,6 +104,15 @@ const EnvSchema = z.object({
   SPARK_MAX_OFFSETS_PER_TRIGGER: z.coerce.number().int().positive().optional(),
   SPARK_DRIVER_OUTPUT: z.enum(['file', 'inherit']).default('file'),
   SPARK_UNSAFE_DROP_DEDUPE: z.enum(['0', '1']).default('0'),
+  FLINK_REST_ADDRESS: z
+    .string()
+    .regex(/^[^\s:/]+:\d{1,5}$/, 'host:port of a Flink REST endpoint')
+    .optional(),
+  FLINK_PARALLELISM: z.coerce.number().int().positive().default(1),
+  FLINK_CHECKPOINT_INTERVAL: z
+    .string()
+    .regex(/^\d+ (millisecond|second|minute)s?$/, 'an interval such as "5 seconds"')
+    .default('5 seconds'),
 });
 
 /** Defaults for local use: the brokers and registry that `npm start` runs. */
@@ -132,6 +159,11 @@ export function loadJobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig
     driverOutput: e.SPARK_DRIVER_OUTPUT,
     dropDedupe: e.SPARK_UNSAFE_DROP_DEDUPE === '1',
     security,
+    flink: {
+      restAddress: e.FLINK_REST_ADDRESS,
+      parallelism: e.FLINK_PARALLELISM,
+      checkpointInterval: e.FLINK_CHECKPOINT_INTERVAL,
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 /**
- * One Spark SQL job as a foreground service: `node --import tsx jobs/spark-sql/control/main.ts <job>` starts the
- * job through {@link createSparkJob} and stays up while it runs. Signals, deadlines and exit codes are
+ * One job as a foreground service: `node --import tsx jobs/spark-sql/control/main.ts <job> [engine]` starts the
+ * job through {@link createJob} (on `engine`, default the job's first: Spark's `createSparkJob` or Flink's
+ * launcher) and stays up while it runs. Signals, deadlines and exit codes are
  * common/service.ts's `runMain`: SIGTERM/SIGINT stop the job gracefully (the micro-batch in flight commits) and
  * exit 0; a driver that dies on its own ends the service, so the process exits 1 and the supervisor (npm start,
  * compose's restart policy) sees the crash. Configuration: the job environment of jobs-config.ts.
@@ -11,9 +12,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../../../common/logger.ts';
 import { runMain, type Service } from '../../../common/service.ts';
-import { loadPlan } from './job-plan.ts';
+import { createJob, type JobLauncher } from './job-launcher.ts';
+import { type Engine, loadPlan } from './job-plan.ts';
 import { loadJobsConfig } from './jobs-config.ts';
-import { createSparkJob, type SparkJob } from './spark-job.ts';
 
 /** The runner lets the micro-batch in flight commit; the supervisor allows this process 75 s in all. */
 const STOP_TIMEOUT_MS = 60_000;
@@ -21,17 +22,18 @@ const STOP_TIMEOUT_MS = 60_000;
 const POLL_MS = 1_000;
 
 const name = process.argv[2] ?? '';
+const engine = process.argv[3] as Engine | undefined;
 const logger = createLogger('spark-job').child({ job: name });
 
 /** The job as a {@link Service}: `ended` settles when the driver is no longer running without being asked. */
 function jobService(): Service {
-  let job: SparkJob | undefined;
+  let job: JobLauncher | undefined;
   let stopping: Promise<void> | undefined;
   let endedWith: (why: unknown) => void = () => {};
   const ended = new Promise<unknown>((resolve) => {
     endedWith = resolve;
   });
-  const watch = async (running: SparkJob) => {
+  const watch = async (running: JobLauncher) => {
     while (!stopping) {
       await sleep(POLL_MS);
       if (stopping) return;
@@ -46,7 +48,7 @@ function jobService(): Service {
     ended,
     async start() {
       const config = loadJobsConfig();
-      job = createSparkJob(await loadPlan(name, config), { config, logger });
+      job = createJob(await loadPlan(name, config, engine), { config, logger });
       // tieTo: the driver ends when this process does, even by SIGKILL. replace: a driver whose launcher is gone
       // (left by one killed outright, before its runner noticed) is ours, and in the way; any other is refused.
       await job.start({ replace: true, tieTo: process.pid });

@@ -53,6 +53,8 @@ export interface RunMeta {
   sink: string;
   master: string;
   submittedAt: string;
+  /** The engine the run is on (absent: Spark, as before engines existed). */
+  engine?: 'spark' | 'flink';
 }
 
 /** What the runner reports in status.json. */
