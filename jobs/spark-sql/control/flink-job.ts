@@ -7,36 +7,17 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type FlinkRuntime, flinkRuntime } from '../../../infra/local/flink-runtime.ts';
 import { freePort } from '../../../infra/local/ports.ts';
-import {
-  acquireDriverLock,
-  lockFile,
-  ownerAlive,
-  ownerRecord,
-  processStartTime,
-  readLock,
-  releaseDriverLock,
-  transferDriverLock,
-} from './driver-lock.ts';
+import { ownerRecord, processStartTime, releaseDriverLock, transferDriverLock } from './driver-lock.ts';
 import { JobError } from './errors.ts';
 import type { JobLauncher, LauncherDeps } from './job-launcher.ts';
 import { isUriRoot, type JobPlan } from './job-plan.ts';
 import { FLINK_RUNNER, type JobsConfig } from './jobs-config.ts';
-import {
-  isAlive,
-  killGroup,
-  type RunMeta,
-  readMeta,
-  readProgress,
-  readStatus,
-  runPaths,
-  stopRun,
-  waitForRunning,
-} from './run-dir.ts';
-import { prepareRun, type RunnerPlan, type Started, type StartOptions } from './spark-job.ts';
+import { killGroup, type RunMeta, runPaths, waitForRunning } from './run-dir.ts';
+import { prepareRun, type RunnerPlan, runHandle, type Started, type StartOptions } from './spark-job.ts';
 
 /** The JSON `flink_runner.py stream --plan` reads: the Spark runner's plan plus what the Flink formats need. */
 export interface FlinkRunnerPlan extends RunnerPlan {
@@ -77,35 +58,6 @@ export function createFlinkJob(plan: JobPlan, deps: FlinkJobDeps): JobLauncher {
     throw new JobError(`createFlinkJob: ${plan.name} is planned for ${plan.engine}`);
   const { config } = deps;
   const paths = runPaths(config, plan.name);
-  let starting: Promise<Started> | undefined;
-
-  async function start(options: StartOptions = {}): Promise<Started> {
-    const lock = lockFile(paths.dir);
-    await mkdir(paths.dir, { recursive: true });
-    const held = await readLock(lock);
-    if (held && ownerAlive(held) && options.replace && held.tiedTo !== undefined && !isAlive(held.tiedTo)) {
-      deps.logger?.warn(
-        { pid: held.pid, launcher: held.tiedTo },
-        'killing a runner of this job whose launcher is gone (an orphan of a killed supervisor)',
-      );
-      killGroup(held.pid);
-      const deadline = Date.now() + 10_000;
-      while (isAlive(held.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    }
-    const { tookOver } = await acquireDriverLock(lock, ownerRecord(plan.name, process.pid, options.tieTo));
-    if (tookOver) {
-      deps.logger?.warn(
-        { owner: tookOver, lock },
-        `took over the driver lock of pid ${tookOver.pid} (${tookOver.since}): that runner is gone`,
-      );
-    }
-    try {
-      return await submit(options, lock);
-    } catch (err) {
-      await releaseDriverLock(lock, process.pid);
-      throw err;
-    }
-  }
 
   async function submit(options: StartOptions, lock: string): Promise<Started> {
     const rt = deps.flinkRuntime ?? (await flinkRuntime());
@@ -175,40 +127,5 @@ export function createFlinkJob(plan: JobPlan, deps: FlinkJobDeps): JobLauncher {
     return { meta, paths, resumed, otherShapes };
   }
 
-  return {
-    plan,
-    paths,
-    start(options) {
-      starting = start(options).finally(() => {
-        starting = undefined;
-      });
-      return starting;
-    },
-    async stop(timeoutMs = 90_000) {
-      if (starting) {
-        const meta = await readMeta(paths);
-        if (meta && isAlive(meta.launcherPid) && (await readStatus(paths))?.state !== 'running') {
-          killGroup(meta.launcherPid);
-          await releaseDriverLock(lockFile(paths.dir), meta.launcherPid);
-          return true;
-        }
-      }
-      return stopRun(paths, timeoutMs);
-    },
-    async status(progressEntries = 30) {
-      const [meta, run, progress] = await Promise.all([
-        readMeta(paths),
-        readStatus(paths),
-        readProgress(paths, progressEntries),
-      ]);
-      if (!meta) return { job: plan.name, state: 'not started', progress };
-      const alive = isAlive(meta.launcherPid);
-      const state = alive
-        ? (run?.state ?? 'starting')
-        : run?.state === 'running' || !run
-          ? 'dead'
-          : run.state;
-      return { job: plan.name, state, meta, progress, ...(run?.error ? { error: run.error } : {}) };
-    },
-  };
+  return runHandle(plan, paths, deps.logger, submit);
 }

@@ -259,10 +259,18 @@ export interface SparkJob {
   status(progressEntries?: number): Promise<JobStatus>;
 }
 
-/** Creates the launcher of one job under `deps.config`'s state dir. */
-export function createSparkJob(plan: JobPlan, deps: SparkJobDeps): SparkJob {
-  const { config } = deps;
-  const paths = runPaths(config, plan.name);
+/**
+ * The engine-independent half of a job launcher: one process per checkpoint through the run dir's driver lock
+ * (an orphan whose launcher is gone is killed on `replace`, a dead owner's lock is taken over), a graceful stop,
+ * and the status any process reads from the run dir. `submit` starts the engine's process (Spark's driver, Flink's
+ * runner) holding `lock`; a failed submit releases it.
+ */
+export function runHandle(
+  plan: JobPlan,
+  paths: RunPaths,
+  logger: Logger | undefined,
+  submit: (options: StartOptions, lock: string) => Promise<Started>,
+): SparkJob {
   let starting: Promise<Started> | undefined;
 
   async function start(options: StartOptions = {}): Promise<Started> {
@@ -270,7 +278,7 @@ export function createSparkJob(plan: JobPlan, deps: SparkJobDeps): SparkJob {
     await mkdir(paths.dir, { recursive: true });
     const held = await readLock(lock);
     if (held && ownerAlive(held) && options.replace && held.tiedTo !== undefined && !isAlive(held.tiedTo)) {
-      deps.logger?.warn(
+      logger?.warn(
         { pid: held.pid, launcher: held.tiedTo },
         'killing a driver of this job whose launcher is gone (an orphan of a killed supervisor)',
       );
@@ -280,7 +288,7 @@ export function createSparkJob(plan: JobPlan, deps: SparkJobDeps): SparkJob {
     }
     const { tookOver } = await acquireDriverLock(lock, ownerRecord(plan.name, process.pid, options.tieTo));
     if (tookOver) {
-      deps.logger?.warn(
+      logger?.warn(
         { owner: tookOver, lock },
         `took over the driver lock of pid ${tookOver.pid} (${tookOver.since}): that driver is gone`,
       );
@@ -292,6 +300,50 @@ export function createSparkJob(plan: JobPlan, deps: SparkJobDeps): SparkJob {
       throw err;
     }
   }
+
+  return {
+    plan,
+    paths,
+    start(options) {
+      starting = start(options).finally(() => {
+        starting = undefined;
+      });
+      return starting;
+    },
+    async stop(timeoutMs = 90_000) {
+      // A start in flight has not reached `running`: nothing processed, nothing to commit.
+      if (starting) {
+        const meta = await readMeta(paths);
+        if (meta && isAlive(meta.launcherPid) && (await readStatus(paths))?.state !== 'running') {
+          killGroup(meta.launcherPid);
+          await releaseDriverLock(lockFile(paths.dir), meta.launcherPid);
+          return true;
+        }
+      }
+      return stopRun(paths, timeoutMs);
+    },
+    async status(progressEntries = 30) {
+      const [meta, run, progress] = await Promise.all([
+        readMeta(paths),
+        readStatus(paths),
+        readProgress(paths, progressEntries),
+      ]);
+      if (!meta) return { job: plan.name, state: 'not started', progress };
+      const alive = isAlive(meta.launcherPid);
+      const state: JobStatus['state'] = alive
+        ? (run?.state ?? 'starting')
+        : run?.state === 'running' || !run
+          ? 'dead'
+          : run.state;
+      return { job: plan.name, state, meta, progress, ...(run?.error ? { error: run.error } : {}) };
+    },
+  };
+}
+
+/** Creates the launcher of one job under `deps.config`'s state dir. */
+export function createSparkJob(plan: JobPlan, deps: SparkJobDeps): SparkJob {
+  const { config } = deps;
+  const paths = runPaths(config, plan.name);
 
   async function submit(options: StartOptions, lock: string): Promise<Started> {
     const rt = deps.runtime ?? (await resolveSparkRuntime());
@@ -355,41 +407,5 @@ export function createSparkJob(plan: JobPlan, deps: SparkJobDeps): SparkJob {
     return { meta, paths, resumed, otherShapes };
   }
 
-  return {
-    plan,
-    paths,
-    start(options) {
-      starting = start(options).finally(() => {
-        starting = undefined;
-      });
-      return starting;
-    },
-    async stop(timeoutMs = 90_000) {
-      // A start in flight has not reached `running`: nothing processed, nothing to commit.
-      if (starting) {
-        const meta = await readMeta(paths);
-        if (meta && isAlive(meta.launcherPid) && (await readStatus(paths))?.state !== 'running') {
-          killGroup(meta.launcherPid);
-          await releaseDriverLock(lockFile(paths.dir), meta.launcherPid);
-          return true;
-        }
-      }
-      return stopRun(paths, timeoutMs);
-    },
-    async status(progressEntries = 30) {
-      const [meta, run, progress] = await Promise.all([
-        readMeta(paths),
-        readStatus(paths),
-        readProgress(paths, progressEntries),
-      ]);
-      if (!meta) return { job: plan.name, state: 'not started', progress };
-      const alive = isAlive(meta.launcherPid);
-      const state: JobStatus['state'] = alive
-        ? (run?.state ?? 'starting')
-        : run?.state === 'running' || !run
-          ? 'dead'
-          : run.state;
-      return { job: plan.name, state, meta, progress, ...(run?.error ? { error: run.error } : {}) };
-    },
-  };
+  return runHandle(plan, paths, deps.logger, submit);
 }
