@@ -24,6 +24,11 @@
  * workers, two ingest replicas and two main publishers behind HAProxy; its Spark state is `spark-jobs-cluster/` and
  * its Kafka `kafka-cluster/` in the data dir, apart from the light profile's.
  *
+ * `--engine flink` (EMOSTREAM_ENGINE) runs every job on Flink (a local mini-cluster per job, PyFlink and the connector
+ * jars provisioned with progress on first use) instead of each job's default (Spark); a job whose yml does not list
+ * the engine is named before anything starts. `--jobs a,b` (EMOSTREAM_JOBS) runs only these jobs of
+ * jobs/spark-sql/jobs.yml: `npm start -- --engine flink --jobs emoji-swarm`.
+ *
  * To add a service, add its spec (command, env, readiness probe) to `pipelineSpecs` in
  * infra/local/pipeline-services.ts; SERVICES below is derived from that list, so `npm start`, the tests and the load
  * simulator all start it.
@@ -36,7 +41,10 @@ import { localAuthSecret, localAuthWanted } from '../infra/local/auth-secret.ts'
 import { dataDirFrom, dataPaths } from '../infra/local/data-dir.ts';
 import { type Demo, startDemo } from '../infra/local/demo-traffic.ts';
 import { RuntimeError } from '../infra/local/errors.ts';
+import { flinkRuntime } from '../infra/local/flink-runtime.ts';
 import {
+  type JobSelection,
+  jobSelectionFrom,
   portsFrom,
   reportFailure,
   runDirFrom,
@@ -75,6 +83,7 @@ let profile: ProfileName;
 let clusterPorts: ClusterPorts | undefined;
 let haproxy = '';
 let secure: boolean;
+let selection: JobSelection;
 const runDir = runDirFrom(argv);
 const dataDir = dataDirFrom(argv);
 try {
@@ -83,6 +92,13 @@ try {
   retention = retentionFrom(argv);
   profile = profileFrom(argv);
   secure = secureFrom(argv);
+  // --engine/--jobs: a job that lacks the engine is named here, before anything starts.
+  selection = jobSelectionFrom(argv);
+  if (profile === 'cluster' && selection.engine === 'flink') {
+    throw new RuntimeError(
+      '--engine flink runs on the light profile (a local Flink mini-cluster per job); the cluster profile runs Spark standalone',
+    );
+  }
   const fanoutBase = Number(argv['fanout-port'] ?? process.env.FANOUT_PORT ?? 8090);
   if (!Number.isInteger(fanoutBase) || fanoutBase < 1 || fanoutBase > 65_528) {
     throw new RuntimeError(
@@ -106,6 +122,8 @@ try {
     // A missing HAProxy is named (or installed, as root) before anything starts.
     haproxy = await ensureHaproxy();
   }
+  // PyFlink and the connector jars, fetched with progress on first use: not inside a job's start-up deadline.
+  if (selection.engine === 'flink') await flinkRuntime();
 } catch (error) {
   process.exit(reportFailure(error));
 }
@@ -121,6 +139,8 @@ function pipelineOn(
     kafkaBrokers: ctx.kafkaBrokers,
     registryUrl: ctx.registryUrl,
     ports: pipelinePorts,
+    ...(selection.engine ? { engine: selection.engine } : {}),
+    ...(selection.jobs ? { jobs: selection.jobs } : {}),
     // Beside Kafka's data in the data dir: both are kept or wiped (--fresh, npm run reset) together, so a
     // checkpoint never points at offsets of a broker that no longer exists. Each profile has a Kafka of its own.
     sparkState:

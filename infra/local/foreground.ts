@@ -3,6 +3,13 @@ import { chalk } from 'zx';
 import { clientSecurityEnv } from '../../common/client-security.ts';
 import { ConfigError } from '../../common/env.ts';
 import { onStopSignals } from '../../common/service.ts';
+import {
+  assertJobsRunOn,
+  ENGINES,
+  type Engine,
+  isEngine,
+  loadJobsList,
+} from '../../jobs/spark-sql/control/job-plan.ts';
 import { cacheDir } from './cache-dir.ts';
 import { dataDirReport, describeWipe, wipeDataDir } from './data-dir.ts';
 import { PortInUseError, RuntimeError } from './errors.ts';
@@ -94,6 +101,53 @@ export function secureFrom(flags: Record<string, unknown>, env: NodeJS.ProcessEn
   throw new RuntimeError(
     `--secure/EMOSTREAM_SECURE must be 1, true, 0 or false, got ${JSON.stringify(value)}`,
   );
+}
+
+/** Which jobs run, on which engine: `--engine`/`--jobs` of `npm start` and the chaos suite. */
+export interface JobSelection {
+  /** Every job on this engine (each must list it in its yml). @default each job's own default */
+  engine?: Engine;
+  /** These jobs of jobs/spark-sql/jobs.yml only. @default all of them */
+  jobs?: string[];
+}
+
+/**
+ * `--engine` over `EMOSTREAM_ENGINE` (spark, flink) and `--jobs a,b` over `EMOSTREAM_JOBS` (a subset of
+ * jobs/spark-sql/jobs.yml); checked at once, so a job that lacks the engine is named before anything starts.
+ */
+export function jobSelectionFrom(
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): JobSelection {
+  const engine = flags.engine ?? env.EMOSTREAM_ENGINE;
+  const jobsFlag = flags.jobs ?? env.EMOSTREAM_JOBS;
+  const selection: JobSelection = {};
+  if (engine !== undefined && engine !== '') {
+    if (typeof engine !== 'string' || !isEngine(engine))
+      throw new RuntimeError(`--engine must be one of ${ENGINES.join(', ')}, got ${JSON.stringify(engine)}`);
+    selection.engine = engine;
+  }
+  const listed = loadJobsList();
+  if (jobsFlag !== undefined && jobsFlag !== '') {
+    const jobs = String(jobsFlag)
+      .split(',')
+      .map((j) => j.trim())
+      .filter(Boolean);
+    const unknown = jobs.filter((j) => !listed.includes(j));
+    if (jobs.length === 0 || unknown.length > 0)
+      throw new RuntimeError(
+        `--jobs must name jobs of jobs/spark-sql/jobs.yml (${listed.join(', ')}), got ${JSON.stringify(jobsFlag)}`,
+      );
+    selection.jobs = jobs;
+  }
+  if (selection.engine) {
+    try {
+      assertJobsRunOn(selection.jobs ?? listed, selection.engine);
+    } catch (error) {
+      throw new RuntimeError((error as Error).message, { cause: error });
+    }
+  }
+  return selection;
 }
 
 /** The one line `npm start` prints per restart. */

@@ -31,6 +31,18 @@ describe('pipelineSpecs: Spark jobs', () => {
     );
     expect(spark.map((s) => s.name)).toEqual(['spark-job']);
   });
+
+  it('passes the engine asked for to each job, and names a job that lacks it before anything starts', () => {
+    const [job] = pipelineSpecs({ ...options, jobs: ['emoji-swarm'], engine: 'flink' }).filter((s) =>
+      s.name.startsWith('spark-job'),
+    );
+    expect(job?.args.slice(-2)).toEqual(['emoji-swarm', 'flink']);
+    // Without --engine, the job's default engine (no argument).
+    expect(pipelineSpecs({ ...options, jobs: ['emoji-swarm'] })[1]?.args.at(-1)).toBe('emoji-swarm');
+    expect(() => pipelineSpecs({ ...options, engine: 'flink' })).toThrow(
+      /emoji-trend \(its engines: spark\) does not run on flink\. Run only the jobs that do \(--jobs emoji-swarm\)/,
+    );
+  });
 });
 
 describe('pipelineSpecs: web viewer and dashboard', () => {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { clientSecurityEnv } from '../../common/client-security.ts';
 import { WEB_DEFAULT_PORT } from '../../common/cors.ts';
 import { TOPICS } from '../../common/topics.ts';
-import { loadJobsList } from '../../jobs/spark-sql/control/job-plan.ts';
+import { assertJobsRunOn, type Engine, loadJobsList } from '../../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../../jobs/spark-sql/control/jobs-config.ts';
 import { readStatus, runPaths } from '../../jobs/spark-sql/control/run-dir.ts';
 import { clientSecurityOf, type LocalSecurity, type Principal } from './kafka-security.ts';
@@ -99,6 +99,11 @@ export interface PipelineOptions {
   sparkEnv?: Record<string, string>;
   /** Spark SQL jobs to run, one driver each. @default every job of jobs/spark-sql/jobs.yml */
   jobs?: readonly string[];
+  /**
+   * The engine every job runs on (`npm start -- --engine flink`); each job must list it in its yml, else
+   * {@link pipelineSpecs} throws naming the jobs that do not. @default each job's own default (its first engine)
+   */
+  engine?: Engine;
   /**
    * The secured stack's credentials (local-stack.ts `secure`): each service connects to Kafka as its own SCRAM user
    * over TLS and to the registry with basic auth, through the KAFKA_* / SCHEMA_REGISTRY_* variables of
@@ -229,14 +234,17 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
     ...options.sparkEnv,
   };
   const sparkConfig = loadJobsConfig(sparkEnv);
-  for (const job of options.jobs ?? loadJobsList()) {
+  const jobs = options.jobs ?? loadJobsList();
+  if (options.engine) assertJobsRunOn(jobs, options.engine);
+  for (const job of jobs) {
     const jobPaths = runPaths(sparkConfig, job);
     specs.push({
       name: sparkJobService(job),
-      ...tsxEntry('jobs/spark-sql/control/main.ts', job),
+      ...tsxEntry('jobs/spark-sql/control/main.ts', job, ...(options.engine ? [options.engine] : [])),
       cwd: repoRoot,
       env: sparkEnv,
-      // Spark starts slowly on two cores; main.ts waits for the query itself and says why it failed.
+      // Spark (and Flink's mini-cluster) start slowly on two cores; main.ts waits for the query itself and says why
+      // it failed.
       readyTimeoutMs: 300_000,
       // The runner lets the micro-batch in flight commit before it stops; main.ts allows it 60 s.
       stopTimeoutMs: 75_000,

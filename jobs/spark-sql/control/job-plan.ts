@@ -509,6 +509,38 @@ export async function loadPlan(nameOrPath: string, config: JobsConfig, engine?: 
   return resolvePlan(await loadJob(nameOrPath), config, engine);
 }
 
+/** Whether `engine` is one of {@link ENGINES}. */
+export const isEngine = (engine: string): engine is Engine => (ENGINES as readonly string[]).includes(engine);
+
+/**
+ * Checks, before anything starts, that every one of `jobs` runs on `engine` (its yml lists it); throws one
+ * {@link JobError} naming each job that does not and what to do. Read synchronously: the supervisor builds its
+ * specs so. A yml that does not parse is left to the job's own start, which names its problems.
+ */
+export function assertJobsRunOn(jobs: readonly string[], engine: string): void {
+  if (!isEngine(engine)) throw new JobError(`unknown engine ${engine} (engines: ${ENGINES.join(', ')})`);
+  const lacking: string[] = [];
+  for (const job of jobs) {
+    const yml = jobFile(job);
+    let text: string;
+    try {
+      text = readFileSync(yml, 'utf8');
+    } catch (err) {
+      throw new JobError(`cannot read job ${yml}: ${(err as Error).message}`, { cause: err });
+    }
+    const parsed = JobFileSchema.safeParse(parseYaml(text));
+    const engines: readonly string[] = parsed.success ? parsed.data.engines : ['spark'];
+    if (!engines.includes(engine)) lacking.push(`${job} (its engines: ${engines.join(', ')})`);
+  }
+  if (lacking.length === 0) return;
+  const runnable = jobs.filter((j) => !lacking.some((l) => l.startsWith(`${j} `)));
+  throw new JobError(
+    `engine ${engine}: ${lacking.join('; ')} ${lacking.length === 1 ? 'does' : 'do'} not run on ${engine}. ` +
+      (runnable.length > 0 ? `Run only the jobs that do (--jobs ${runnable.join(',')}), or add ` : 'Add ') +
+      `a <job>.${engine}.sql and list ${engine} under engines: in the job's yml.`,
+  );
+}
+
 const JobsListSchema = z.strictObject({
   jobs: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a job name in jobs/spark-sql')).min(1),
 });
