@@ -1,6 +1,6 @@
 /**
- * The whole pipeline on this machine: known reactions POSTed to ingest → Kafka → the emoji-swarm Spark SQL job
- * (real spark-submit, local[2]) → fan-out main publisher → 2 cluster publishers → 2 subscriber nodes each →
+ * The whole pipeline on this machine: known reactions POSTed to ingest → Kafka → the emoji-swarm job, on each
+ * engine in turn (real spark-submit, local[2]; then PyFlink's local mini-cluster) → fan-out main publisher → 2 cluster publishers → 2 subscriber nodes each →
  * viewers assigned through the directory. Kafka and the registry come from the integration globalSetup; every
  * EmoStream service runs as a supervised child process (infra/local/pipeline-services.ts), on fresh topics of its own.
  *
@@ -14,47 +14,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SnapshotMessage, SwarmMessage } from '../common/socket-events.ts';
 import { createViewer, swarmSize, type Viewer } from '../fanout/index.ts';
 import type { Pipeline } from '../infra/local/pipeline-services.ts';
+import type { Engine } from '../jobs/spark-sql/control/job-plan.ts';
 import { startTestPipeline } from './test-pipeline.fixture.ts';
 
 const WINDOW_MS = 2000;
-const run = randomUUID().slice(0, 8);
-const A = `final-${run}`;
-const B = `semi-${run}`;
-
-let pipeline: Pipeline;
-const viewers: Viewer[] = [];
-/** Expected counts of match A: window start → emoji → count (what was posted, by the window it landed in). */
-const expectedA = new Map<number, Record<string, number>>();
-const expectedB = new Map<number, Record<string, number>>();
-let userSeq = 0;
-
-/** Posts one batch of reactions as ONE request (one ingest timestamp) and returns the window it landed in. */
-async function postBurst(matchId: string, counts: Record<string, number>): Promise<number> {
-  const reactions = Object.entries(counts).flatMap(([emoji, n]) =>
-    Array.from({ length: n }, () => ({
-      match_id: matchId,
-      user_id: `u${userSeq++}`,
-      emoji,
-      timestamp: Date.now(),
-    })),
-  );
-  const res = await fetch(`${pipeline.ingestUrl}/v1/reactions:batch`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ reactions }),
-  });
-  const body = (await res.json()) as { accepted: number; rejected: number; ingest_ts: number };
-  expect(res.status, JSON.stringify(body)).toBe(202);
-  expect(body).toMatchObject({ accepted: reactions.length, rejected: 0 });
-  // The server's stamp on every accepted item of the request: the window they count in.
-  expect(Number.isInteger(body.ingest_ts), JSON.stringify(body)).toBe(true);
-  const window = Math.floor(body.ingest_ts / WINDOW_MS) * WINDOW_MS;
-  const expected = matchId === A ? expectedA : expectedB;
-  const held = expected.get(window) ?? {};
-  for (const [emoji, n] of Object.entries(counts)) held[emoji] = (held[emoji] ?? 0) + n;
-  expected.set(window, held);
-  return window;
-}
+/**
+ * The engines the whole pipeline runs on, each in turn with a pipeline of its own (`E2E_ENGINES=spark` runs one):
+ * the same posts must reach the viewers with the same exact counts whichever engine folds them.
+ */
+const ENGINES = (process.env.E2E_ENGINES ?? 'spark,flink').split(',').filter(Boolean) as Engine[];
 
 /** Sleeps until `marginMs` after the next window boundary. */
 async function nextWindow(marginMs = 250): Promise<void> {
@@ -97,36 +65,76 @@ interface Watched {
   snapshots: SnapshotMessage[];
 }
 
-async function watch(matchId: string): Promise<Watched> {
-  const viewer = createViewer({ directoryUrl: pipeline.directoryUrl, matchIds: [matchId] });
-  const watched: Watched = { viewer, swarms: [], snapshots: [] };
-  viewer.on('swarm', (m) => watched.swarms.push(m));
-  viewer.on('snapshot', (s) => watched.snapshots.push(s));
-  viewer.on('error', () => {});
-  viewers.push(viewer);
-  await viewer.start();
-  return watched;
-}
+describe.each(ENGINES)('the whole pipeline on %s', (engine) => {
+  const run = randomUUID().slice(0, 8);
+  const A = `final-${run}`;
+  const B = `semi-${run}`;
 
-beforeAll(async () => {
-  ({ pipeline } = await startTestPipeline({
-    name: 'e2e',
-    run,
-    // One request per burst, up to a few thousand reactions; one test user per reaction is no abuse.
-    ingestEnv: {
-      INGEST_BATCH_MAX_ITEMS: '5000',
-      INGEST_MAX_BATCH_BODY_BYTES: String(4 << 20),
-      INGEST_RATE_LIMIT_PER_SEC: '0',
-    },
-  }));
-}, 420_000);
+  let pipeline: Pipeline;
+  const viewers: Viewer[] = [];
+  /** Expected counts of match A: window start → emoji → count (what was posted, by the window it landed in). */
+  const expectedA = new Map<number, Record<string, number>>();
+  const expectedB = new Map<number, Record<string, number>>();
+  let userSeq = 0;
 
-afterAll(async () => {
-  for (const v of viewers) v.stop();
-  await pipeline?.stop();
-}, 120_000);
+  /** Posts one batch of reactions as ONE request (one ingest timestamp) and returns the window it landed in. */
+  async function postBurst(matchId: string, counts: Record<string, number>): Promise<number> {
+    const reactions = Object.entries(counts).flatMap(([emoji, n]) =>
+      Array.from({ length: n }, () => ({
+        match_id: matchId,
+        user_id: `u${userSeq++}`,
+        emoji,
+        timestamp: Date.now(),
+      })),
+    );
+    const res = await fetch(`${pipeline.ingestUrl}/v1/reactions:batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reactions }),
+    });
+    const body = (await res.json()) as { accepted: number; rejected: number; ingest_ts: number };
+    expect(res.status, JSON.stringify(body)).toBe(202);
+    expect(body).toMatchObject({ accepted: reactions.length, rejected: 0 });
+    // The server's stamp on every accepted item of the request: the window they count in.
+    expect(Number.isInteger(body.ingest_ts), JSON.stringify(body)).toBe(true);
+    const window = Math.floor(body.ingest_ts / WINDOW_MS) * WINDOW_MS;
+    const expected = matchId === A ? expectedA : expectedB;
+    const held = expected.get(window) ?? {};
+    for (const [emoji, n] of Object.entries(counts)) held[emoji] = (held[emoji] ?? 0) + n;
+    expected.set(window, held);
+    return window;
+  }
 
-describe('the whole pipeline', () => {
+  async function watch(matchId: string): Promise<Watched> {
+    const viewer = createViewer({ directoryUrl: pipeline.directoryUrl, matchIds: [matchId] });
+    const watched: Watched = { viewer, swarms: [], snapshots: [] };
+    viewer.on('swarm', (m) => watched.swarms.push(m));
+    viewer.on('snapshot', (s) => watched.snapshots.push(s));
+    viewer.on('error', () => {});
+    viewers.push(viewer);
+    await viewer.start();
+    return watched;
+  }
+
+  beforeAll(async () => {
+    ({ pipeline } = await startTestPipeline({
+      name: `e2e-${engine}`,
+      run,
+      engine,
+      // One request per burst, up to a few thousand reactions; one test user per reaction is no abuse.
+      ingestEnv: {
+        INGEST_BATCH_MAX_ITEMS: '5000',
+        INGEST_MAX_BATCH_BODY_BYTES: String(4 << 20),
+        INGEST_RATE_LIMIT_PER_SEC: '0',
+      },
+    }));
+  }, 600_000);
+
+  afterAll(async () => {
+    for (const v of viewers) v.stop();
+    await pipeline?.stop();
+  }, 120_000);
+
   let a: Watched[] = [];
   let b: Watched;
 

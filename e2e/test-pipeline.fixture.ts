@@ -13,7 +13,7 @@ import { type Pipeline, type StartPipelineOptions, startPipeline } from '../infr
 
 /** Options of {@link startTestPipeline}. */
 export interface TestPipelineOptions
-  extends Pick<StartPipelineOptions, 'ingestEnv' | 'fanoutEnv' | 'restart'> {
+  extends Pick<StartPipelineOptions, 'ingestEnv' | 'fanoutEnv' | 'restart' | 'engine'> {
   /** Names the topics (`<name>.reactions.<run>`, …) and the Kafka client id (`<name>-setup`). */
   name: string;
   /** Scopes topics and consumer groups to this run. @default 8 random hex digits */
@@ -57,6 +57,7 @@ export async function startTestPipeline(options: TestPipelineOptions): Promise<T
     topics,
     groupSuffix: run,
     ...(options.restart === undefined ? {} : { restart: options.restart }),
+    ...(options.engine ? { engine: options.engine } : {}),
     ingestEnv: { LOG_LEVEL: 'warn', ...options.ingestEnv },
     fanoutEnv: { FANOUT_NODE_TTL_MS: '3000', LOG_LEVEL: 'warn', ...options.fanoutEnv },
   });

@@ -12,6 +12,10 @@
  * ingest and main publisher replicas behind HAProxy) with that profile's faults: the leader of a reactions
  * partition, a Spark worker, an ingest replica, a main publisher instance (plus, when named, the light faults whose
  * service the profile keeps: spark-driver, cluster publishers, subscriber-node, redeliver).
+ *
+ * `--engine flink` runs the swarm job on Flink (npm start's `--engine`): `spark-driver` then kills the Flink
+ * runner's process group (runner and the JVM of its mini-cluster), which restores from its last checkpoint, and
+ * the run checks the same exact final counts.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -19,9 +23,10 @@ import { argv, chalk } from 'zx';
 import { TOPICS } from '../common/topics.ts';
 import { formatTable, runChaos } from '../infra/chaos/chaos-run.ts';
 import { allFaults, clusterFaults } from '../infra/chaos/faults.ts';
+import { type JobSelection, jobSelectionFrom } from '../infra/local/foreground.ts';
 import { ensureHaproxy } from '../infra/local/haproxy.ts';
 import { startStack } from '../infra/local/local-stack.ts';
-import { DEFAULT_TOPOLOGY, startPipeline } from '../infra/local/pipeline-services.ts';
+import { DEFAULT_TOPOLOGY, PIPELINE_JOB, startPipeline } from '../infra/local/pipeline-services.ts';
 import {
   CLUSTER_PROFILE,
   clusterPipelineSpecs,
@@ -35,8 +40,13 @@ import { repoRoot } from '../infra/local/versions.ts';
 import { fail, intOption } from './cli-options.ts';
 
 let profile: ReturnType<typeof profileFrom>;
+let selection: JobSelection;
 try {
   profile = profileFrom(argv);
+  // --engine flink: the job faults hit the Flink runner and its JVM (the pipeline's job alone, as by default).
+  selection = jobSelectionFrom(argv, process.env, [PIPELINE_JOB]);
+  if (profile === 'cluster' && selection.engine === 'flink')
+    throw new Error('--engine flink runs on the light profile; the cluster profile runs Spark standalone');
 } catch (error) {
   fail((error as Error).message);
 }
@@ -102,28 +112,32 @@ process.on('SIGINT', () => {
 let pipeline: Awaited<ReturnType<typeof startPipeline>> | undefined;
 let exitCode = 0;
 try {
-  pipeline = await progress.step(`pipeline (ingest, Spark job, fan-out; profile ${profile})`, () =>
-    startPipeline({
-      kafkaBrokers: stack.kafkaBrokers,
-      registryUrl: stack.registryUrl,
-      // Beside Kafka's data: a checkpoint is only valid with the broker whose offsets it holds.
-      runDir: path.join(stack.runDir, 'pipeline'),
-      // Every reaction is its own user: the per-user limit would refuse the load, not protect anything.
-      ingestEnv: { INGEST_RATE_LIMIT_PER_SEC: '0', LOG_LEVEL: 'warn' },
-      fanoutEnv: { FANOUT_NODE_TTL_MS: '3000', LOG_LEVEL: 'warn' },
-      ...(clusterPorts
-        ? {
-            profile: (specs, runDir) =>
-              clusterPipelineSpecs(specs, {
-                host: stack.host,
-                clusterPorts,
-                runtime: stack.runtime,
-                runDir,
-                haproxy,
-              }),
-          }
-        : {}),
-    }),
+  pipeline = await progress.step(
+    `pipeline (ingest, ${selection.engine ?? 'default-engine'} job, fan-out; profile ${profile})`,
+    () =>
+      startPipeline({
+        kafkaBrokers: stack.kafkaBrokers,
+        registryUrl: stack.registryUrl,
+        // Beside Kafka's data: a checkpoint is only valid with the broker whose offsets it holds.
+        runDir: path.join(stack.runDir, 'pipeline'),
+        // Every reaction is its own user: the per-user limit would refuse the load, not protect anything.
+        ingestEnv: { INGEST_RATE_LIMIT_PER_SEC: '0', LOG_LEVEL: 'warn' },
+        fanoutEnv: { FANOUT_NODE_TTL_MS: '3000', LOG_LEVEL: 'warn' },
+        ...(selection.engine ? { engine: selection.engine } : {}),
+        ...(selection.jobs ? { jobs: selection.jobs } : {}),
+        ...(clusterPorts
+          ? {
+              profile: (specs, runDir) =>
+                clusterPipelineSpecs(specs, {
+                  host: stack.host,
+                  clusterPorts,
+                  runtime: stack.runtime,
+                  runDir,
+                  haproxy,
+                }),
+            }
+          : {}),
+      }),
   );
   const faults = faultsOf(pipeline);
   const result = await runChaos({
@@ -142,12 +156,17 @@ try {
     settleS,
     progress,
   });
-  const report = { kind: 'emostream-chaos', at: started.toISOString(), ...result };
+  const report = {
+    kind: 'emostream-chaos',
+    at: started.toISOString(),
+    engine: selection.engine ?? 'default',
+    ...result,
+  };
   const dir = path.join(repoRoot, 'reports');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `chaos-${report.at.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`\n${formatTable(result)}\n`);
+  console.log(`\nengine: ${report.engine}\n${formatTable(result)}\n`);
   for (const t of result.targets) {
     console.log(`${t.ok ? chalk.green('✓') : chalk.red('✗')} ${t.fault}: ${t.target} (${t.detail})`);
   }

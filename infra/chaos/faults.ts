@@ -161,7 +161,11 @@ export function allFaults(pipeline: Pick<Pipeline, 'nodes'>, clusters: readonly 
   });
   const node = pipeline.nodes[0]?.name ?? 'node-cluster-a-1';
   return [
-    kill('spark-driver', 'spark-job', 'SIGKILL of the Spark driver (launcher, spark-submit and JVM)'),
+    kill(
+      'spark-driver',
+      'spark-job',
+      'SIGKILL of the job driver (Spark: launcher, spark-submit, JVM; Flink: runner and its JVM)',
+    ),
     kill('main-publisher', 'main-publisher', 'SIGKILL of the fan-out main publisher (directory)'),
     ...clusters.map((c) =>
       kill(`cluster-publisher-${c}`, `cluster-publisher-${c}`, `SIGKILL of the cluster publisher of ${c}`),

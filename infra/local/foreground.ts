@@ -118,6 +118,8 @@ export interface JobSelection {
 export function jobSelectionFrom(
   flags: Record<string, unknown>,
   env: NodeJS.ProcessEnv = process.env,
+  /** The jobs run when `--jobs` is absent. @default every job of jobs.yml */
+  defaultJobs?: readonly string[],
 ): JobSelection {
   const engine = flags.engine ?? env.EMOSTREAM_ENGINE;
   const jobsFlag = flags.jobs ?? env.EMOSTREAM_JOBS;
@@ -142,7 +144,7 @@ export function jobSelectionFrom(
   }
   if (selection.engine) {
     try {
-      assertJobsRunOn(selection.jobs ?? listed, selection.engine);
+      assertJobsRunOn(selection.jobs ?? defaultJobs ?? listed, selection.engine);
     } catch (error) {
       throw new RuntimeError((error as Error).message, { cause: error });
     }

@@ -1,6 +1,14 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { coresMeter, parseStat, processCpuSeconds, processGroupCpuSeconds } from './process-cpu.ts';
+import {
+  coresMeter,
+  parseStat,
+  processCpuSeconds,
+  processGroupCpuSeconds,
+  processGroupMembers,
+  processGroupRssBytes,
+  processRssBytes,
+} from './process-cpu.ts';
 
 describe('process CPU from /proc', () => {
   it('parses a stat line whose command name holds spaces and parentheses', () => {
@@ -28,5 +36,25 @@ describe('process CPU from /proc', () => {
     expect(cores).toBeLessThan(1.3);
     expect(group).toBeGreaterThan(0.05);
     expect(processCpuSeconds(pid)).toBeUndefined();
+  });
+
+  it('lists a group by executable name and sums its resident memory', async () => {
+    // A child holding ~64 MiB of touched memory, leading its own group.
+    const child = spawn(
+      process.execPath,
+      ['-e', 'const b = Buffer.alloc(64 << 20, 1); setTimeout(() => b.length, 3000)'],
+      { detached: true, stdio: 'ignore' },
+    );
+    const pid = child.pid as number;
+    await new Promise((r) => setTimeout(r, 800));
+    const members = processGroupMembers(pid);
+    expect(members.map((m) => m.pid)).toEqual([pid]);
+    expect(members[0]?.comm).toBe('node');
+    expect(processGroupRssBytes(pid)).toBeGreaterThan(64 << 20);
+    expect(processGroupRssBytes(pid)).toBe(processRssBytes(pid));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    expect(processGroupMembers(pid)).toEqual([]);
+    expect(processRssBytes(pid)).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 /**
- * CPU time of a process or a process group, read from Linux's /proc, for benchmarks that report cores used (the
- * capacity model divides throughput by them). `user + system` of every live thread; children that already exited
- * count once their parent has waited for them (`cutime`/`cstime`).
+ * CPU time and memory of a process or a process group, read from Linux's /proc, for benchmarks that report cores
+ * used (the capacity model divides throughput by them) and resident memory. CPU is `user + system` of every live
+ * thread; children that already exited count once their parent has waited for them (`cutime`/`cstime`).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -27,15 +27,23 @@ export function processCpuSeconds(pid: number): number | undefined {
   }
 }
 
-/** CPU seconds used so far by the live members of process group `pgid` (a launcher and the JVM it started). */
-export function processGroupCpuSeconds(pgid: number): number {
-  let total = 0;
+/** A live member of a process group. */
+export interface GroupMember {
+  pid: number;
+  /** The executable's name (`/proc/<pid>/comm`, e.g. `java`, `python`). */
+  comm: string;
+  cpuSeconds: number;
+}
+
+/** The live members of process group `pgid` (a launcher and the JVM it started), from /proc. */
+export function processGroupMembers(pgid: number): GroupMember[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return 0;
+    return [];
   }
+  const members: GroupMember[] = [];
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
     let text: string;
@@ -45,9 +53,33 @@ export function processGroupCpuSeconds(pgid: number): number {
       continue;
     }
     const { pgrp, cpuSeconds } = parseStat(text);
-    if (pgrp === pgid) total += cpuSeconds;
+    if (pgrp !== pgid) continue;
+    const comm = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
+    members.push({ pid: Number(name), comm, cpuSeconds });
   }
-  return total;
+  return members;
+}
+
+/** CPU seconds used so far by the live members of process group `pgid` (a launcher and the JVM it started). */
+export function processGroupCpuSeconds(pgid: number): number {
+  return processGroupMembers(pgid).reduce((n, m) => n + m.cpuSeconds, 0);
+}
+
+/** Bytes per page of /proc/<pid>/statm: 4 KiB on the x86-64 and arm64 Linux kernels this runs on. */
+const PAGE_BYTES = 4096;
+
+/** Resident memory of `pid` in bytes (`/proc/<pid>/statm`'s resident pages), or 0 when it is gone. */
+export function processRssBytes(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1] ?? 0) * PAGE_BYTES;
+  } catch {
+    return 0;
+  }
+}
+
+/** Resident memory of every live member of process group `pgid`, summed (shared pages count per process). */
+export function processGroupRssBytes(pgid: number): number {
+  return processGroupMembers(pgid).reduce((n, m) => n + processRssBytes(m.pid), 0);
 }
 
 /**
