@@ -18,10 +18,13 @@ import { createViewer, type Viewer } from '../fanout/index.ts';
 import { clientSecurityOf, kafkaUser, type LocalSecurity } from '../infra/local/kafka-security.ts';
 import { type Stack, startStack } from '../infra/local/local-stack.ts';
 import { PIPELINE_JOB, type Pipeline, startPipeline } from '../infra/local/pipeline-services.ts';
+import type { Engine } from '../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
 import { runPaths } from '../jobs/spark-sql/control/run-dir.ts';
 
 const WINDOW_MS = 2000;
+/** `E2E_ENGINE=flink`: the same checks with the swarm job on Flink (its Kafka and registry logins). @default spark */
+const ENGINE = (process.env.E2E_ENGINE || 'spark') as Engine;
 const MATCH = 'secure-final';
 let stack: Stack;
 let pipeline: Pipeline;
@@ -38,6 +41,7 @@ beforeAll(async () => {
     registryUrl: stack.registryUrl,
     security,
     clusters: ['cluster-a'],
+    engine: ENGINE,
     ingestEnv: { INGEST_RATE_LIMIT_PER_SEC: '0', LOG_LEVEL: 'warn' },
     fanoutEnv: { LOG_LEVEL: 'warn' },
     restart: false,

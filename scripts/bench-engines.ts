@@ -102,7 +102,7 @@ const engines = String(argv.engines ?? ENGINES.join(','))
   .map((e) => e.trim())
   .filter(Boolean);
 if (engines.length === 0 || !engines.every(isEngine)) fail(`--engines: a list of ${ENGINES.join(', ')}`);
-const rates = String(argv.rates ?? '2500,5000,10000,20000')
+const rates = String(argv.rates ?? '5000,10000,20000,40000')
   .split(',')
   .map(Number);
 if (rates.length === 0 || !rates.every((r) => Number.isInteger(r) && r > 0))

@@ -87,6 +87,59 @@ def spark_type_name(data_type):
     return FLINK_TO_SPARK.get(name, name.lower())
 
 
+def read_secret(file_name, env_name, what):
+    """A password from the file the plan names (its first line), else from this process's environment: the plan
+    and every log the launcher writes hold the file's path only."""
+    if file_name:
+        with open(file_name, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        password = lines[0] if lines else ""
+    else:
+        password = os.environ.get(env_name, "")
+    if not password:
+        raise SystemExit(f"flink-runner: the plan's {what} has no password ({env_name} or its _FILE)")
+    return password
+
+
+# The SQL connector jar shades the Kafka client: its login modules live under this package.
+KAFKA_SHADED = "org.apache.flink.kafka.shaded.org.apache.kafka"
+
+
+def kafka_security_properties(kafka):
+    """`properties.*` options of the plan's Kafka security (jobs-config.ts, the one client-security contract of
+    common/client-security.ts; runner.py renders the same for Spark as `kafka.*`): protocol, SASL login, PEM
+    truststore. Flink hides option values whose key holds `jaas.config` or `password` in its logs."""
+    sec = kafka.get("security") or {"protocol": "PLAINTEXT"}
+    opts = {"properties.security.protocol": sec["protocol"]}
+    sasl = sec.get("sasl")
+    if sasl:
+        password = read_secret(sasl.get("passwordFile"), "KAFKA_SASL_PASSWORD", "Kafka SASL login")
+
+        def q(v):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+        module = (f"{KAFKA_SHADED}.common.security.plain.PlainLoginModule" if sasl["mechanism"] == "PLAIN"
+                  else f"{KAFKA_SHADED}.common.security.scram.ScramLoginModule")
+        opts["properties.sasl.mechanism"] = sasl["mechanism"]
+        opts["properties.sasl.jaas.config"] = (
+            f"{module} required username={q(sasl['username'])} password={q(password)};")
+    if sec.get("caFile"):
+        opts["properties.ssl.truststore.type"] = "PEM"
+        opts["properties.ssl.truststore.location"] = sec["caFile"]
+    return opts
+
+
+def registry_auth_options(plan, prefix):
+    """`<prefix>basic-auth.*` options of the avro-confluent format: the registry's basic-auth user of the plan, its
+    password read as Kafka's is (SCHEMA_REGISTRY_PASSWORD or the file the plan names). None: no options."""
+    auth = plan.get("registryAuth")
+    if not auth:
+        return {}
+    password = read_secret(auth.get("passwordFile"), "SCHEMA_REGISTRY_PASSWORD", "registry login")
+    return {f"{prefix}basic-auth.credentials-source": "USER_INFO",
+            f"{prefix}basic-auth.user-info": f"{auth['username']}:{password}"}
+
+
 def table_env(streaming, flink=None):
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
@@ -367,6 +420,25 @@ def progress_entry(base, job_id, batch_id, previous, topic):
     return entry
 
 
+# What Flink's Kafka source and avro-confluent format say about a record they cannot decode.
+UNDECODABLE = re.compile(r"Failed to deserialize (Avro record|consumer record)|Unknown magic byte|"
+                         r"Schema .* not found|Error retrieving Avro .*schema", re.I)
+
+
+def explain_failure(error, topic):
+    """The job's failure as the runner reports it: an undecodable source record gets what to do in front of Flink's
+    cause. Flink's avro formats cannot skip a bad record (no `ignore-parse-errors`; FLINK-20091 was closed unmerged),
+    so a restart fails again on the same offset, where Spark's runner drops the record."""
+    if not UNDECODABLE.search(error):
+        return error
+    return (f"a record on {topic} is not registry-framed Avro of a registered schema, and Flink cannot skip it "
+            "(its avro-confluent format has no ignore-parse-errors): every restart fails on the same offset. "
+            f"Only ingest should write {topic}; find the foreign producer, then either run this job on Spark "
+            "(which drops such records) until the record has aged out of the topic's retention, or start the job "
+            "past it from a fresh checkpoint (job:stop, move its checkpoint directory away, "
+            "SPARK_STARTING_OFFSETS=latest). Flink's cause: " + error)
+
+
 def job_state(client):
     """The job's state name (RUNNING, FAILED …): PyFlink returns an enum whose str() is 'JobStatus.RUNNING'."""
     state = client.get_job_status().result()
@@ -426,6 +498,8 @@ def run_stream(args):
             # The registry-framed Avro of every producer: the writer schema by the frame's id, read as the columns.
             "format": "avro-confluent",
             "avro-confluent.url": plan["registryUrl"],
+            **registry_auth_options(plan, "avro-confluent."),
+            **kafka_security_properties(kafka),
         })
         + "\n)"
     )
@@ -449,6 +523,8 @@ def run_stream(args):
             # it in: records carry the same schema id as the Spark job's.
             "value.avro-confluent.schema": sink["schema"],
             "value.avro-confluent.subject": f"{sink['topic']}-value",
+            **registry_auth_options(plan, "value.avro-confluent."),
+            **kafka_security_properties(kafka),
         })
         + "\n)"
     )
@@ -523,9 +599,10 @@ def run_stream(args):
                     say(f"[flink-runner] no progress this time: {err}")
             time.sleep(0.5)
     except Exception as err:  # the job failed: say why, exit non-zero
-        write_json(status_file, {"state": "failed", "pid": me, "error": str(err)[:4000], "engine": "flink"})
+        error = explain_failure(str(err), src["topic"])
+        write_json(status_file, {"state": "failed", "pid": me, "error": error[:4000], "engine": "flink"})
         release_lock(lock_file, me)
-        say(f"job {plan['name']} failed: {err}")
+        say(f"job {plan['name']} failed: {error}")
         sys.exit(1)
     write_json(status_file, {"state": "stopped", "pid": me, "since": time.time(), "engine": "flink"})
     release_lock(lock_file, me)

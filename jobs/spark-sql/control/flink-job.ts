@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { RegistryAuth } from '../../../common/client-security.ts';
 import { type FlinkRuntime, flinkRuntime } from '../../../infra/local/flink-runtime.ts';
 import { freePort } from '../../../infra/local/ports.ts';
 import { ownerRecord, processStartTime, releaseDriverLock, transferDriverLock } from './driver-lock.ts';
@@ -23,6 +24,12 @@ import { prepareRun, type RunnerPlan, runHandle, type Started, type StartOptions
 export interface FlinkRunnerPlan extends RunnerPlan {
   /** The registry's Confluent-compatible URL: Flink's avro-confluent format reads and writes through it. */
   registryUrl: string;
+  /**
+   * The registry's basic-auth user (common/client-security.ts), which the format logs in as: the password's file,
+   * or none when it came from SCHEMA_REGISTRY_PASSWORD (then read from the runner's environment), never the
+   * password. Kafka's login is the Spark plan's `kafka.security`, read alike.
+   */
+  registryAuth?: { username: string; passwordFile?: string };
   flink: {
     /** A cluster's REST endpoint, or absent for the local mini-cluster. */
     restAddress?: string;
@@ -49,6 +56,11 @@ async function otherFlinkCheckpoints(config: JobsConfig, plan: JobPlan): Promise
     .filter((p) => p !== plan.checkpoint);
 }
 
+/** The plan's form of the registry's credentials: the user and the password's file, not the password. */
+export function flinkRegistryAuth(auth: RegistryAuth): NonNullable<FlinkRunnerPlan['registryAuth']> {
+  return { username: auth.username, ...(auth.passwordFile ? { passwordFile: auth.passwordFile } : {}) };
+}
+
 /** `2 seconds` → `2 s`: Flink's duration syntax. */
 const flinkDuration = (interval: string) => interval.replace(/^(\d+) (\w+?)s?$/, '$1 $2');
 
@@ -67,6 +79,7 @@ export function createFlinkJob(plan: JobPlan, deps: FlinkJobDeps): JobLauncher {
       ...(await prepareRun(plan, config, paths.dir, deps.logger)),
       driverLock: lock,
       registryUrl: config.registryUrl,
+      ...(config.security.registry ? { registryAuth: flinkRegistryAuth(config.security.registry) } : {}),
       flink: {
         ...(config.flink.restAddress ? { restAddress: config.flink.restAddress } : {}),
         restPort: config.flink.restAddress ? 0 : await freePort(),
