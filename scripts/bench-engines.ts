@@ -68,18 +68,27 @@ function rowOf(r: LiveBenchResult): EngineRow {
   };
 }
 
-function chart(rows: EngineRow[], at: string): string {
-  const panel = (title: string, yLabel: string, key: keyof EngineRow) => ({
+function chart(rows: EngineRow[], at: string, fed: readonly number[]): string {
+  const panel = (
+    title: string,
+    yLabel: string,
+    key: keyof EngineRow,
+    hLines?: { y: number; label: string }[],
+  ) => ({
     title,
     yLabel,
     groups: [{ name: '', values: Object.fromEntries(rows.map((r) => [r.engine, Number(r[key]) || 0])) }],
+    ...(hLines ? { hLines } : {}),
   });
   return barChartSvg({
     title: `emoji-swarm on each engine, same feed, this machine (${at.slice(0, 10)})`,
     series: rows.map((r) => r.engine),
     columns: 4,
     panels: [
-      panel('sustained reactions/s', 'reactions/s', 'sustained/s'),
+      // An engine at the line may sustain more: the ramp fed no more than that.
+      panel('sustained reactions/s', 'reactions/s', 'sustained/s', [
+        { y: Math.max(...fed), label: 'highest rate fed' },
+      ]),
       panel('cores at that rate', 'cores', 'cores at it'),
       panel('RSS at that rate', 'MiB', 'rss MiB at it'),
       panel('start-up (start → running)', 's', 'start-up s'),
@@ -91,8 +100,12 @@ function chart(rows: EngineRow[], at: string): string {
 }
 
 if (argv.redraw) {
-  const last = JSON.parse(readFileSync(REPORT, 'utf8')) as { at: string; engines: EngineRow[] };
-  writeFileSync(CHART, chart(last.engines, last.at));
+  const last = JSON.parse(readFileSync(REPORT, 'utf8')) as {
+    at: string;
+    engines: EngineRow[];
+    rates: number[];
+  };
+  writeFileSync(CHART, chart(last.engines, last.at, last.rates));
   console.log(`chart: ${CHART}`);
   process.exit(0);
 }
@@ -180,7 +193,7 @@ async function main(): Promise<void> {
       REPORT,
       `${JSON.stringify({ at, partitions, stepSeconds, latencyBudgetMs, rates, engines: rows, runs: results }, null, 2)}\n`,
     );
-    writeFileSync(CHART, chart(rows, at));
+    writeFileSync(CHART, chart(rows, at, rates));
     console.log(`report: ${REPORT}, chart: ${CHART}; total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     if (results.some((r) => r.recovery && !r.recovery.exact)) process.exitCode = 1;
   } finally {
