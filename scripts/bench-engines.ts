@@ -17,18 +17,12 @@
  * probe of the step's first half came back and the probes' p99 stayed within --latency-budget (default 5 s: the
  * 2 s window, the 2 s trigger and a second of slack); on Spark also every micro-batch's p99 within the trigger.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { argv, chalk } from 'zx';
-import { createKafka, KafkaLogLevel } from '../common/kafka.ts';
-import { createLogger } from '../common/logger.ts';
-import { type Stack, startStack } from '../infra/local/local-stack.ts';
 import { ENGINES, type Engine, isEngine, loadJob } from '../jobs/spark-sql/control/job-plan.ts';
 import { fail, intOption } from './cli-options.ts';
-import { type LiveBenchResult, runLiveBench } from './job-bench.ts';
+import { type LiveBenchResult, openBench, runLiveBench } from './job-bench.ts';
 import { barChartSvg } from './svg-chart.ts';
 
 const REPORT = 'reports/bench-engines.json';
@@ -128,37 +122,10 @@ const latencyBudgetMs = intOption('latency-budget', 5000, 500, 600_000);
 
 async function main(): Promise<void> {
   const t0 = Date.now();
-  let stack: Stack | undefined;
-  let brokers = process.env.KAFKA_BROKERS;
-  let registryUrl = process.env.SCHEMA_REGISTRY_URL;
-  if (!brokers || !registryUrl) {
-    console.log('starting Kafka + registry for the benchmark …');
-    stack = await startStack({ topics: {} });
-    brokers = stack.kafkaBrokers;
-    registryUrl = stack.registryUrl;
-  }
-  const id = randomUUID().slice(0, 8);
-  const stateDir = await mkdtemp(path.join(os.tmpdir(), 'emostream-bench-engines-'));
-  const kafka = createKafka({
-    clientId: 'bench-engines',
-    brokers,
-    logger: createLogger('bench-engines', 'warn'),
-    logLevel: KafkaLogLevel.ERROR,
-  });
-  const admin = kafka.admin();
-  // Every message carries its partition (see reaction-load.ts): the partitioner only reads it back.
-  const producer = kafka.producer({
-    allowAutoTopicCreation: false,
-    createPartitioner: () => (args) => args.message.partition as number,
-  });
-  const cleanup = async () => {
-    await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
-    await rm(stateDir, { recursive: true, force: true });
-    await stack?.stop();
-  };
-  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  const bench = await openBench('bench-engines');
+  const { admin, producer, brokers, registryUrl, stateDir, id } = bench;
+  process.once('SIGINT', () => void bench.close().then(() => process.exit(130)));
   try {
-    await Promise.all([admin.connect(), producer.connect()]);
     const job = await loadJob('emoji-swarm');
     const results: LiveBenchResult[] = [];
     for (const engine of engines as Engine[]) {
@@ -197,7 +164,7 @@ async function main(): Promise<void> {
     console.log(`report: ${REPORT}, chart: ${CHART}; total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     if (results.some((r) => r.recovery && !r.recovery.exact)) process.exitCode = 1;
   } finally {
-    await cleanup();
+    await bench.close();
   }
 }
 

@@ -20,18 +20,14 @@
  *
  * The live mode is scripts/job-bench.ts's `runLiveBench` on Spark, which `bench:engines` runs on every engine.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Admin, Producer } from 'kafkajs';
 import { argv, chalk } from 'zx';
 import { createAvroSerde, createRegistryClient, loadSchema } from '../common/avro-serde.ts';
-import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
-import { createLogger } from '../common/logger.ts';
+import { ensureTopic } from '../common/kafka.ts';
 import type { ReactionRecord } from '../common/records.ts';
-import { type Stack, startStack } from '../infra/local/local-stack.ts';
 import { coresMeter, processGroupCpuSeconds } from '../infra/local/process-cpu.ts';
 import { type JobDefinition, loadJob, resolvePlan } from '../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
@@ -42,6 +38,7 @@ import {
   EMOJIS,
   formatBreakdown,
   MATCHES,
+  openBench,
   pct,
   runLiveBench,
   type StepRow,
@@ -66,42 +63,18 @@ const WARM_SECONDS = 20;
 
 async function main(): Promise<void> {
   const t0 = Date.now();
-  let stack: Stack | undefined;
-  let brokers = process.env.KAFKA_BROKERS;
-  let registryUrl = process.env.SCHEMA_REGISTRY_URL;
-  if (!brokers || !registryUrl) {
-    console.log('starting Kafka + registry for the benchmark …');
-    stack = await startStack({ topics: {} });
-    brokers = stack.kafkaBrokers;
-    registryUrl = stack.registryUrl;
-  }
-  const id = randomUUID().slice(0, 8);
-  const stateDir = await mkdtemp(path.join(os.tmpdir(), 'emostream-bench-spark-'));
-  const kafka = createKafka({
-    clientId: 'bench-spark',
-    brokers,
-    logger: createLogger('bench-spark', 'warn'),
-    logLevel: KafkaLogLevel.ERROR,
-  });
-  const admin = kafka.admin();
-  // Every message carries its partition (see reaction-load.ts): the partitioner only reads it back.
-  const producer = kafka.producer({
-    allowAutoTopicCreation: false,
-    createPartitioner: () => (args) => args.message.partition as number,
-  });
+  const bench = await openBench('bench-spark');
+  const { admin, producer, brokers, registryUrl, stateDir, id } = bench;
   const cleanup = async () => {
-    await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
     if (keepProgress) {
       await copyFile(path.join(stateDir, 'runs', 'emoji-swarm', 'progress.jsonl'), keepProgress).catch(
         () => {},
       );
     }
-    await rm(stateDir, { recursive: true, force: true });
-    await stack?.stop();
+    await bench.close();
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
-    await Promise.all([admin.connect(), producer.connect()]);
     const job = await loadJob('emoji-swarm');
     const trigger = Number.parseInt(job.spec.trigger, 10) * 1000;
     if (mode === 'preload') {

@@ -10,11 +10,17 @@
  * A rate is sustained when the producer reached it, the lag did not grow over the step's second half, the probes'
  * p99 stayed within the latency budget and, on Spark, the micro-batches' p99 stayed within the trigger.
  */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { Admin, Producer } from 'kafkajs';
 import { chalk } from 'zx';
 import { createAvroSerde, createRegistryClient, loadSchema } from '../common/avro-serde.ts';
-import { ensureTopic } from '../common/kafka.ts';
+import { createKafka, ensureTopic, KafkaLogLevel } from '../common/kafka.ts';
+import { createLogger } from '../common/logger.ts';
 import type { AggregateRow, ReactionRecord } from '../common/records.ts';
+import { type Stack, startStack } from '../infra/local/local-stack.ts';
 import {
   coresMeter,
   processGroupCpuSeconds,
@@ -81,6 +87,60 @@ export function formatBreakdown(progress: StreamingProgress[]): string {
     .sort((a, b) => b[1] - a[1])
     .map(([k, v]) => `${k} ${Math.round(v / n)}`)
     .join(', ');
+}
+
+/** A benchmark's Kafka side: brokers and registry, an admin, a partition-setting producer and a state dir. */
+export interface BenchKafka {
+  brokers: string;
+  registryUrl: string;
+  admin: Admin;
+  producer: Producer;
+  /** A fresh temp dir for the job's run directories and checkpoints. */
+  stateDir: string;
+  /** A run id for fresh topic names. */
+  id: string;
+  /** Disconnects, removes the state dir, stops the stack if this started it. */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects a benchmark to KAFKA_BROKERS + SCHEMA_REGISTRY_URL, or starts its own Kafka + registry on free ports
+ * when they are unset; the producer sends each message to the partition it carries (see reaction-load.ts).
+ */
+export async function openBench(name: string): Promise<BenchKafka> {
+  let stack: Stack | undefined;
+  let brokers = process.env.KAFKA_BROKERS;
+  let registryUrl = process.env.SCHEMA_REGISTRY_URL;
+  if (!brokers || !registryUrl) {
+    console.log('starting Kafka + registry for the benchmark …');
+    stack = await startStack({ topics: {} });
+    brokers = stack.kafkaBrokers;
+    registryUrl = stack.registryUrl;
+  }
+  const stateDir = await mkdtemp(path.join(os.tmpdir(), `emostream-${name}-`));
+  const kafka = createKafka({
+    clientId: name,
+    brokers,
+    logger: createLogger(name, 'warn'),
+    logLevel: KafkaLogLevel.ERROR,
+  });
+  const admin = kafka.admin();
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: () => (args) => args.message.partition as number,
+  });
+  const close = async () => {
+    await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+    await rm(stateDir, { recursive: true, force: true });
+    await stack?.stop();
+  };
+  try {
+    await Promise.all([admin.connect(), producer.connect()]);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { brokers, registryUrl, admin, producer, stateDir, id: randomUUID().slice(0, 8), close };
 }
 
 /** Waits for the job to run (the bench times its start-up, so it starts without waiting). */
