@@ -90,8 +90,42 @@ export class TokenError extends Error {
   }
 }
 
+/**
+ * The signing keys could not be had (JWKS unreachable, timed out, not 200, not a key set): not the client's fault,
+ * so not a 401. Ingest answers 503 with Retry-After, a subscriber node refuses the handshake as `unavailable`.
+ */
+export class KeysUnavailableError extends Error {
+  override readonly name = 'KeysUnavailableError';
+  /** Seconds a client should wait: jose refetches a failed JWKS at the next token. */
+  readonly retryAfterSec = 5;
+  constructor(cause: unknown) {
+    super('the signing keys could not be fetched', { cause });
+  }
+}
+
+/**
+ * A JWKS key function whose fetch failures are {@link KeysUnavailableError}s. What the token causes (no key with its
+ * `kid`, several, an unsupported key) stays a jose error, and so a 401.
+ */
+function keysOrUnavailable(jwks: JWTVerifyGetKey): JWTVerifyGetKey {
+  return async (header, token) => {
+    try {
+      return await jwks(header, token);
+    } catch (err) {
+      const tokenCaused =
+        err instanceof joseErrors.JOSEError &&
+        !(err instanceof joseErrors.JWKSTimeout) &&
+        !(err instanceof joseErrors.JWKSInvalid) &&
+        // jose's plain JOSEError here is "Expected 200 OK" or "Failed to parse the JSON Web Key Set".
+        err.constructor !== joseErrors.JOSEError;
+      throw tokenCaused ? err : new KeysUnavailableError(err);
+    }
+  };
+}
+
 /** Verifies tokens with one configuration; built once per process. */
 export interface TokenVerifier {
+  /** Rejects with a {@link TokenError} (the token is refused) or a {@link KeysUnavailableError} (try later). */
   verify(token: string): Promise<VerifiedToken>;
 }
 
@@ -116,6 +150,7 @@ const matchesClaim = z.array(z.string().refine(isId)).max(MAX_MATCHES_CLAIM);
 
 function describe(err: unknown): TokenError {
   if (err instanceof TokenError) return err;
+  if (err instanceof KeysUnavailableError) throw err;
   if (err instanceof joseErrors.JWTExpired)
     return new TokenError('invalid_token', 'expired', 'the token expired');
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
@@ -137,8 +172,6 @@ function describe(err: unknown): TokenError {
     return new TokenError('invalid_token', 'signature', 'the token signature does not verify');
   if (err instanceof joseErrors.JWKSNoMatchingKey)
     return new TokenError('invalid_token', 'unknown_key', 'no signing key matches the token');
-  if (err instanceof joseErrors.JWKSTimeout)
-    return new TokenError('invalid_token', 'keys_unavailable', 'the signing keys could not be fetched');
   return new TokenError('invalid_token', 'malformed', 'the token is malformed');
 }
 
@@ -149,7 +182,7 @@ export function createTokenVerifier(config: AuthConfig, options: TokenVerifierOp
   const symmetric = options.keys === undefined && config.jwtSecret !== undefined;
   const key: Uint8Array | JWTVerifyGetKey = symmetric
     ? new TextEncoder().encode(config.jwtSecret)
-    : (options.keys ?? createRemoteJWKSet(new URL(config.jwksUrl as string)));
+    : (options.keys ?? keysOrUnavailable(createRemoteJWKSet(new URL(config.jwksUrl as string))));
   const verifyOptions = {
     algorithms: symmetric ? ['HS256'] : [...ASYMMETRIC_ALGORITHMS],
     issuer: config.issuer,

@@ -4,16 +4,20 @@
  * auth. Ingest, the Spark job (source and sink) and the fan-out each log in as their own user; a reaction POSTed to
  * ingest is counted by Spark and reaches a viewer. Clients without credentials, with a wrong password, or without
  * the CA are refused, and no password is in the Spark plan or any log.
+ *
+ * Signed tokens are on at the same time (INGEST_AUTH=jwt, VIEWER_AUTH=jwt, as `npm start -- --secure --auth`): the
+ * viewer holds a token for its match and the reactions are posted with a token; refused requests are never counted.
  */
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintToken } from '../common/auth.ts';
 import { createRegistryClient } from '../common/avro-serde.ts';
 import { type KafkaSecurity, PLAINTEXT } from '../common/client-security.ts';
 import { createKafka, KafkaLogLevel } from '../common/kafka.ts';
 import { createLogger } from '../common/logger.ts';
-import type { SwarmMessage } from '../common/socket-events.ts';
 import { createViewer, type Viewer } from '../fanout/index.ts';
 import { clientSecurityOf, kafkaUser, type LocalSecurity } from '../infra/local/kafka-security.ts';
 import { type Stack, startStack } from '../infra/local/local-stack.ts';
@@ -31,6 +35,9 @@ let pipeline: Pipeline;
 let security: LocalSecurity;
 const viewers: Viewer[] = [];
 const logger = createLogger('e2e-secure');
+const AUTH_ENV = { AUTH_JWT_SECRET: randomBytes(32).toString('hex') };
+const token = (subject: string, matches?: string[]) =>
+  mintToken({ subject, ttlSec: 600, secret: AUTH_ENV.AUTH_JWT_SECRET, ...(matches ? { matches } : {}) });
 
 beforeAll(async () => {
   stack = await startStack({ secure: true, provision: false });
@@ -42,8 +49,8 @@ beforeAll(async () => {
     security,
     clusters: ['cluster-a'],
     engine: ENGINE,
-    ingestEnv: { INGEST_RATE_LIMIT_PER_SEC: '0', LOG_LEVEL: 'warn' },
-    fanoutEnv: { LOG_LEVEL: 'warn' },
+    ingestEnv: { INGEST_RATE_LIMIT_PER_SEC: '0', LOG_LEVEL: 'warn', INGEST_AUTH: 'jwt', ...AUTH_ENV },
+    fanoutEnv: { LOG_LEVEL: 'warn', VIEWER_AUTH: 'jwt', ...AUTH_ENV },
     restart: false,
   });
 }, 480_000);
@@ -102,36 +109,52 @@ function filesUnder(dir: string): string[] {
 }
 
 describe('the pipeline on a secured stack', () => {
-  it('counts a reaction POSTed to ingest in Spark and delivers it to a viewer, every hop authenticated', async () => {
-    const viewer = createViewer({ directoryUrl: pipeline.directoryUrl, matchIds: [MATCH] });
-    const swarms: SwarmMessage[] = [];
-    viewer.on('swarm', (m) => swarms.push(m));
+  it('counts exactly the reactions POSTed with a token in Spark and delivers them to a viewer holding a token, every hop authenticated; refused requests are not counted', async () => {
+    const viewer = createViewer({
+      directoryUrl: pipeline.directoryUrl,
+      matchIds: [MATCH],
+      token: await token('secure-viewer', [MATCH]),
+    });
     viewer.on('error', () => {});
     viewers.push(viewer);
     await viewer.start();
+    // Without a token the node refuses the viewer.
+    const anonymous = createViewer({ directoryUrl: pipeline.directoryUrl, matchIds: [MATCH] });
+    viewers.push(anonymous);
+    await expect(anonymous.start()).rejects.toThrow(/unauthorized/i);
 
-    const reactions = Array.from({ length: 7 }, (_, i) => ({
-      match_id: MATCH,
-      user_id: `u${i}`,
-      emoji: '🔥',
-      timestamp: Date.now(),
-    }));
-    const res = await fetch(`${pipeline.ingestUrl}/v1/reactions:batch?durable=true`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ reactions }),
-    });
-    const body = (await res.json()) as { accepted: number; ingest_ts: number };
-    expect(res.status, JSON.stringify(body)).toBe(200);
+    const batch = async (emoji: string, userId: string, bearer?: string) => {
+      const reactions = Array.from({ length: 7 }, () => ({
+        match_id: MATCH,
+        user_id: userId,
+        emoji,
+        timestamp: Date.now(),
+      }));
+      const res = await fetch(`${pipeline.ingestUrl}/v1/reactions:batch?durable=true`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(bearer === undefined ? {} : { authorization: `Bearer ${bearer}` }),
+        },
+        body: JSON.stringify({ reactions }),
+      });
+      return { status: res.status, body: (await res.json()) as { accepted: number; ingest_ts: number } };
+    };
+    // Refused, never counted (another emoji, so a leak would show in the counts): no token, another user's body.
+    expect((await batch('👏', 'fan-1')).status).toBe(401);
+    expect((await batch('👏', 'fan-2', await token('fan-1'))).status).toBe(403);
+    const { status, body } = await batch('🔥', 'fan-1', await token('fan-1'));
+    expect(status, JSON.stringify(body)).toBe(200);
     expect(body.accepted).toBe(7);
     const window = Math.floor(body.ingest_ts / WINDOW_MS) * WINDOW_MS;
 
-    await until(
-      () => viewer.windows(MATCH).some((w) => w.window_start === window && w.counts['🔥'] === 7),
-      180_000,
-      'the viewer holds the window with the 7 reactions',
-    );
+    const fire = () => viewer.windows(MATCH).reduce((n, w) => n + (w.counts['🔥'] ?? 0), 0);
+    await until(() => fire() === 7, 180_000, 'the viewer holds the 7 reactions');
     expect(viewer.windows(MATCH).find((w) => w.window_start === window)?.counts).toEqual({ '🔥': 7 });
+    // Nothing refused arrives later either.
+    await sleep(6000);
+    expect(viewer.windows(MATCH).flatMap((w) => Object.keys(w.counts))).toEqual(['🔥']);
+    expect(fire()).toBe(7);
   }, 240_000);
 
   it('refuses a Kafka client without credentials, with a wrong password, or that does not trust the CA', async () => {

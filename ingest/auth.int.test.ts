@@ -108,6 +108,15 @@ const claims = () =>
 const valid = (sub = 'u1') =>
   mintToken({ secret: SECRET, subject: sub, ttlSec: 300, issuer: ISSUER, audience: AUDIENCE });
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+/** A token for `subject` with the test's issuer and audience, a minute to live, signed with `key` as `alg`/`kid`. */
+const signedAs = (alg: string, kid: string, subject: string, key: Parameters<SignJWT['sign']>[0]) =>
+  new SignJWT({})
+    .setProtectedHeader({ alg, kid })
+    .setSubject(subject)
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setExpirationTime(nowSec() + 60)
+    .sign(key);
 
 describe('ingest with INGEST_AUTH=jwt (real Kafka)', () => {
   it('a valid token: 202, and the record on Kafka carries the token subject as user id', async () => {
@@ -280,24 +289,66 @@ describe('ingest with INGEST_AUTH=jwt (real Kafka)', () => {
     const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`;
     const { post } = await startIngest({ jwtSecret: undefined, jwksUrl });
     const before = await endOffsets();
-    const rs = await new SignJWT({})
-      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
-      .setSubject('rs-user')
-      .setIssuer(ISSUER)
-      .setAudience(AUDIENCE)
-      .setExpirationTime(nowSec() + 60)
-      .sign(pair.privateKey);
+    const rs = await signedAs('RS256', 'k1', 'rs-user', pair.privateKey);
     expect((await post('/v1/reactions', reaction('rs-user'), bearer(rs))).status).toBe(202);
-    const confused = await new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256', kid: 'k1' })
-      .setSubject('rs-user')
-      .setIssuer(ISSUER)
-      .setAudience(AUDIENCE)
-      .setExpirationTime(nowSec() + 60)
-      .sign(enc(pem));
+    const confused = await signedAs('HS256', 'k1', 'rs-user', enc(pem));
     const r = await post('/v1/reactions', reaction('rs-user'), bearer(confused));
     expect(r.status).toBe(401);
     expect(r.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    await new Promise((res) => setTimeout(res, 300));
+    expect(await endOffsets()).toBe(before + 1);
+  });
+
+  it('an unreachable or failing JWKS answers 503 with Retry-After and a problem+json body, not 401; nothing reaches Kafka; the token passes once the keys are back', async () => {
+    const pair = await generateKeyPair('ES256', { extractable: true });
+    const jwk = { ...(await exportJWK(pair.publicKey)), alg: 'ES256', kid: 'e1', use: 'sig' };
+    const token = await signedAs('ES256', 'e1', 'es-user', pair.privateKey);
+    const expectUnavailable = (r: Awaited<ReturnType<typeof post>>) => {
+      expect(r.status).toBe(503);
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(r.headers.get('content-type')).toContain('application/problem+json');
+      expect(r.headers.get('www-authenticate')).toBeNull();
+      expect(r.body).toMatchObject({ type: 'urn:emostream:problem:keys-unavailable', status: 503 });
+    };
+    // Nothing listens: the port of a server that was closed again.
+    const gone = createServer();
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+    const gonePort = (gone.address() as AddressInfo).port;
+    await new Promise((r) => gone.close(r));
+    const first = await startIngest({
+      jwtSecret: undefined,
+      jwksUrl: `http://127.0.0.1:${gonePort}/jwks.json`,
+    });
+    const before = await endOffsets();
+    expectUnavailable(await first.post('/v1/reactions', reaction('es-user'), bearer(token)));
+
+    // A JWKS that answers 500, then recovers.
+    let up = false;
+    const jwks = createServer((_req, res) => {
+      if (!up) {
+        res.writeHead(500).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    servers.push(jwks);
+    await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
+    const { post } = await startIngest({
+      jwtSecret: undefined,
+      jwksUrl: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`,
+    });
+    expectUnavailable(await post('/v1/reactions', reaction('es-user'), bearer(token)));
+    up = true;
+    expect((await post('/v1/reactions', reaction('es-user'), bearer(token))).status).toBe(202);
+    // With the keys there, a key the set does not hold is the token's fault again: 401.
+    const stranger = await signedAs(
+      'ES256',
+      'unknown',
+      'es-user',
+      (await generateKeyPair('ES256')).privateKey,
+    );
+    expect((await post('/v1/reactions', reaction('es-user'), bearer(stranger))).status).toBe(401);
     await new Promise((res) => setTimeout(res, 300));
     expect(await endOffsets()).toBe(before + 1);
   });

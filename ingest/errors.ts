@@ -63,6 +63,15 @@ export const problems = {
       detail: `${field} differs from the token's subject; a token may only react as its own user`,
       errors: [{ field, code: 'user_mismatch', detail: "differs from the token's subject" }],
     }),
+  /** 503: the JWKS could not be fetched; the token was not judged (not a 401). */
+  keysUnavailable: (retryAfterSec: number) =>
+    new HttpProblem({
+      status: 503,
+      slug: 'keys-unavailable',
+      title: 'Token keys unavailable',
+      detail: `The keys that verify tokens could not be fetched; retry after ${retryAfterSec} s`,
+      retryAfterSec,
+    }),
   bufferFull: (retryAfterSec: number) =>
     new HttpProblem({
       status: 503,

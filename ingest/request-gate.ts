@@ -2,10 +2,10 @@
  * What a reaction request passes before its body is read, cheapest first: no token in the URL, the client
  * address's bucket (`INGEST_ADDRESS_RATE_LIMIT_PER_SEC`, keyed as `common/client-address.ts` says), then, with
  * `INGEST_AUTH=jwt`, the bearer token (common/auth.ts). Resolves with the token's subject (undefined with auth
- * off); refusals are thrown as HttpProblem (400, 429, 401). The token is never logged nor echoed.
+ * off); refusals are thrown as HttpProblem (400, 429, 401; 503 when the JWKS cannot be fetched). The token is never logged nor echoed.
  */
 import type { IncomingMessage } from 'node:http';
-import { MAX_TOKEN_LENGTH, TokenError, type TokenVerifier } from '../common/auth.ts';
+import { KeysUnavailableError, MAX_TOKEN_LENGTH, TokenError, type TokenVerifier } from '../common/auth.ts';
 import type { ClientAddressOf } from '../common/client-address.ts';
 import type { RateLimiter } from '../common/rate-limiter.ts';
 import { problems } from './errors.ts';
@@ -84,6 +84,10 @@ export function createRequestGate(deps: RequestGateDeps): RequestGate {
       return (await verifier.verify(match[1] as string)).subject;
     } catch (err) {
       if (err instanceof TokenError) return refuseToken(err);
+      if (err instanceof KeysUnavailableError) {
+        metrics.authRefused('keys_unavailable');
+        throw problems.keysUnavailable(err.retryAfterSec);
+      }
       throw err;
     }
   };

@@ -16,15 +16,21 @@
  * `--engine flink` runs the swarm job on Flink (npm start's `--engine`): `spark-driver` then kills the Flink
  * runner's process group (runner and the JVM of its mini-cluster), which restores from its last checkpoint, and
  * the run checks the same exact final counts.
+ *
+ * `--auth` (or `EMOSTREAM_AUTH=jwt`) runs the pipeline with signed tokens on (INGEST_AUTH/VIEWER_AUTH=jwt, a fresh
+ * secret for the run) and the load with tokens (infra/local/load-tokens.ts).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { argv, chalk } from 'zx';
 import { TOPICS } from '../common/topics.ts';
 import { formatTable, runChaos } from '../infra/chaos/chaos-run.ts';
 import { allFaults, clusterFaults } from '../infra/chaos/faults.ts';
+import { localAuthWanted } from '../infra/local/auth-secret.ts';
 import { type JobSelection, jobSelectionFrom } from '../infra/local/foreground.ts';
 import { ensureHaproxy } from '../infra/local/haproxy.ts';
+import { createLoadTokens } from '../infra/local/load-tokens.ts';
 import { startStack } from '../infra/local/local-stack.ts';
 import { DEFAULT_TOPOLOGY, PIPELINE_JOB, startPipeline } from '../infra/local/pipeline-services.ts';
 import {
@@ -75,6 +81,10 @@ const rate = intOption('rate', 2000, 1, 100_000);
 const viewers = intOption('viewers', 200, 1, 5000);
 const matches = intOption('matches', 4, 1, 100);
 const settleS = intOption('settle', 10, 0, 600);
+// Auth on: one secret for this run's services and the load's tokens.
+const authSecret = localAuthWanted(argv) ? randomBytes(32).toString('base64url') : undefined;
+const authEnv: Record<string, string> =
+  authSecret === undefined ? {} : { INGEST_AUTH: 'jwt', VIEWER_AUTH: 'jwt', AUTH_JWT_SECRET: authSecret };
 const wanted =
   argv.faults === undefined
     ? defaults
@@ -121,8 +131,8 @@ try {
         // Beside Kafka's data: a checkpoint is only valid with the broker whose offsets it holds.
         runDir: path.join(stack.runDir, 'pipeline'),
         // Every reaction is its own user: the per-user limit would refuse the load, not protect anything.
-        ingestEnv: { INGEST_RATE_LIMIT_PER_SEC: '0', LOG_LEVEL: 'warn' },
-        fanoutEnv: { FANOUT_NODE_TTL_MS: '3000', LOG_LEVEL: 'warn' },
+        ingestEnv: { INGEST_RATE_LIMIT_PER_SEC: '0', LOG_LEVEL: 'warn', ...authEnv },
+        fanoutEnv: { FANOUT_NODE_TTL_MS: '3000', LOG_LEVEL: 'warn', ...authEnv },
         ...(selection.engine ? { engine: selection.engine } : {}),
         ...(selection.jobs ? { jobs: selection.jobs } : {}),
         ...(clusterPorts
@@ -155,6 +165,10 @@ try {
     matches,
     settleS,
     progress,
+    tokens:
+      authSecret === undefined
+        ? undefined
+        : await createLoadTokens({ secret: authSecret, subjects: 200, prefix: 'chaos-user' }),
   });
   const report = {
     kind: 'emostream-chaos',

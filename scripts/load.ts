@@ -1,6 +1,6 @@
 #!/usr/bin/env tsx
 /**
- * `npm run load -- --rate R --viewers V --duration D --matches K [--directory URL] [--ingest URL] [--batch N]`
+ * `npm run load -- --rate R --viewers V --duration D --matches K [--directory URL] [--ingest URL] [--batch N] [--auth]`
  *
  * Load simulator against a running pipeline (`npm start`): posts R reactions/s through the batch endpoint across K
  * matches for D seconds while holding V viewers, spread over the matches and assigned to subscriber nodes by the
@@ -9,6 +9,11 @@
  * the reaction; see fanout/client/latency-tracker.ts) and deliveries/s, and beside it an SVG chart of the latency
  * over the run (scripts/load-chart.ts; `--redraw <report.json>` draws it again from a report). Loopback addresses
  * only.
+ *
+ * Auth (`npm start -- --auth`): with `--auth`, `EMOSTREAM_AUTH=jwt`, or when ingest answers a token-less probe 401,
+ * every request carries a token (infra/local/load-tokens.ts, signed with the local secret, `--data-dir` as for
+ * `npm start`): the reactions are spread over a pool of subjects, one per request, each kept at half ingest's
+ * default per-user limit (10 of 20/s, batches of at most 20), and each viewer presents a token for its match.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,6 +22,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { argv, chalk } from 'zx';
 import type { SwarmMessage } from '../common/socket-events.ts';
 import { createViewer, LatencyTracker, type Viewer } from '../fanout/index.ts';
+import { localAuthWanted, localTokenSecret } from '../infra/local/auth-secret.ts';
+import { dataDirFrom } from '../infra/local/data-dir.ts';
+import { createLoadTokens, type LoadTokens } from '../infra/local/load-tokens.ts';
 import { repoRoot } from '../infra/local/versions.ts';
 import { fail, intOption } from './cli-options.ts';
 import { loadChartSvg } from './load-chart.ts';
@@ -52,7 +60,7 @@ const rate = intOption('rate', 1000, 1, 200_000);
 const viewerCount = intOption('viewers', 100, 0, 20_000);
 const durationS = intOption('duration', 30, 1, 600);
 const matchCount = intOption('matches', 4, 1, 1000);
-const batchMax = intOption('batch', 500, 1, 5000);
+let batchMax = intOption('batch', 500, 1, 5000);
 const maxInFlight = intOption('in-flight', 16, 1, 256);
 const drainS = intOption('drain', 20, 0, 120);
 const directoryUrl = loopbackUrl(
@@ -67,6 +75,36 @@ const runId = randomUUID().slice(0, 6);
 const matches = Array.from({ length: matchCount }, (_, i) => `load-${runId}-${i + 1}`);
 // Enough users that none comes near ingest's per-user rate limit (20/s by default).
 const users = Math.max(1000, rate);
+
+/** Per-subject share of a load with auth on: half the default per-user limit (20/s, burst 40). */
+const SUBJECT_RATE = 10;
+const SUBJECT_BATCH = 20;
+/** True when ingest refuses a request without a token (auth on), whatever this process was told. */
+async function ingestWantsToken(): Promise<boolean> {
+  try {
+    const res = await fetch(`${ingestUrl}/v1/reactions:batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+      signal: AbortSignal.timeout(5000),
+    });
+    return res.status === 401;
+  } catch {
+    return false;
+  }
+}
+let tokens: LoadTokens | undefined;
+if (localAuthWanted(argv) || (await ingestWantsToken())) {
+  const secret = localTokenSecret(dataDirFrom(argv));
+  if (secret === undefined)
+    fail('auth is on but there is no local secret: start with npm start -- --auth, or set AUTH_JWT_SECRET');
+  tokens = await createLoadTokens({
+    secret,
+    subjects: Math.max(100, Math.ceil(rate / SUBJECT_RATE)),
+    prefix: `load-${runId}`,
+  });
+  batchMax = Math.min(batchMax, SUBJECT_BATCH);
+}
 
 const tracker = new LatencyTracker();
 const totals = {
@@ -105,10 +143,12 @@ async function connectViewers(): Promise<void> {
   const worker = async () => {
     while (next < viewerCount) {
       const i = next++;
+      const matchId = matches[i % matchCount] ?? '';
       const viewer = createViewer({
         directoryUrl,
-        matchIds: [matches[i % matchCount] ?? ''],
+        matchIds: [matchId],
         windowsPerMatch: 5,
+        token: await tokens?.viewer(i, [matchId]),
       });
       viewer.on('swarm', (m) => {
         totals.deliveries++;
@@ -134,9 +174,11 @@ async function connectViewers(): Promise<void> {
 let inFlight = 0;
 async function postBatch(matchId: string, n: number): Promise<void> {
   const now = Date.now();
+  // With auth on, the request reacts as one subject of the pool; else every reaction picks a user.
+  const reactor = tokens?.nextReactor();
   const reactions = Array.from({ length: n }, () => ({
     match_id: matchId,
-    user_id: `load-${Math.floor(Math.random() * users)}`,
+    user_id: reactor?.subject ?? `load-${Math.floor(Math.random() * users)}`,
     emoji: pickEmoji(),
     timestamp: now,
   }));
@@ -145,7 +187,10 @@ async function postBatch(matchId: string, n: number): Promise<void> {
   try {
     const res = await fetch(`${ingestUrl}/v1/reactions:batch`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        ...(reactor === undefined ? {} : { authorization: reactor.authorization }),
+      },
       body: JSON.stringify({ reactions }),
       signal: AbortSignal.timeout(10_000),
     });
@@ -188,7 +233,10 @@ process.on('SIGINT', () => {
 
 console.log(
   `load: ${rate} reactions/s across ${matchCount} matches for ${durationS} s, ${viewerCount} viewers ` +
-    `(ingest ${ingestUrl}, directory ${directoryUrl})`,
+    `(ingest ${ingestUrl}, directory ${directoryUrl})` +
+    (tokens === undefined
+      ? ''
+      : `; auth on: ${Math.max(100, Math.ceil(rate / SUBJECT_RATE))} subjects, batches ≤ ${batchMax}`),
 );
 const connectStarted = Date.now();
 try {
@@ -287,6 +335,7 @@ const report = {
     matches: matchCount,
     batch: batchMax,
     in_flight: maxInFlight,
+    auth: tokens !== undefined,
     ingest: ingestUrl,
     directory: directoryUrl,
   },

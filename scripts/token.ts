@@ -10,7 +10,7 @@
 import { argv } from 'zx';
 import { mintToken } from '../common/auth.ts';
 import { isId } from '../common/ids.ts';
-import { localAuthSecret } from '../infra/local/auth-secret.ts';
+import { localTokenSecret } from '../infra/local/auth-secret.ts';
 import { dataDirFrom } from '../infra/local/data-dir.ts';
 import { fail } from './cli-options.ts';
 
@@ -33,7 +33,7 @@ const matches =
         .map((s) => s.trim())
         .filter((s) => s !== '');
 for (const m of matches ?? []) if (!isId(m)) fail(`--matches: ${JSON.stringify(m)} is not a match id`);
-const secret = process.env.AUTH_JWT_SECRET || localAuthSecret(dataDirFrom(argv), false);
+const secret = localTokenSecret(dataDirFrom(argv));
 if (secret === undefined)
   fail('no local secret yet: start the stack with auth on (npm start -- --auth) or set AUTH_JWT_SECRET');
 const audience = argv.aud ?? process.env.AUTH_AUDIENCE?.split(',')[0]?.trim();

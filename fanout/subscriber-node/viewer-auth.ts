@@ -14,7 +14,12 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'socket.io';
-import { TokenError, type TokenVerifier, type VerifiedToken } from '../../common/auth.ts';
+import {
+  KeysUnavailableError,
+  TokenError,
+  type TokenVerifier,
+  type VerifiedToken,
+} from '../../common/auth.ts';
 import type { ClientAddressOf } from '../../common/client-address.ts';
 import type { RateLimiter } from '../../common/rate-limiter.ts';
 import { type ViewerAuth, viewerAuthSchema } from '../../common/socket-events.ts';
@@ -120,6 +125,11 @@ export function viewerJwtAuth(options: ViewerJwtAuthOptions): ViewerJwtAuth {
           next();
         },
         (err: unknown) => {
+          if (err instanceof KeysUnavailableError) {
+            // Not the viewer's fault: say so, so the client retries rather than asks for a new token.
+            options.onRefused('keys_unavailable');
+            return next(handshakeError('unavailable', `${err.message}; retry shortly`));
+          }
           const reason = err instanceof TokenError ? err.reason : 'error';
           options.onRefused(reason);
           next(

@@ -12,6 +12,7 @@
  * every measured window, and the run waits until no measured window changes any more before comparing.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { LoadTokens } from '../local/load-tokens.ts';
 import { createProgress, type Progress } from '../local/progress.ts';
 import type { Fault, FaultTarget } from './faults.ts';
 import { type LoadViewer, type SteadyLoad, startSteadyLoad } from './steady-load.ts';
@@ -44,6 +45,8 @@ export interface ChaosOptions {
   /** Longest wait for the last windows to be final, seconds. @default 60 */
   finalTimeoutS?: number;
   progress?: Progress;
+  /** Tokens for the load when the pipeline's auth is on. @default none (auth off) */
+  tokens?: LoadTokens;
 }
 
 /** Figures of one fault. */
@@ -168,6 +171,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         rate,
         viewers,
         matches,
+        tokens: options.tokens,
       }),
   );
   const status = () => {
@@ -265,6 +269,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         rate: 20,
         viewers: 0,
         matches: 1,
+        tokens: options.tokens,
       });
       let lastChange = Date.now();
       let fingerprint = '';

@@ -3,7 +3,9 @@
  * directory, as apps do, through fanout's viewer client), and reactions at a fixed rate through ingest's batch
  * endpoint, alternating durable (`?durable=true`, answered 200 once Kafka has them) and async (202) requests, each
  * recorded in a {@link WindowLedger}. Every reaction carries its own user id (`chaos-<run>-<n>`), so no two are alike
- * to the client either; the per-user rate limit must be off in the ingest under test.
+ * to the client either; the per-user rate limit must be off in the ingest under test. With `tokens` (the stack's auth
+ * on), each request reacts as the next subject of the token pool instead, and each viewer presents a token for its
+ * match.
  *
  * A failed request is never retried: ingest makes each reaction's event id, so a client retry is a new reaction,
  * not a redelivery. What failed is counted as "failed requests the client saw".
@@ -15,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SwarmMessage } from '../../common/socket-events.ts';
 import { createViewer, type Viewer } from '../../fanout/index.ts';
+import type { LoadTokens } from '../local/load-tokens.ts';
 import { type AckMode, ASYNC_EMOJIS, DURABLE_EMOJIS, type WindowLedger } from './window-ledger.ts';
 
 /** Options of {@link startSteadyLoad}. */
@@ -38,6 +41,8 @@ export interface SteadyLoadOptions {
   requestTimeoutMs?: number;
   /** Match id prefix. @default `chaos-<random>` */
   prefix?: string;
+  /** Tokens when the stack's auth is on (INGEST_AUTH/VIEWER_AUTH=jwt). @default none */
+  tokens?: LoadTokens;
 }
 
 /** A viewer of the load and its connection history. */
@@ -122,6 +127,7 @@ export async function startSteadyLoad(options: SteadyLoadOptions): Promise<Stead
         matchIds: [matchId],
         windowsPerMatch: 5,
         reconnectTimeoutMs: 300_000,
+        token: await options.tokens?.viewer(i, [matchId]),
       });
       // First arrival per window start, most recent ARRIVALS_KEPT windows (insertion order is arrival order).
       const arrivals = new Map<number, number>();
@@ -185,9 +191,10 @@ export async function startSteadyLoad(options: SteadyLoadOptions): Promise<Stead
   const post = async (matchId: string, n: number, mode: AckMode) => {
     const emojis = mode === 'durable' ? DURABLE_EMOJIS : ASYNC_EMOJIS;
     const now = Date.now();
+    const reactor = options.tokens?.nextReactor();
     const reactions = Array.from({ length: n }, (_, k) => ({
       match_id: matchId,
-      user_id: `${userPrefix}-${seq++}`,
+      user_id: reactor?.subject ?? `${userPrefix}-${seq++}`,
       emoji: emojis[k % emojis.length] as string,
       timestamp: now,
     }));
@@ -206,7 +213,10 @@ export async function startSteadyLoad(options: SteadyLoadOptions): Promise<Stead
         `${options.ingestUrl}/v1/reactions:batch${mode === 'durable' ? '?durable=true' : ''}`,
         {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: {
+            'content-type': 'application/json',
+            ...(reactor === undefined ? {} : { authorization: reactor.authorization }),
+          },
           body: JSON.stringify({ reactions }),
           signal: AbortSignal.timeout(timeoutMs),
         },

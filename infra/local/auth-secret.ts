@@ -33,3 +33,8 @@ export function localAuthWanted(
 ): boolean {
   return Boolean(flags.auth) || env.EMOSTREAM_AUTH === 'jwt';
 }
+
+/** The secret a local tool signs with: `AUTH_JWT_SECRET` when set, else the data dir's (undefined when neither). */
+export function localTokenSecret(root: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.AUTH_JWT_SECRET || localAuthSecret(root, false);
+}

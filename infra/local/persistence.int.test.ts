@@ -15,12 +15,15 @@ import {
   loadSchema,
   registerSchema,
 } from '../../common/avro-serde.ts';
+import { type ClientSecurity, PLAINTEXT } from '../../common/client-security.ts';
 import { createKafka } from '../../common/kafka.ts';
 import { createLogger } from '../../common/logger.ts';
 import type { ReactionRecord } from '../../common/records.ts';
 import { TOPICS } from '../../common/topics.ts';
 import { dataPaths } from './data-dir.ts';
+import { secureFrom } from './foreground.ts';
 import { formattedClusterId } from './kafka-broker.ts';
+import { clientSecurityOf } from './kafka-security.ts';
 import { type StackOptions, startStack } from './local-stack.ts';
 import { freePort } from './ports.ts';
 import type { RetentionSettings } from './retention.ts';
@@ -30,10 +33,25 @@ const RECORDS = 200;
 const root = mkdtempSync(path.join(tmpdir(), 'emostream-persist-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-async function topicConfigs(brokers: string, topic: string): Promise<Record<string, string>> {
+/**
+ * The admin login of this test's own stack: with EMOSTREAM_SECURE=1 it is secured too (its own CA and passwords,
+ * kept in its data dir across the restart), so the process's credentials, those of the suite's stack, do not fit.
+ */
+function loginOf(stack: { security?: Parameters<typeof clientSecurityOf>[0] }): ClientSecurity {
+  return stack.security
+    ? clientSecurityOf(stack.security, 'admin')
+    : { kafka: PLAINTEXT, registry: undefined };
+}
+
+async function topicConfigs(
+  brokers: string,
+  topic: string,
+  login: ClientSecurity,
+): Promise<Record<string, string>> {
   const admin = createKafka({
     clientId: 'persist-test',
     brokers,
+    security: login.kafka,
     logger: createLogger('persist-test'),
   }).admin();
   await admin.connect();
@@ -66,6 +84,7 @@ describe('a stack on a data dir', () => {
     };
     const options = (retention: RetentionSettings): StackOptions => ({
       provision: false,
+      secure: secureFrom({}),
       dataDir,
       runDir,
       retention,
@@ -86,7 +105,7 @@ describe('a stack on a data dir', () => {
     {
       await using stack = await startStack(options(first));
       // A filler subject first, so the reaction schema's id is not the one a fresh registry would hand out again.
-      const registry = createRegistryClient(stack.registryUrl);
+      const registry = createRegistryClient(stack.registryUrl, { auth: loginOf(stack).registry ?? null });
       await registerSchema(registry, `persist-filler-${randomUUID()}-value`, '"string"');
       const serde = await createAvroSerde<ReactionRecord>(registry, {
         topic: TOPICS.reactions,
@@ -96,6 +115,7 @@ describe('a stack on a data dir', () => {
       const producer = createKafka({
         clientId: 'persist-test',
         brokers: stack.kafkaBrokers,
+        security: loginOf(stack).kafka,
         logger: createLogger('persist-test'),
       }).producer();
       await producer.connect();
@@ -107,7 +127,7 @@ describe('a stack on a data dir', () => {
       await producer.disconnect();
       clusterId = formattedClusterId(dataPaths(dataDir).kafka);
       expect(clusterId).toBeTruthy();
-      expect(await topicConfigs(stack.kafkaBrokers, TOPICS.reactions)).toMatchObject({
+      expect(await topicConfigs(stack.kafkaBrokers, TOPICS.reactions, loginOf(stack))).toMatchObject({
         'retention.ms': '3600000',
         'retention.bytes': String(8 * MiB),
         'segment.bytes': String(2 * MiB),
@@ -124,7 +144,7 @@ describe('a stack on a data dir', () => {
     );
 
     // Looked up, not registered: a registry that forgot would refuse (or hand out a fresh id).
-    const registry = createRegistryClient(stack.registryUrl);
+    const registry = createRegistryClient(stack.registryUrl, { auth: loginOf(stack).registry ?? null });
     const serde = await createAvroSerde<ReactionRecord>(registry, {
       topic: TOPICS.reactions,
       schema: reactionSchema,
@@ -134,13 +154,14 @@ describe('a stack on a data dir', () => {
     const newId = await registerSchema(registry, `persist-new-${randomUUID()}-value`, '"long"');
     expect(newId).toBeGreaterThan(schemaId);
 
-    const configs = await topicConfigs(stack.kafkaBrokers, TOPICS.reactions);
+    const configs = await topicConfigs(stack.kafkaBrokers, TOPICS.reactions, loginOf(stack));
     expect(configs['retention.bytes']).toBe(String(4 * MiB));
     expect(configs['retention.ms']).toBe('3600000');
 
     const consumer = createKafka({
       clientId: 'persist-test',
       brokers: stack.kafkaBrokers,
+      security: loginOf(stack).kafka,
       logger: createLogger('persist-test'),
     }).consumer({ groupId: `persist-${randomUUID()}`, maxWaitTimeInMs: 200 });
     await consumer.connect();
