@@ -62,6 +62,11 @@ export interface FaultResult {
   viewers_back: number;
   /** Seconds until the last lost viewer was back with a snapshot; null if one was not. */
   viewers_back_s: number | null;
+  /**
+   * The longest any viewer waited for its next message (live or snapshot), seconds, over the waits that overlap
+   * the phase: from the fault until the next one (or, for the baseline, its own span).
+   */
+  longest_gap_s: number;
   windows: number;
   /** Windows the fault cut through (started before it, ended after it). */
   overlapping: number;
@@ -69,6 +74,7 @@ export interface FaultResult {
   async: { acked: number; lost: number; excess: number };
   failed_requests: number;
   failed_reactions: number;
+  /** By cause (steady-load.ts): an HTTP status, `503` only with Retry-After, or `network`/`timeout`. */
   failed_by: Record<string, number>;
 }
 
@@ -122,6 +128,17 @@ function viewersFlowing(
     if (at !== undefined && (first === undefined || at < first)) first = at;
   }
   return { all, first };
+}
+
+/** The longest wait any viewer had between two messages over `(from, to]`, seconds. */
+function longestGap(load: SteadyLoad, from: number, to: number): number {
+  const ms = load.viewers.reduce((m, v) => Math.max(m, v.longestGap(from, to)), 0);
+  return Math.round(ms / 100) / 10;
+}
+
+/** Failed requests that were not ingest's backpressure answer (503 with Retry-After). */
+export function failedOtherThan503(r: Pick<FaultResult, 'failed_requests' | 'failed_by'>): number {
+  return r.failed_requests - (r.failed_by['503'] ?? 0);
 }
 
 function viewersBack(viewers: readonly LoadViewer[], since: number) {
@@ -193,6 +210,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   let measuredFrom = 0;
   /** Without a fault: from a window's start until every viewer has it (the pipeline's own latency). */
   let baselineLatency: number | null = null;
+  let baselineGap = 0;
   let stoppedAt = 0;
   try {
     await progress.step('warm-up: swarms reach every viewer', async (update) => {
@@ -217,6 +235,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         await sleep(250);
       }
       baselineLatency = secondsSince(measuredFrom, viewersFlowing(load, measuredFrom).all);
+      baselineGap = longestGap(load, measuredFrom, Date.now());
     });
 
     for (const fault of options.faults) {
@@ -254,6 +273,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           viewers_lost: back.lost,
           viewers_back: back.back,
           viewers_back_s: back.lost === 0 ? 0 : secondsSince(t0, back.at),
+          longest_gap_s: longestGap(load, t0, Date.now()),
         };
       });
       results.push(row as FaultResult);
@@ -327,6 +347,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         viewers_lost: 0,
         viewers_back: 0,
         viewers_back_s: null,
+        longest_gap_s: baselineGap,
         ...figures,
       };
       continue;
@@ -358,7 +379,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       ok: r.swarms_back_s !== null,
       detail: r.swarms_back_s === null ? 'not back' : `${r.swarms_back_s} s`,
     });
-    if (r.fault === 'spark-driver') {
+    // A Spark process lost (the driver, or a worker with its executors): the job resumes with exact counts.
+    if (r.fault === 'spark-driver' || r.fault === 'spark-worker') {
       targets.push({
         fault: r.fault,
         target: 'every window exact, async acknowledgements included',
@@ -370,6 +392,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         target: 'swarms flow again within 30 s',
         ok: r.swarms_back_s !== null && r.swarms_back_s <= 30,
         detail: `swarms back ${r.swarms_back_s ?? '–'} s`,
+        timing: true,
+      });
+    }
+    if (r.fault === 'leader-broker') {
+      targets.push({
+        fault: r.fault,
+        target: 'ingest keeps answering: a failed request is a 503 with Retry-After at most',
+        ok: failedOtherThan503(r) === 0,
+        detail: `${r.failed_requests} failed: ${JSON.stringify(r.failed_by)}`,
+      });
+    }
+    if (r.fault === 'main-publisher-instance') {
+      targets.push({
+        fault: r.fault,
+        target: 'no viewer waits more than 5 s for its next swarm',
+        ok: r.longest_gap_s <= 5,
+        detail: `longest gap ${r.longest_gap_s} s`,
         timing: true,
       });
     }
@@ -420,6 +459,8 @@ export function formatTable(result: ChaosResult): string {
     'async acked',
     'async lost',
     'failed requests',
+    'failed not 503+Retry-After',
+    'longest gap s',
   ];
   const rows: string[][] = [];
   const fmt = (n: number | null) => (n === null ? 'never' : String(n));
@@ -435,6 +476,8 @@ export function formatTable(result: ChaosResult): string {
       String(b.async.acked),
       String(b.async.lost),
       String(b.failed_requests),
+      String(failedOtherThan503(b)),
+      String(b.longest_gap_s),
     ]);
   }
   for (const r of result.faults) {
@@ -448,6 +491,8 @@ export function formatTable(result: ChaosResult): string {
       String(r.async.acked),
       String(r.async.lost),
       String(r.failed_requests),
+      String(failedOtherThan503(r)),
+      String(r.longest_gap_s),
     ]);
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

@@ -80,6 +80,18 @@ export async function killGroup(service: RunningService): Promise<void> {
   await waitGone(-pgid, `process group ${pgid} of ${service.name}`);
 }
 
+/**
+ * A fault that SIGKILLs one service's process group ({@link killGroup}): the service `pick` names at injection
+ * time, a fixed one (`() => 'ingest'`) or one chosen from the running stack (the node leading a partition).
+ */
+export function killOne(
+  id: string,
+  what: string,
+  pick: (target: FaultTarget) => string | Promise<string>,
+): Fault {
+  return { id, what, inject: async (t) => killGroup(serviceOf(t, await pick(t))) };
+}
+
 /** SIGTERM to a service's own process (the watchdog's child); resolves once it has exited. */
 export async function terminate(service: RunningService): Promise<void> {
   const own = childrenOf(service.pid)[0];
@@ -154,11 +166,7 @@ export async function redeliver(target: FaultTarget, perPartition = 50): Promise
 
 /** Every fault the suite knows, for a pipeline of these clusters and nodes, in the default order. */
 export function allFaults(pipeline: Pick<Pipeline, 'nodes'>, clusters: readonly string[]): Fault[] {
-  const kill = (id: string, service: string, what: string): Fault => ({
-    id,
-    what,
-    inject: async (t) => killGroup(serviceOf(t, service)),
-  });
+  const kill = (id: string, service: string, what: string) => killOne(id, what, () => service);
   const node = pipeline.nodes[0]?.name ?? 'node-cluster-a-1';
   return [
     kill(
@@ -214,17 +222,13 @@ async function reactionsLeader(target: FaultTarget): Promise<number> {
  * reactions partition, a Spark worker, an ingest replica, a main publisher instance. Names follow profiles.ts.
  */
 export function clusterFaults(): Fault[] {
-  const kill = (id: string, service: string, what: string): Fault => ({
-    id,
-    what,
-    inject: async (t) => killGroup(serviceOf(t, service)),
-  });
+  const kill = (id: string, service: string, what: string) => killOne(id, what, () => service);
   return [
-    {
-      id: 'leader-broker',
-      what: 'SIGKILL of the Kafka node leading reactions partition 0 (restarted by the supervisor)',
-      inject: async (t) => killGroup(serviceOf(t, `kafka-${await reactionsLeader(t)}`)),
-    },
+    killOne(
+      'leader-broker',
+      'SIGKILL of the Kafka node leading reactions partition 0 (restarted by the supervisor)',
+      async (t) => `kafka-${await reactionsLeader(t)}`,
+    ),
     kill('spark-worker', 'spark-worker-1', 'SIGKILL of Spark worker 1 (and its executors)'),
     kill('ingest-replica', 'ingest-1', 'SIGKILL of ingest replica 1 (HAProxy routes to the other)'),
     kill('main-publisher-instance', 'main-publisher-1', 'SIGKILL of main publisher 1 (the other serves on)'),

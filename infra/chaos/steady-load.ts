@@ -57,10 +57,49 @@ export interface LoadViewer {
   snapshotAt: number;
   /** When it first got a message (live or snapshot) for a window starting at or after `since`, if it has. */
   firstWindowAfter(since: number): number | undefined;
+  /**
+   * The longest wait, ms, between two messages (live or snapshot) this viewer got, over the waits that overlap
+   * `(from, to]`; a wait still open at `to` counts up to `to`. Waits under {@link GAP_FLOOR_MS} are not kept.
+   */
+  longestGap(from: number, to: number): number;
 }
 
 /** Windows whose first arrival each viewer remembers (its most recent ones). */
 const ARRIVALS_KEPT = 64;
+/** Waits between messages each viewer remembers (its most recent ones), and the shortest kept. */
+const GAPS_KEPT = 256;
+export const GAP_FLOOR_MS = 1000;
+
+/** The waits between one viewer's messages: {@link LoadViewer.longestGap}. */
+export interface GapTracker {
+  /** A message arrived at `at` (epoch ms). */
+  note(at: number): void;
+  longest(from: number, to: number): number;
+}
+
+/** A {@link GapTracker} keeping the most recent `kept` waits of at least `floorMs`. */
+export function createGapTracker(kept = GAPS_KEPT, floorMs = GAP_FLOOR_MS): GapTracker {
+  // Oldest first; `last` is the latest arrival.
+  const gaps: { start: number; end: number }[] = [];
+  let last: number | undefined;
+  return {
+    note(at) {
+      if (last !== undefined && at - last >= floorMs) {
+        if (gaps.length >= kept) gaps.shift();
+        gaps.push({ start: last, end: at });
+      }
+      last = Math.max(last ?? at, at);
+    },
+    longest(from, to) {
+      let longest = 0;
+      for (const g of gaps) {
+        if (g.end > from && g.start < to) longest = Math.max(longest, Math.min(g.end, to) - g.start);
+      }
+      if (last !== undefined && last < to) longest = Math.max(longest, to - last);
+      return longest;
+    },
+  };
+}
 
 /** Counters of the load. */
 export interface LoadTotals {
@@ -70,7 +109,10 @@ export interface LoadTotals {
   /** Requests that errored, timed out or were answered 5xx, and their reactions. */
   failedRequests: number;
   failedReactions: number;
-  /** Failed requests by cause: HTTP status or `network`/`timeout`. */
+  /**
+   * Failed requests by cause: HTTP status or `network`/`timeout`. A 503 counts as `503` only with a Retry-After
+   * header (ingest's backpressure answer), otherwise as `503-no-retry-after`.
+   */
   failedBy: Record<string, number>;
   /** Items refused one by one (4xx, or per-item 429): not acknowledged, never sent to Kafka. */
   refused: number;
@@ -131,6 +173,7 @@ export async function startSteadyLoad(options: SteadyLoadOptions): Promise<Stead
       });
       // First arrival per window start, most recent ARRIVALS_KEPT windows (insertion order is arrival order).
       const arrivals = new Map<number, number>();
+      const gaps = createGapTracker();
       const noteWindow = (m: SwarmMessage, at: number) => {
         ledger.observed(m);
         if (arrivals.has(m.window_start)) return;
@@ -150,15 +193,19 @@ export async function startSteadyLoad(options: SteadyLoadOptions): Promise<Stead
           }
           return first;
         },
+        longestGap: (from, to) => gaps.longest(from, to),
       };
       viewer.on('swarm', (m) => {
         totals.swarms++;
-        noteWindow(m, Date.now());
+        const now = Date.now();
+        gaps.note(now);
+        noteWindow(m, now);
       });
       viewer.on('snapshot', (s) => {
         totals.snapshots++;
         const now = Date.now();
         lv.snapshotAt = now;
+        if (s.windows.length > 0) gaps.note(now);
         for (const w of s.windows) noteWindow(w, now);
       });
       viewer.on('connected', () => {
@@ -238,7 +285,8 @@ export async function startSteadyLoad(options: SteadyLoadOptions): Promise<Stead
         else totals.asyncAcked += ok;
         ledger.acked(matchId, body.ingest_ts, acked);
       } else if (res.status >= 500) {
-        fail(String(res.status));
+        const backpressure = res.status === 503 && res.headers.get('retry-after') !== null;
+        fail(res.status === 503 && !backpressure ? '503-no-retry-after' : String(res.status));
       } else {
         totals.refused += n;
       }
