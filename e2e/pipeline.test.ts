@@ -15,7 +15,7 @@ import type { SnapshotMessage, SwarmMessage } from '../common/socket-events.ts';
 import { createViewer, swarmSize, type Viewer } from '../fanout/index.ts';
 import type { Pipeline } from '../infra/local/pipeline-services.ts';
 import type { Engine } from '../jobs/spark-sql/control/job-plan.ts';
-import { startTestPipeline } from './test-pipeline.fixture.ts';
+import { postBatch, startTestPipeline } from './test-pipeline.fixture.ts';
 
 const WINDOW_MS = 2000;
 /**
@@ -87,13 +87,8 @@ describe.each(ENGINES)('the whole pipeline on %s', (engine) => {
         timestamp: Date.now(),
       })),
     );
-    const res = await fetch(`${pipeline.ingestUrl}/v1/reactions:batch`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ reactions }),
-    });
-    const body = (await res.json()) as { accepted: number; rejected: number; ingest_ts: number };
-    expect(res.status, JSON.stringify(body)).toBe(202);
+    const { status, body } = await postBatch(pipeline.ingestUrl, reactions);
+    expect(status, JSON.stringify(body)).toBe(202);
     expect(body).toMatchObject({ accepted: reactions.length, rejected: 0 });
     // The server's stamp on every accepted item of the request: the window they count in.
     expect(Number.isInteger(body.ingest_ts), JSON.stringify(body)).toBe(true);

@@ -25,6 +25,7 @@ import { PIPELINE_JOB, type Pipeline, startPipeline } from '../infra/local/pipel
 import type { Engine } from '../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
 import { runPaths } from '../jobs/spark-sql/control/run-dir.ts';
+import { postBatch } from './test-pipeline.fixture.ts';
 
 const WINDOW_MS = 2000;
 /** `E2E_ENGINE=flink`: the same checks with the swarm job on Flink (its Kafka and registry logins). @default spark */
@@ -130,15 +131,10 @@ describe('the pipeline on a secured stack', () => {
         emoji,
         timestamp: Date.now(),
       }));
-      const res = await fetch(`${pipeline.ingestUrl}/v1/reactions:batch?durable=true`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(bearer === undefined ? {} : { authorization: `Bearer ${bearer}` }),
-        },
-        body: JSON.stringify({ reactions }),
+      return postBatch(pipeline.ingestUrl, reactions, {
+        durable: true,
+        ...(bearer === undefined ? {} : { bearer }),
       });
-      return { status: res.status, body: (await res.json()) as { accepted: number; ingest_ts: number } };
     };
     // Refused, never counted (another emoji, so a leak would show in the counts): no token, another user's body.
     expect((await batch('👏', 'fan-1')).status).toBe(401);

@@ -63,3 +63,37 @@ export async function startTestPipeline(options: TestPipelineOptions): Promise<T
   });
   return { pipeline, run, kafkaBrokers, topics };
 }
+
+/** One reaction as the e2e tests post it (ingest stamps its own time; `timestamp` is the client's). */
+export interface PostedReaction {
+  match_id: string;
+  user_id: string;
+  emoji: string;
+  timestamp: number;
+}
+
+/** What ingest answered to a batch: its status and JSON body. */
+export interface BatchAnswer {
+  status: number;
+  body: { accepted: number; rejected: number; ingest_ts: number; [field: string]: unknown };
+}
+
+/**
+ * Posts `reactions` as ONE `POST /v1/reactions:batch` request (so one ingest timestamp), optionally durable or
+ * with a bearer token; returns the status and body for the test to assert on.
+ */
+export async function postBatch(
+  ingestUrl: string,
+  reactions: PostedReaction[],
+  options: { durable?: boolean; bearer?: string } = {},
+): Promise<BatchAnswer> {
+  const res = await fetch(`${ingestUrl}/v1/reactions:batch${options.durable ? '?durable=true' : ''}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(options.bearer === undefined ? {} : { authorization: `Bearer ${options.bearer}` }),
+    },
+    body: JSON.stringify({ reactions }),
+  });
+  return { status: res.status, body: (await res.json()) as BatchAnswer['body'] };
+}

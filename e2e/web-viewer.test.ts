@@ -18,7 +18,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pipeline } from '../infra/local/pipeline-services.ts';
 import { repoRoot } from '../infra/local/versions.ts';
-import { startTestPipeline } from './test-pipeline.fixture.ts';
+import { postBatch, startTestPipeline } from './test-pipeline.fixture.ts';
 
 const WINDOW_MS = 2000;
 const run = randomUUID().slice(0, 8);
@@ -100,13 +100,9 @@ describe('the web viewer', () => {
 
   it('shows a tap made on the page in its swarm with the exact count, and the tap→swarm time', async () => {
     // Warm-up: a fresh Spark job's first micro-batches take many seconds; the taps below measure the warm path.
-    const warm = await fetch(`${pipeline.ingestUrl}/v1/reactions:batch`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        reactions: [{ match_id: MATCH, user_id: 'warm-up', emoji: '⚽', timestamp: Date.now() }],
-      }),
-    });
+    const warm = await postBatch(pipeline.ingestUrl, [
+      { match_id: MATCH, user_id: 'warm-up', emoji: '⚽', timestamp: Date.now() },
+    ]);
     expect(warm.status).toBe(202);
     await expect
       .poll(() => shownCounts(viewer), { timeout: 120_000, interval: 250 })
@@ -161,12 +157,7 @@ describe('the web viewer', () => {
           timestamp: Date.now(),
         })),
       );
-      const res = await fetch(`${pipeline.ingestUrl}/v1/reactions:batch`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ reactions }),
-      });
-      expect(res.status).toBe(202);
+      expect((await postBatch(pipeline.ingestUrl, reactions)).status).toBe(202);
     }
     await expect
       .poll(async () => Object.keys(await shownCounts(viewer)).length, { timeout: 60_000, interval: 250 })
@@ -224,18 +215,15 @@ describe('the operator dashboard', () => {
     await page.goto(pipeline.dashboardUrl);
     // Some traffic to chart while the page watches.
     const feed = setInterval(() => {
-      void fetch(`${pipeline.ingestUrl}/v1/reactions:batch`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          reactions: Array.from({ length: 50 }, (_, i) => ({
-            match_id: MATCH,
-            user_id: `dash-${i}`,
-            emoji: '🎉',
-            timestamp: Date.now(),
-          })),
-        }),
-      }).catch(() => {});
+      void postBatch(
+        pipeline.ingestUrl,
+        Array.from({ length: 50 }, (_, i) => ({
+          match_id: MATCH,
+          user_id: `dash-${i}`,
+          emoji: '🎉',
+          timestamp: Date.now(),
+        })),
+      ).catch(() => {});
     }, 500);
     try {
       const latest = (id: string) =>
