@@ -404,6 +404,22 @@ async function runParent(): Promise<void> {
   const cleanup = () => {
     for (const child of children) child.kill('SIGTERM');
   };
+  // Children stop before the publisher and directory they talk to, and get to write their CPU profiles.
+  const stopChildren = () =>
+    Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+            child.once('exit', () => {
+              clearTimeout(force);
+              resolve();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
   process.on('SIGINT', () => {
     cleanup();
     process.exit(130);
@@ -529,7 +545,7 @@ async function runParent(): Promise<void> {
       );
     }
   } finally {
-    cleanup();
+    await stopChildren();
     await publisher.stop();
     await directoryServer.stop();
   }
