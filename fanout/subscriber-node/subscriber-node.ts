@@ -45,6 +45,7 @@ import { createDirectoryReporter, type DirectoryClient, httpDirectoryClient } fr
 import { MatchSubscriptions } from './match-subscriptions.ts';
 import { createMatchViewersGauge } from './match-viewers.ts';
 import { MessageCache } from './message-cache.ts';
+import { OneWriteAdapter } from './one-write-adapter.ts';
 import { type ConnectPublisher, type PublisherLink, socketPublisherLink } from './publisher-link.ts';
 import { type SlowViewerState, sweepSlowViewers } from './slow-viewers.ts';
 import { createHandshakeGate, requireViewerToken, viewerJwtAuth } from './viewer-auth.ts';
@@ -330,6 +331,8 @@ export function createSubscriberNode(
         maxHttpBufferSize: 10_240,
         connectTimeout: 10_000,
         perMessageDeflate: false,
+        // Each broadcast frame in one buffer: one write per viewer (one-write-adapter.ts).
+        adapter: OneWriteAdapter,
         allowRequest,
       });
       if (jwt !== undefined) io.use((socket, next) => jwt.middleware(socket, next));
