@@ -4,8 +4,9 @@ It executes the same resolved job plan (JSON written by jobs/spark-sql/control, 
 nothing else:
 
   stream --plan f.json            Kafka source table (registry-framed Avro read by Flink's avro-confluent format,
-                                  watermark, dedupe) -> the SQL -> upsert-kafka sink: registry-framed Avro values
-                                  in the sink schema, keyed by the plan's upsert key (JSON)
+                                  watermark, dedupe) -> the SQL -> Kafka sink: registry-framed Avro values in the
+                                  sink schema; append mode keyed by the sink key (text), update mode an upsert-kafka
+                                  sink keyed by the plan's upsert key (JSON)
   batch --plan f.json … --out d   each plan's SQL over its fixtures in batch mode; writes <d>/<job>.jsonl (rows),
                                   <job>.columns.json (result columns, in the Spark runner's type names) and
                                   <job>.tests.json (failing rows of each data test)
@@ -138,6 +139,39 @@ def registry_auth_options(plan, prefix):
     password = read_secret(auth.get("passwordFile"), "SCHEMA_REGISTRY_PASSWORD", "registry login")
     return {f"{prefix}basic-auth.credentials-source": "USER_INFO",
             f"{prefix}basic-auth.user-info": f"{auth['username']}:{password}"}
+
+
+def sink_table_ddl(plan):
+    """`CREATE TEMPORARY TABLE __sink` for the plan's sink: registry-framed Avro values in the sink schema itself
+    (not one derived from the columns), under the subject the launcher registered it in, so records carry the same
+    schema id as the Spark job's. The Kafka key follows the output mode:
+    * append (rows written once, final): the plain kafka connector, keyed by the yml's sink key as UTF-8 text, as
+      the Spark runner keys them;
+    * update/complete: upsert-kafka, whose key is its primary key, the row's identity (sink.upsert_key) as JSON."""
+    sink, kafka = plan["sink"], plan["kafka"]
+    sink_cols = ",\n  ".join(f"{q(n)} {t}{'' if nullable else ' NOT NULL'}"
+                             for n, t, nullable in fields_of(sink["schema"]))
+    value = {
+        "value.format": "avro-confluent",
+        "value.avro-confluent.url": plan["registryUrl"],
+        "value.avro-confluent.schema": sink["schema"],
+        "value.avro-confluent.subject": f"{sink['topic']}-value",
+        **registry_auth_options(plan, "value.avro-confluent."),
+    }
+    common = {"topic": sink["topic"], "properties.bootstrap.servers": kafka["brokers"]}
+    if sink["outputMode"] == "append":
+        options = {"connector": "kafka", **common, "key.format": "raw", "key.fields": sink["key"],
+                   # The key column stays in the value too: the value is the whole sink schema.
+                   "value.fields-include": "ALL", **value,
+                   # Every written row is acknowledged by the brokers before a checkpoint completes.
+                   "sink.delivery-guarantee": "at-least-once"}
+        keys = ""
+    else:
+        options = {"connector": "upsert-kafka", **common, "key.format": "json", **value}
+        keys = f",\n  PRIMARY KEY ({', '.join(q(k) for k in sink['upsertKey'])}) NOT ENFORCED"
+    options.update(kafka_security_properties(kafka))
+    return (f"CREATE TEMPORARY TABLE `__sink` (\n  {sink_cols}{keys}\n) WITH (\n  " + with_clause(options)
+            + "\n)")
 
 
 def table_env(streaming, flink=None):
@@ -461,10 +495,12 @@ def run_stream(args):
     flink = plan["flink"]
     t_env = table_env(streaming=True, flink=flink)
     conf = t_env.get_config()
-    # Update-style emission: a window's running total every trigger, not only once the watermark passes it
-    # (the group-window syntax and these options; Flink's window TVFs emit at the watermark only).
-    conf.set("table.exec.emit.early-fire.enabled", "true")
-    conf.set("table.exec.emit.early-fire.delay", duration(plan["trigger"]))
+    if sink["outputMode"] != "append":
+        # Update-style emission: a window's running total every trigger, not only once the watermark passes it
+        # (the group-window syntax and these options; Flink's window TVFs emit at the watermark only, which is the
+        # append mode's contract).
+        conf.set("table.exec.emit.early-fire.enabled", "true")
+        conf.set("table.exec.emit.early-fire.delay", duration(plan["trigger"]))
     # Deduplication state (and any other non-window state) lives about as long as the watermark's tolerance.
     wm_n, wm_unit = src["watermark"].split()
     conf.set("table.exec.state.ttl", f"{int(wm_n) * 3} {wm_unit.rstrip('s')}")
@@ -505,29 +541,7 @@ def run_stream(args):
     )
     dedupe_view(t_env, src, "__source")
 
-    key = sink["upsertKey"]
-    sink_cols = ",\n  ".join(f"{q(n)} {t}{'' if nullable else ' NOT NULL'}"
-                             for n, t, nullable in fields_of(sink["schema"]))
-    t_env.execute_sql(
-        f"CREATE TEMPORARY TABLE `__sink` (\n  {sink_cols},\n"
-        f"  PRIMARY KEY ({', '.join(q(k) for k in key)}) NOT ENFORCED\n) WITH (\n  "
-        + with_clause({
-            "connector": "upsert-kafka",
-            "topic": sink["topic"],
-            "properties.bootstrap.servers": kafka["brokers"],
-            # The row's identity as the Kafka key: an upsert sink's key is its primary key.
-            "key.format": "json",
-            "value.format": "avro-confluent",
-            "value.avro-confluent.url": plan["registryUrl"],
-            # The sink schema itself (not one derived from the columns), under the subject the launcher registered
-            # it in: records carry the same schema id as the Spark job's.
-            "value.avro-confluent.schema": sink["schema"],
-            "value.avro-confluent.subject": f"{sink['topic']}-value",
-            **registry_auth_options(plan, "value.avro-confluent."),
-            **kafka_security_properties(kafka),
-        })
-        + "\n)"
-    )
+    t_env.execute_sql(sink_table_ddl(plan))
     fields = ", ".join(q(n) for n, _, _ in fields_of(sink["schema"]))
     result = t_env.execute_sql(f"INSERT INTO `__sink` SELECT {fields} FROM ({plan['sql']})")
     client = result.get_job_client()
