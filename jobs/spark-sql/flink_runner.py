@@ -10,6 +10,10 @@ nothing else:
   batch --plan f.json … --out d   each plan's SQL over its fixtures in batch mode; writes <d>/<job>.jsonl (rows),
                                   <job>.columns.json (result columns, in the Spark runner's type names) and
                                   <job>.tests.json (failing rows of each data test)
+  warm                            provisioning only: starts a small streaming job on the local mini-cluster (no
+                                  Kafka), lets it run, cancels it and exits the JVM normally, so that a JVM started
+                                  with -XX:ArchiveClassesAtExit (JVM_ARGS) writes the class-data archive every later
+                                  start of the runner maps (see provisioner.ts)
 
 The connector jars come from EMOSTREAM_FLINK_JARS (comma list, set by the launcher from the provisioned runtime);
 the deployment's settings from the plan's `flink` part (stream: REST address of a cluster, else a local mini-cluster
@@ -335,8 +339,11 @@ def write_json(path, value):
 
 
 def say(message):
+    """A line on the driver log, stamped with the wall time (UTC, ms) as Flink's own log lines are: the phases of a
+    start (runner up, gateway JVM up, restore point, job submitted, running) can then be timed from the log."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
     try:
-        print(message, file=sys.stderr, flush=True)
+        print(f"{stamp} {message}", file=sys.stderr, flush=True)
     except (OSError, ValueError):
         pass
 
@@ -492,8 +499,10 @@ def run_stream(args):
     tie = int(os.environ.get("EMOSTREAM_DRIVER_TIE_PID") or 0)
     tie_start = os.environ.get("EMOSTREAM_DRIVER_TIE_START") or None
 
+    say(f"[flink-runner] {plan['name']}: runner up (pid {me})")
     flink = plan["flink"]
     t_env = table_env(streaming=True, flink=flink)
+    say("[flink-runner] gateway JVM up")
     conf = t_env.get_config()
     if sink["outputMode"] != "append":
         # Update-style emission: a window's running total every trigger, not only once the watermark passes it
@@ -546,6 +555,7 @@ def run_stream(args):
     result = t_env.execute_sql(f"INSERT INTO `__sink` SELECT {fields} FROM ({plan['sql']})")
     client = result.get_job_client()
     job_id = str(client.get_job_id())
+    say(f"[flink-runner] job {job_id} submitted")
     base = f"http://{flink.get('restAddress') or '127.0.0.1:' + str(flink['restPort'])}"
 
     stop = {"requested": False}
@@ -565,6 +575,7 @@ def run_stream(args):
         if state in ("FAILED", "CANCELED", "FINISHED"):
             break
         time.sleep(0.25)
+    say(f"[flink-runner] job {job_state(client).lower()}")
     write_json(status_file, {"state": "running", "pid": me, "id": job_id, "since": time.time(),
                              "engine": "flink", **({"restoredFrom": restored} if restored else {})})
 
@@ -622,12 +633,65 @@ def run_stream(args):
     release_lock(lock_file, me)
 
 
+def run_warm():
+    """The classes a stream start loads (gateway, planner, mini-cluster, window and dedupe operators, checkpoints),
+    loaded once by a job shaped like the shipped ones, then a normal JVM exit: JVM_ARGS' -XX:ArchiveClassesAtExit
+    writes them to the archive as the JVM exits, which this waits for."""
+    from pyflink.java_gateway import get_gateway
+
+    t_env = table_env(streaming=True, flink={"restPort": 0})
+    conf = t_env.get_config()
+    conf.set("table.exec.emit.early-fire.enabled", "true")
+    conf.set("table.exec.emit.early-fire.delay", "1 s")
+    conf.set("execution.checkpointing.interval", "1 s")
+    conf.set("execution.checkpointing.dir", "file://" + tempfile.mkdtemp(prefix="emostream-flink-warm-"))
+    t_env.execute_sql(
+        "CREATE TEMPORARY TABLE `s` (`k` BIGINT, `e` STRING, `ts` TIMESTAMP(3), `__proc` AS PROCTIME(),"
+        " WATERMARK FOR `ts` AS `ts` - INTERVAL '1' SECOND) WITH ('connector' = 'datagen', 'rows-per-second' = '200',"
+        " 'fields.k.min' = '1', 'fields.k.max' = '50', 'fields.e.length' = '1')")
+    t_env.execute_sql("CREATE TEMPORARY VIEW `v` AS SELECT `k`, `e`, `ts` FROM (SELECT *, ROW_NUMBER() OVER"
+                      " (PARTITION BY `k`, `ts` ORDER BY `__proc` ASC) AS `__rn` FROM `s`) WHERE `__rn` = 1")
+    t_env.execute_sql("CREATE TEMPORARY TABLE `o` (`e` STRING, `n` BIGINT) WITH ('connector' = 'blackhole')")
+    job = t_env.execute_sql("INSERT INTO `o` SELECT `e`, COUNT(*) FROM `v` GROUP BY `e`, TUMBLE(`ts`, INTERVAL '1' SECOND)"
+                            ).get_job_client()
+    deadline = time.time() + 60
+    while job_state(job) != "RUNNING" and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(4)  # a few windows, timers and checkpoints
+    try:
+        job.cancel().result()
+    except Exception:  # noqa: BLE001 - already ended
+        pass
+    jvm = get_gateway().jvm
+    pid = int(jvm.java.lang.ProcessHandle.current().pid())
+    try:
+        jvm.java.lang.System.exit(0)
+    except Exception:  # noqa: BLE001 - the gateway goes away with the JVM
+        pass
+    # The JVM is this process's child: reap it (a zombie would still answer kill 0).
+    for _ in range(1200):
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                break
+        except ChildProcessError:
+            if not pid_alive(pid):
+                break
+        time.sleep(0.1)
+    say(f"[flink-runner] warm start done (JVM {pid} exited)")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["batch", "stream"])
-    p.add_argument("--plan", action="append", required=True, help="a resolved job plan JSON (batch: repeatable)")
+    p.add_argument("mode", choices=["batch", "stream", "warm"])
+    p.add_argument("--plan", action="append", help="a resolved job plan JSON (batch: repeatable)")
     p.add_argument("--out", help="batch: directory for the result files")
     args = p.parse_args()
+    if args.mode == "warm":
+        run_warm()
+        sys.stdout.flush()
+        os._exit(0)
+    if not args.plan:
+        p.error(f"{args.mode} needs --plan")
     if args.mode == "batch":
         if not args.out:
             p.error("batch needs --out")
