@@ -357,13 +357,25 @@ def proc_start_time(pid):
         return None
 
 
+def proc_state(pid):
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            stat = f.read()
+        return stat[stat.rindex(")") + 2 :].split(" ")[0]
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def pid_alive(pid, start_time=None):
+    """Whether `pid` runs: exists, is not a zombie (killed, not reaped yet) and, if given, started at `start_time`."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    if proc_state(pid) == "Z":
+        return False
     return not start_time or proc_start_time(pid) in (None, start_time)
 
 

@@ -53,11 +53,14 @@ export function isZombie(pid: number): boolean {
   }
 }
 
+/** Whether `pid` runs: it exists and is not a zombie (a killed process its parent has not reaped yet). */
+export const isRunning = (pid: number) => isAlive(pid) && !isZombie(pid);
+
 /** Whether the lock's owner still runs: same host, pid alive (not a zombie) and, where known, the same start time. */
 export function ownerAlive(owner: LockOwner): boolean {
   // Another host's driver cannot be checked from here: count it as alive rather than break its lock.
   if (owner.host !== hostname()) return true;
-  if (!isAlive(owner.pid) || isZombie(owner.pid)) return false;
+  if (!isRunning(owner.pid)) return false;
   const now = processStartTime(owner.pid);
   return owner.startTime === undefined || now === undefined || now === owner.startTime;
 }
