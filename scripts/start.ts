@@ -27,7 +27,7 @@
  * `--engine flink` (EMOSTREAM_ENGINE) runs every job on Flink (a local mini-cluster per job, PyFlink and the connector
  * jars provisioned with progress on first use) instead of each job's default (Spark); a job whose yml does not list
  * the engine is named before anything starts. `--jobs a,b` (EMOSTREAM_JOBS) runs only these jobs of
- * jobs/spark-sql/jobs.yml: `npm start -- --engine flink --jobs emoji-swarm`.
+ * jobs/spark-sql/jobs.yml: `npm start -- --engine flink --jobs emoji-swarm`. Both shipped jobs run on Flink.
  *
  * To add a service, add its spec (command, env, readiness probe) to `pipelineSpecs` in
  * infra/local/pipeline-services.ts; SERVICES below is derived from that list, so `npm start`, the tests and the load

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Progress } from './progress.ts';
-import { flinkJdk, provisionFlink } from './provisioner.ts';
+import { flinkClassArchive, flinkJdk, provisionFlink } from './provisioner.ts';
 
 /** What it takes to run a job on Flink from the provisioned cache. */
 export interface FlinkRuntime {
@@ -29,7 +29,9 @@ export async function flinkRuntime(
     .filter((f) => f.endsWith('.jar'))
     .sort()
     .map((f) => path.join(flinkJars, f));
-  const javaHome = (await flinkJdk(rt.versions)).home;
+  const jdk = await flinkJdk(rt.versions);
+  const javaHome = jdk.home;
+  const archive = flinkClassArchive(rt, jdk);
   return {
     python,
     jars,
@@ -38,6 +40,9 @@ export async function flinkRuntime(
       JAVA_HOME: javaHome,
       PATH: [path.join(javaHome, 'bin'), path.dirname(python), process.env.PATH ?? ''].join(path.delimiter),
       EMOSTREAM_FLINK_JARS: jars.join(','),
+      // The runner's JVM maps the classes a start loads from the archive provisioning wrote (PyFlink's gateway
+      // launcher puts JVM_ARGS first on the java command line).
+      ...(existsSync(archive) ? { JVM_ARGS: `-XX:SharedArchiveFile=${archive}` } : {}),
     },
   };
 }

@@ -1,4 +1,8 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { JOBS_DIR } from '../../jobs/spark-sql/control/jobs-config.ts';
 import { RuntimeError } from './errors.ts';
 import { jobSelectionFrom } from './foreground.ts';
 
@@ -20,12 +24,22 @@ describe('jobSelectionFrom (--engine, --jobs of npm start and chaos)', () => {
     });
   });
 
+  it('runs every shipped job on flink', () => {
+    expect(jobSelectionFrom({ engine: 'flink' }, {})).toEqual({ engine: 'flink' });
+  });
+
   it('names a job that lacks the engine, an unknown engine and an unknown job', () => {
-    expect(() => jobSelectionFrom({ engine: 'flink' }, {})).toThrow(RuntimeError);
-    expect(() => jobSelectionFrom({ engine: 'flink' }, {})).toThrow(
-      /emoji-trend \(its engines: spark\) does not run on flink.*--jobs emoji-swarm/,
+    // A job whose yml lists Spark alone (the shipped ones all run on both).
+    const sparkOnly = path.join(os.tmpdir(), `spark-only-${process.pid}.yml`);
+    const yml = readFileSync(path.join(JOBS_DIR, 'emoji-trend.yml'), 'utf8');
+    expect(yml).toContain('engines: [spark, flink]');
+    writeFileSync(sparkOnly, yml.replace('engines: [spark, flink]', 'engines: [spark]'));
+    const withIt = [sparkOnly, 'emoji-swarm'];
+    expect(() => jobSelectionFrom({ engine: 'flink' }, {}, withIt)).toThrow(RuntimeError);
+    expect(() => jobSelectionFrom({ engine: 'flink' }, {}, withIt)).toThrow(
+      /spark-only-\d+\.yml \(its engines: spark\) does not run on flink.*--jobs emoji-swarm/,
     );
-    expect(() => jobSelectionFrom({ engine: 'flink', jobs: 'emoji-trend' }, {})).toThrow(
+    expect(() => jobSelectionFrom({ engine: 'flink' }, {}, [sparkOnly])).toThrow(
       /does not run on flink\. Add a <job>\.flink\.sql/,
     );
     expect(() => jobSelectionFrom({ engine: 'storm' }, {})).toThrow(/--engine must be one of spark, flink/);

@@ -1,8 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadJobsList } from '../../jobs/spark-sql/control/job-plan.ts';
+import { JOBS_DIR } from '../../jobs/spark-sql/control/jobs-config.ts';
 import { kafkaUser, type LocalSecurity, PRINCIPALS } from './kafka-security.ts';
 import { defaultPipelinePorts, pipelineSpecs } from './pipeline-services.ts';
 
@@ -39,8 +40,22 @@ describe('pipelineSpecs: Spark jobs', () => {
     expect(job?.args.slice(-2)).toEqual(['emoji-swarm', 'flink']);
     // Without --engine, the job's default engine (no argument).
     expect(pipelineSpecs({ ...options, jobs: ['emoji-swarm'] })[1]?.args.at(-1)).toBe('emoji-swarm');
-    expect(() => pipelineSpecs({ ...options, engine: 'flink' })).toThrow(
-      /emoji-trend \(its engines: spark\) does not run on flink\. Run only the jobs that do \(--jobs emoji-swarm\)/,
+    // Every shipped job runs on flink: both get the engine.
+    const jobs = pipelineSpecs({ ...options, engine: 'flink' }).filter((s) => s.name.startsWith('spark-job'));
+    expect(jobs.map((s) => s.args.slice(-2))).toEqual([
+      ['emoji-swarm', 'flink'],
+      ['emoji-trend', 'flink'],
+    ]);
+    const sparkOnly = path.join(mkdtempSync(path.join(tmpdir(), 'spark-only-')), 'spark-only.yml');
+    writeFileSync(
+      sparkOnly,
+      readFileSync(path.join(JOBS_DIR, 'emoji-trend.yml'), 'utf8').replace(
+        'engines: [spark, flink]',
+        'engines: [spark]',
+      ),
+    );
+    expect(() => pipelineSpecs({ ...options, engine: 'flink', jobs: ['emoji-swarm', sparkOnly] })).toThrow(
+      /spark-only\.yml \(its engines: spark\) does not run on flink\. Run only the jobs that do \(--jobs emoji-swarm\)/,
     );
   });
 });

@@ -246,6 +246,9 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
       // Spark (and Flink's mini-cluster) start slowly on two cores; main.ts waits for the query itself and says why
       // it failed.
       readyTimeoutMs: 300_000,
+      // A job's start is itself seconds of JVM start and restore, and it is the pipeline's output: its first
+      // restart follows at once (then doubling, 200 ms → 30 s; a crash loop still gives up after 5 exits).
+      restartTiming: { initialDelayMs: 200 },
       // The runner lets the micro-batch in flight commit before it stops; main.ts allows it 60 s.
       stopTimeoutMs: 75_000,
       after: [],

@@ -113,6 +113,27 @@ describe('startService with a restart policy', { timeout: 15_000 }, () => {
     await service.stop();
   });
 
+  it("takes a service's own first delay over the policy's, doubling from there; no restarts without a policy", async () => {
+    const spec = crashable('quick', { restartTiming: { initialDelayMs: 10 } });
+    const service = await startService(spec, runDir, { restart: FAST });
+    const delays: number[] = [];
+    service.events.on('restart', (e) => delays.push(e.delayMs));
+    try {
+      for (let i = 0; i < 2; i++) {
+        const ready = once(service.events, 'ready');
+        spec.crash(1);
+        await ready;
+      }
+      expect(delays).toEqual([10, 20]);
+    } finally {
+      await service.stop();
+    }
+    const single = crashable('no-policy', { restartTiming: { initialDelayMs: 10 } });
+    const alone = await startService(single, runDir);
+    single.crash(4);
+    expect(await alone.exited).toBe(4);
+  });
+
   it('resets the delay after the service stayed ready for resetAfterMs', async () => {
     const spec = crashable('steady');
     const service = await startService(spec, runDir, { restart: { ...FAST, resetAfterMs: 2_000 } });

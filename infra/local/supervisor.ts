@@ -49,6 +49,11 @@ export interface ServiceSpec {
    * starts it at once. @default the previous service in the list
    */
   after?: readonly string[];
+  /**
+   * This service's own restart timing over the policy it is started with (which alone decides whether it restarts
+   * at all): e.g. a job whose start is itself many seconds long restarts at once. @default the policy's
+   */
+  restartTiming?: Pick<RestartPolicy, 'initialDelayMs'>;
 }
 
 /**
@@ -315,7 +320,9 @@ export async function startService(
   mkdirSync(path.dirname(logFile), { recursive: true });
   mkdirSync(path.dirname(pidFile(runDir, spec.name)), { recursive: true });
   const grace = spec.stopTimeoutMs ?? 20_000;
-  const policy = options.restart ? { ...DEFAULT_RESTART_POLICY, ...options.restart } : undefined;
+  const policy = options.restart
+    ? { ...DEFAULT_RESTART_POLICY, ...options.restart, ...spec.restartTiming }
+    : undefined;
   const events = new EventEmitter<ServiceEvents>();
   // No listener is required; an 'error'-free emitter never throws on emit.
   let run = spawnRun(spec, runDir, logFile, grace);

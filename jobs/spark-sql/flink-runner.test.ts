@@ -108,3 +108,46 @@ describe('flink_runner.py: the failure of an undecodable record', () => {
     );
   });
 });
+
+describe("flink_runner.py: the sink follows the job's output mode", () => {
+  const schema = JSON.stringify({
+    type: 'record',
+    name: 'R',
+    fields: [
+      { name: 'match_id', type: 'string' },
+      { name: 'emoji', type: 'string' },
+      { name: 'n', type: 'long' },
+    ],
+  });
+  const plan = (outputMode: string) => ({
+    registryUrl: 'http://registry/apis/ccompat/v7',
+    kafka: { brokers: 'b:1' },
+    sink: { topic: 't.out', schema, key: 'match_id', upsertKey: ['match_id', 'emoji'], outputMode },
+  });
+  /** The WITH options of the rendered DDL, as a map. */
+  const options = (ddl: string) =>
+    Object.fromEntries([...ddl.matchAll(/'([^']+)' = '((?:[^']|'')*)'/g)].map((m) => [m[1], m[2]]));
+
+  it('append: the plain kafka connector, keyed by the sink key as text, the whole row as the value', () => {
+    const ddl = runner('sink_table_ddl', [plan('append')]).out as string;
+    expect(ddl).not.toContain('PRIMARY KEY');
+    expect(options(ddl)).toMatchObject({
+      connector: 'kafka',
+      topic: 't.out',
+      'key.format': 'raw',
+      'key.fields': 'match_id',
+      'value.fields-include': 'ALL',
+      'value.format': 'avro-confluent',
+      'value.avro-confluent.subject': 't.out-value',
+      'properties.security.protocol': 'PLAINTEXT',
+    });
+    expect(ddl).toContain('`n` BIGINT NOT NULL');
+  });
+
+  it('update: upsert-kafka keyed by the upsert key (JSON)', () => {
+    const ddl = runner('sink_table_ddl', [plan('update')]).out as string;
+    expect(ddl).toContain('PRIMARY KEY (`match_id`, `emoji`) NOT ENFORCED');
+    expect(options(ddl)).toMatchObject({ connector: 'upsert-kafka', 'key.format': 'json' });
+    expect(options(ddl)['key.fields']).toBeUndefined();
+  });
+});

@@ -4,11 +4,16 @@ It executes the same resolved job plan (JSON written by jobs/spark-sql/control, 
 nothing else:
 
   stream --plan f.json            Kafka source table (registry-framed Avro read by Flink's avro-confluent format,
-                                  watermark, dedupe) -> the SQL -> upsert-kafka sink: registry-framed Avro values
-                                  in the sink schema, keyed by the plan's upsert key (JSON)
+                                  watermark, dedupe) -> the SQL -> Kafka sink: registry-framed Avro values in the
+                                  sink schema; append mode keyed by the sink key (text), update mode an upsert-kafka
+                                  sink keyed by the plan's upsert key (JSON)
   batch --plan f.json … --out d   each plan's SQL over its fixtures in batch mode; writes <d>/<job>.jsonl (rows),
                                   <job>.columns.json (result columns, in the Spark runner's type names) and
                                   <job>.tests.json (failing rows of each data test)
+  warm                            provisioning only: starts a small streaming job on the local mini-cluster (no
+                                  Kafka), lets it run, cancels it and exits the JVM normally, so that a JVM started
+                                  with -XX:ArchiveClassesAtExit (JVM_ARGS) writes the class-data archive every later
+                                  start of the runner maps (see provisioner.ts)
 
 The connector jars come from EMOSTREAM_FLINK_JARS (comma list, set by the launcher from the provisioned runtime);
 the deployment's settings from the plan's `flink` part (stream: REST address of a cluster, else a local mini-cluster
@@ -138,6 +143,39 @@ def registry_auth_options(plan, prefix):
     password = read_secret(auth.get("passwordFile"), "SCHEMA_REGISTRY_PASSWORD", "registry login")
     return {f"{prefix}basic-auth.credentials-source": "USER_INFO",
             f"{prefix}basic-auth.user-info": f"{auth['username']}:{password}"}
+
+
+def sink_table_ddl(plan):
+    """`CREATE TEMPORARY TABLE __sink` for the plan's sink: registry-framed Avro values in the sink schema itself
+    (not one derived from the columns), under the subject the launcher registered it in, so records carry the same
+    schema id as the Spark job's. The Kafka key follows the output mode:
+    * append (rows written once, final): the plain kafka connector, keyed by the yml's sink key as UTF-8 text, as
+      the Spark runner keys them;
+    * update/complete: upsert-kafka, whose key is its primary key, the row's identity (sink.upsert_key) as JSON."""
+    sink, kafka = plan["sink"], plan["kafka"]
+    sink_cols = ",\n  ".join(f"{q(n)} {t}{'' if nullable else ' NOT NULL'}"
+                             for n, t, nullable in fields_of(sink["schema"]))
+    value = {
+        "value.format": "avro-confluent",
+        "value.avro-confluent.url": plan["registryUrl"],
+        "value.avro-confluent.schema": sink["schema"],
+        "value.avro-confluent.subject": f"{sink['topic']}-value",
+        **registry_auth_options(plan, "value.avro-confluent."),
+    }
+    common = {"topic": sink["topic"], "properties.bootstrap.servers": kafka["brokers"]}
+    if sink["outputMode"] == "append":
+        options = {"connector": "kafka", **common, "key.format": "raw", "key.fields": sink["key"],
+                   # The key column stays in the value too: the value is the whole sink schema.
+                   "value.fields-include": "ALL", **value,
+                   # Every written row is acknowledged by the brokers before a checkpoint completes.
+                   "sink.delivery-guarantee": "at-least-once"}
+        keys = ""
+    else:
+        options = {"connector": "upsert-kafka", **common, "key.format": "json", **value}
+        keys = f",\n  PRIMARY KEY ({', '.join(q(k) for k in sink['upsertKey'])}) NOT ENFORCED"
+    options.update(kafka_security_properties(kafka))
+    return (f"CREATE TEMPORARY TABLE `__sink` (\n  {sink_cols}{keys}\n) WITH (\n  " + with_clause(options)
+            + "\n)")
 
 
 def table_env(streaming, flink=None):
@@ -301,8 +339,11 @@ def write_json(path, value):
 
 
 def say(message):
+    """A line on the driver log, stamped with the wall time (UTC, ms) as Flink's own log lines are: the phases of a
+    start (runner up, gateway JVM up, restore point, job submitted, running) can then be timed from the log."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
     try:
-        print(message, file=sys.stderr, flush=True)
+        print(f"{stamp} {message}", file=sys.stderr, flush=True)
     except (OSError, ValueError):
         pass
 
@@ -316,13 +357,25 @@ def proc_start_time(pid):
         return None
 
 
+def proc_state(pid):
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            stat = f.read()
+        return stat[stat.rindex(")") + 2 :].split(" ")[0]
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def pid_alive(pid, start_time=None):
+    """Whether `pid` runs: exists, is not a zombie (killed, not reaped yet) and, if given, started at `start_time`."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    if proc_state(pid) == "Z":
+        return False
     return not start_time or proc_start_time(pid) in (None, start_time)
 
 
@@ -458,13 +511,17 @@ def run_stream(args):
     tie = int(os.environ.get("EMOSTREAM_DRIVER_TIE_PID") or 0)
     tie_start = os.environ.get("EMOSTREAM_DRIVER_TIE_START") or None
 
+    say(f"[flink-runner] {plan['name']}: runner up (pid {me})")
     flink = plan["flink"]
     t_env = table_env(streaming=True, flink=flink)
+    say("[flink-runner] gateway JVM up")
     conf = t_env.get_config()
-    # Update-style emission: a window's running total every trigger, not only once the watermark passes it
-    # (the group-window syntax and these options; Flink's window TVFs emit at the watermark only).
-    conf.set("table.exec.emit.early-fire.enabled", "true")
-    conf.set("table.exec.emit.early-fire.delay", duration(plan["trigger"]))
+    if sink["outputMode"] != "append":
+        # Update-style emission: a window's running total every trigger, not only once the watermark passes it
+        # (the group-window syntax and these options; Flink's window TVFs emit at the watermark only, which is the
+        # append mode's contract).
+        conf.set("table.exec.emit.early-fire.enabled", "true")
+        conf.set("table.exec.emit.early-fire.delay", duration(plan["trigger"]))
     # Deduplication state (and any other non-window state) lives about as long as the watermark's tolerance.
     wm_n, wm_unit = src["watermark"].split()
     conf.set("table.exec.state.ttl", f"{int(wm_n) * 3} {wm_unit.rstrip('s')}")
@@ -505,33 +562,12 @@ def run_stream(args):
     )
     dedupe_view(t_env, src, "__source")
 
-    key = sink["upsertKey"]
-    sink_cols = ",\n  ".join(f"{q(n)} {t}{'' if nullable else ' NOT NULL'}"
-                             for n, t, nullable in fields_of(sink["schema"]))
-    t_env.execute_sql(
-        f"CREATE TEMPORARY TABLE `__sink` (\n  {sink_cols},\n"
-        f"  PRIMARY KEY ({', '.join(q(k) for k in key)}) NOT ENFORCED\n) WITH (\n  "
-        + with_clause({
-            "connector": "upsert-kafka",
-            "topic": sink["topic"],
-            "properties.bootstrap.servers": kafka["brokers"],
-            # The row's identity as the Kafka key: an upsert sink's key is its primary key.
-            "key.format": "json",
-            "value.format": "avro-confluent",
-            "value.avro-confluent.url": plan["registryUrl"],
-            # The sink schema itself (not one derived from the columns), under the subject the launcher registered
-            # it in: records carry the same schema id as the Spark job's.
-            "value.avro-confluent.schema": sink["schema"],
-            "value.avro-confluent.subject": f"{sink['topic']}-value",
-            **registry_auth_options(plan, "value.avro-confluent."),
-            **kafka_security_properties(kafka),
-        })
-        + "\n)"
-    )
+    t_env.execute_sql(sink_table_ddl(plan))
     fields = ", ".join(q(n) for n, _, _ in fields_of(sink["schema"]))
     result = t_env.execute_sql(f"INSERT INTO `__sink` SELECT {fields} FROM ({plan['sql']})")
     client = result.get_job_client()
     job_id = str(client.get_job_id())
+    say(f"[flink-runner] job {job_id} submitted")
     base = f"http://{flink.get('restAddress') or '127.0.0.1:' + str(flink['restPort'])}"
 
     stop = {"requested": False}
@@ -551,6 +587,7 @@ def run_stream(args):
         if state in ("FAILED", "CANCELED", "FINISHED"):
             break
         time.sleep(0.25)
+    say(f"[flink-runner] job {job_state(client).lower()}")
     write_json(status_file, {"state": "running", "pid": me, "id": job_id, "since": time.time(),
                              "engine": "flink", **({"restoredFrom": restored} if restored else {})})
 
@@ -608,12 +645,65 @@ def run_stream(args):
     release_lock(lock_file, me)
 
 
+def run_warm():
+    """The classes a stream start loads (gateway, planner, mini-cluster, window and dedupe operators, checkpoints),
+    loaded once by a job shaped like the shipped ones, then a normal JVM exit: JVM_ARGS' -XX:ArchiveClassesAtExit
+    writes them to the archive as the JVM exits, which this waits for."""
+    from pyflink.java_gateway import get_gateway
+
+    t_env = table_env(streaming=True, flink={"restPort": 0})
+    conf = t_env.get_config()
+    conf.set("table.exec.emit.early-fire.enabled", "true")
+    conf.set("table.exec.emit.early-fire.delay", "1 s")
+    conf.set("execution.checkpointing.interval", "1 s")
+    conf.set("execution.checkpointing.dir", "file://" + tempfile.mkdtemp(prefix="emostream-flink-warm-"))
+    t_env.execute_sql(
+        "CREATE TEMPORARY TABLE `s` (`k` BIGINT, `e` STRING, `ts` TIMESTAMP(3), `__proc` AS PROCTIME(),"
+        " WATERMARK FOR `ts` AS `ts` - INTERVAL '1' SECOND) WITH ('connector' = 'datagen', 'rows-per-second' = '200',"
+        " 'fields.k.min' = '1', 'fields.k.max' = '50', 'fields.e.length' = '1')")
+    t_env.execute_sql("CREATE TEMPORARY VIEW `v` AS SELECT `k`, `e`, `ts` FROM (SELECT *, ROW_NUMBER() OVER"
+                      " (PARTITION BY `k`, `ts` ORDER BY `__proc` ASC) AS `__rn` FROM `s`) WHERE `__rn` = 1")
+    t_env.execute_sql("CREATE TEMPORARY TABLE `o` (`e` STRING, `n` BIGINT) WITH ('connector' = 'blackhole')")
+    job = t_env.execute_sql("INSERT INTO `o` SELECT `e`, COUNT(*) FROM `v` GROUP BY `e`, TUMBLE(`ts`, INTERVAL '1' SECOND)"
+                            ).get_job_client()
+    deadline = time.time() + 60
+    while job_state(job) != "RUNNING" and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(4)  # a few windows, timers and checkpoints
+    try:
+        job.cancel().result()
+    except Exception:  # noqa: BLE001 - already ended
+        pass
+    jvm = get_gateway().jvm
+    pid = int(jvm.java.lang.ProcessHandle.current().pid())
+    try:
+        jvm.java.lang.System.exit(0)
+    except Exception:  # noqa: BLE001 - the gateway goes away with the JVM
+        pass
+    # The JVM is this process's child: reap it (a zombie would still answer kill 0).
+    for _ in range(1200):
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                break
+        except ChildProcessError:
+            if not pid_alive(pid):
+                break
+        time.sleep(0.1)
+    say(f"[flink-runner] warm start done (JVM {pid} exited)")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["batch", "stream"])
-    p.add_argument("--plan", action="append", required=True, help="a resolved job plan JSON (batch: repeatable)")
+    p.add_argument("mode", choices=["batch", "stream", "warm"])
+    p.add_argument("--plan", action="append", help="a resolved job plan JSON (batch: repeatable)")
     p.add_argument("--out", help="batch: directory for the result files")
     args = p.parse_args()
+    if args.mode == "warm":
+        run_warm()
+        sys.stdout.flush()
+        os._exit(0)
+    if not args.plan:
+        p.error(f"{args.mode} needs --plan")
     if args.mode == "batch":
         if not args.out:
             p.error("batch needs --out")

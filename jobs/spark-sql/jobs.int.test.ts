@@ -6,16 +6,17 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAvroSerde, createRegistryClient } from '../../common/avro-serde.ts';
 import { createKafka, ensureTopic, KafkaLogLevel } from '../../common/kafka.ts';
-import { loadJob, loadJobsList, loadPlan } from './control/job-plan.ts';
+import { createJob } from './control/job-launcher.ts';
+import { type Engine, loadJob, loadJobsList, loadPlan } from './control/job-plan.ts';
 import { diffRows, formatDiff, isEmptyDiff, type Row, readRows } from './control/job-test.ts';
 import { loadJobsConfig } from './control/jobs-config.ts';
 import { isAlive, killGroup, readProgress, type StreamingProgress } from './control/run-dir.ts';
-import { createSparkJob } from './control/spark-job.ts';
 
-// Every job of the jobs list, generically (no code per job): its fixtures streamed through real Kafka and Spark
-// (local[2]) must give its expected rows, read back from its sink topic in its sink schema. Jobs that declare a
-// dedupe key get every record written twice and must still count each once; their state must shrink once the
-// watermark passes the fixtures.
+// Every job of the jobs list on every engine it lists, generically (no code per job or engine): its fixtures
+// streamed through real Kafka and the engine (Spark local[2], Flink's local mini-cluster) must give its expected
+// rows, read back from its sink topic in its sink schema. Jobs that declare a dedupe key get every record written
+// twice and must still count each once; on Spark their state must shrink once the watermark passes the fixtures
+// (Flink's progress carries no state sizes; its dedupe state is bounded by a processing-time TTL instead).
 const brokers = inject('kafkaBrokers');
 const registryUrl = inject('registryUrl');
 const spark = inject('spark');
@@ -85,22 +86,27 @@ afterAll(async () => {
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
 
-describe.each(loadJobsList())('%s on Kafka and Spark', (name) => {
+const PARTITIONS = 3;
+const runs = await Promise.all(
+  loadJobsList().map(async (name) => (await loadJob(name)).engines.map((engine) => [name, engine] as const)),
+);
+
+describe.each(runs.flat())('%s on Kafka and %s', (name, engine: Engine) => {
   it('turns its fixtures into its expected rows; a dedupe job counts a record written twice once, with bounded state', async () => {
-    const defaults = await loadPlan(name, loadJobsConfig({}));
-    const source = `it.jobs.${id}.${name}.${defaults.source.logical}`;
-    const sink = `it.jobs.${id}.${name}.${defaults.sink.logical}`;
+    const defaults = await loadPlan(name, loadJobsConfig({}), engine);
+    const source = `it.jobs.${id}.${name}.${engine}.${defaults.source.logical}`;
+    const sink = `it.jobs.${id}.${name}.${engine}.${defaults.sink.logical}`;
     const config = loadJobsConfig({
       KAFKA_BROKERS: brokers,
       SCHEMA_REGISTRY_URL: registryUrl,
-      SPARK_JOBS_STATE: path.join(stateDir, name),
+      SPARK_JOBS_STATE: path.join(stateDir, `${name}-${engine}`),
       [`${defaults.source.logical.toUpperCase()}_TOPIC`]: source,
       [`${defaults.sink.logical.toUpperCase()}_TOPIC`]: sink,
     });
-    const plan = await loadPlan(name, config);
-    await ensureTopic(kafka, { topic: source, partitions: 3 });
+    const plan = await loadPlan(name, config, engine);
+    await ensureTopic(kafka, { topic: source, partitions: PARTITIONS });
 
-    const job = createSparkJob(plan, { config, runtime: spark });
+    const job = createJob(plan, { config, runtime: spark });
     const started = await job.start({ waitRunning: false });
     launched.push(started.meta.launcherPid);
     for (const t = Date.now(); ; await new Promise((r) => setTimeout(r, 500))) {
@@ -117,24 +123,31 @@ describe.each(loadJobsList())('%s on Kafka and Spark', (name) => {
     });
     const producer = kafka.producer();
     await producer.connect();
-    const send = (rs: Record<string, unknown>[]) =>
-      producer.send({ topic: source, acks: -1, messages: rs.map((r) => ({ value: serde.encode(r) })) });
+    const send = (rs: Record<string, unknown>[], to?: number) =>
+      producer.send({
+        topic: source,
+        acks: -1,
+        messages: rs.map((r) => ({ value: serde.encode(r), ...(to === undefined ? {} : { partition: to }) })),
+      });
     // A sentinel far ahead in event time advances the watermark past every fixture window: append-mode windows
-    // close (their rows are written), and every job's state for the fixtures is due for eviction.
+    // close (their rows are written), and every job's state for the fixtures is due for eviction. One per
+    // partition: Spark's watermark follows the newest event of any partition, Flink's the oldest partition's.
     const last = Math.max(...records.map((r) => Number(r[plan.source.eventTime])));
+    let partition = 0;
     const sentinel = (offset: number) => {
       const row: Row = {
         ...fixtures.at(-1),
         [plan.source.eventTime]: new Date(last + offset).toISOString(),
         repeat: 1,
       };
-      for (const k of plan.source.dedupe) row[k] = `sentinel-${offset}`;
+      for (const k of plan.source.dedupe) row[k] = `sentinel-${offset}-${partition}`;
       return fixtureRecords([row], plan.source.schema, plan.source.eventTime, plan.source.dedupe);
     };
     const sendSentinels = async () => {
-      await send(sentinel(HOUR));
-      await new Promise((r) => setTimeout(r, 3000));
-      await send(sentinel(HOUR + 1000));
+      for (const offset of [HOUR, HOUR + 1000]) {
+        for (partition = 0; partition < PARTITIONS; partition++) await send(sentinel(offset), partition);
+        await new Promise((r) => setTimeout(r, 3000));
+      }
     };
 
     await send(records);
@@ -184,6 +197,7 @@ describe.each(loadJobsList())('%s on Kafka and Spark', (name) => {
 
       // Bounded state: once the watermark passes the fixtures, the state of every operator (windows, dedupe keys)
       // is evicted; what is left belongs to the sentinels alone.
+      if (engine !== 'spark') return;
       if (plan.sink.outputMode !== 'append') await sendSentinels();
       const distinct = new Set(records.map((r) => JSON.stringify(plan.source.dedupe.map((k) => r[k])))).size;
       let progress: StreamingProgress[] = [];

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   acquireDriverLock,
   DriverLockedError,
+  isZombie,
   lockFile,
   ownerAlive,
   ownerRecord,
@@ -57,6 +58,25 @@ describe('driver lock', () => {
     writeFileSync(file, JSON.stringify({ ...ownerRecord('j', process.pid), startTime: '1' }));
     expect(ownerAlive({ ...ownerRecord('j', process.pid), startTime: '1' })).toBe(false);
     expect((await acquireDriverLock(file, ownerRecord('j', process.pid))).tookOver?.startTime).toBe('1');
+  });
+
+  it('takes over the lock of an owner that exited but is not reaped yet (a zombie)', async () => {
+    // `sleep 0` exits at once; its parent execs into a sleep that never waits for it: a zombie for 5 s.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const pid = Number(await new Promise<string>((r) => parent.stdout.once('data', (d) => r(String(d)))));
+    try {
+      for (let i = 0; i < 50 && !isZombie(pid); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(isZombie(pid)).toBe(true);
+      const file = freshLock();
+      writeFileSync(file, JSON.stringify(ownerRecord('emoji-swarm', pid)));
+      const { tookOver } = await acquireDriverLock(file, ownerRecord('emoji-swarm', process.pid));
+      expect(tookOver?.pid).toBe(pid);
+      expect(isZombie(process.pid)).toBe(false);
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 
   it('takes over a torn (unreadable) lock, and of two takeovers of one stale lock exactly one wins', async () => {

@@ -40,11 +40,27 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
-/** Whether the lock's owner still runs: same host, pid alive and, where known, the same start time. */
+/**
+ * Whether `pid` has exited and only waits to be reaped (state Z): it holds nothing any more. A SIGKILLed driver whose
+ * parent died with it stays so until its new parent reaps it, which a restart started at once can see.
+ */
+export function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `pid` runs: it exists and is not a zombie (a killed process its parent has not reaped yet). */
+export const isRunning = (pid: number) => isAlive(pid) && !isZombie(pid);
+
+/** Whether the lock's owner still runs: same host, pid alive (not a zombie) and, where known, the same start time. */
 export function ownerAlive(owner: LockOwner): boolean {
   // Another host's driver cannot be checked from here: count it as alive rather than break its lock.
   if (owner.host !== hostname()) return true;
-  if (!isAlive(owner.pid)) return false;
+  if (!isRunning(owner.pid)) return false;
   const now = processStartTime(owner.pid);
   return owner.startTime === undefined || now === undefined || now === owner.startTime;
 }

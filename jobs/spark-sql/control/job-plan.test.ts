@@ -154,6 +154,14 @@ describe('job files', () => {
     expect(tests.map((t) => t.sql).join('\n')).toContain('FLOOR(`count` / 1000)');
   });
 
+  it("writes an interval param in a data test as a whole literal in each engine's dialect", async () => {
+    const trend = await loadJob('emoji-trend');
+    const sqlOf = (engine: 'spark' | 'flink') =>
+      compileDataTests(trend, engine).find((t) => t.name.includes('window_start +'))?.sql;
+    expect(sqlOf('spark')).toContain('window_end = window_start + INTERVAL 10 seconds');
+    expect(sqlOf('flink')).toContain("window_end = window_start + INTERVAL '10' SECOND");
+  });
+
   it('lists the jobs npm start runs, each with its files', async () => {
     const jobs = loadJobsList();
     expect(jobs).toContain('emoji-swarm');

@@ -227,6 +227,16 @@ export function renderParam(p: JobParam, engine: Engine): string {
   return `INTERVAL '${n}' ${unit.replace(/s$/, '').toUpperCase()}`;
 }
 
+/**
+ * A parameter's value in a data test's expression: an interval is a whole literal on every engine
+ * (`window_start + ${window}` → Spark's `INTERVAL 10 seconds`, Flink's `INTERVAL '10' SECOND`), since an expression
+ * has no engine-specific quoting of its own to put around it.
+ */
+export function renderExpressionParam(p: JobParam, engine: Engine): string {
+  if (p.type === 'interval' && engine === 'spark') return `INTERVAL ${p.value}`;
+  return renderParam(p, engine);
+}
+
 /** Substitutes `${name}` in `text` as `engine` writes it, collecting undeclared names into `problems`. */
 function substitute(
   text: string,
@@ -234,10 +244,11 @@ function substitute(
   problems: string[],
   where: string,
   engine: Engine = 'spark',
+  render: (p: JobParam, engine: Engine) => string = renderParam,
 ): string {
   return text.replace(PLACEHOLDER_RE, (whole, name: string) => {
     const p = params[name];
-    if (p) return renderParam(p, engine);
+    if (p) return render(p, engine);
     problems.push(`${where}: ${whole} is not a declared param (declared: ${Object.keys(params).join(', ')})`);
     return whole;
   });
@@ -425,7 +436,7 @@ export function compileDataTests(job: JobDefinition, engine: Engine = 'spark'): 
         sql: `SELECT * FROM \`result\` WHERE ${t.not_null.map((c) => `${quote(c)} IS NULL`).join(' OR ')}`,
       };
     }
-    const expr = substitute(t.expression, params, problems, 'tests.data', engine);
+    const expr = substitute(t.expression, params, problems, 'tests.data', engine, renderExpressionParam);
     return {
       name: `expression(${t.expression})`,
       sql: `SELECT * FROM \`result\` WHERE NOT coalesce(${expr}, false)`,

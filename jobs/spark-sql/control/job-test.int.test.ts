@@ -75,6 +75,7 @@ describe('job:test', () => {
     expect(out.stdout, out.stderr.slice(-3000)).toMatch(/PASS emoji-swarm \(spark\): 10 rows as expected/);
     expect(out.stdout).toMatch(/PASS emoji-swarm \(flink\): 10 rows as expected/);
     expect(out.stdout).toMatch(/PASS emoji-trend \(spark\): 32 rows as expected/);
+    expect(out.stdout).toMatch(/PASS emoji-trend \(flink\): 32 rows as expected/);
 
     for (const engine of ['spark', 'flink']) {
       const wrong = section(out.stdout, `FAIL wrong-expected (${engine})`);

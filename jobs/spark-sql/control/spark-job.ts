@@ -18,6 +18,7 @@ import { createKafka, ensureTopic, KafkaLogLevel } from '../../../common/kafka.t
 import { createLogger, type Logger } from '../../../common/logger.ts';
 import {
   acquireDriverLock,
+  isRunning,
   lockFile,
   ownerAlive,
   ownerRecord,
@@ -277,14 +278,16 @@ export function runHandle(
     const lock = lockFile(paths.dir);
     await mkdir(paths.dir, { recursive: true });
     const held = await readLock(lock);
-    if (held && ownerAlive(held) && options.replace && held.tiedTo !== undefined && !isAlive(held.tiedTo)) {
+    // Zombies count as gone: a launcher and driver SIGKILLed together stay so until reaped, which a restart at
+    // once sees.
+    if (held && ownerAlive(held) && options.replace && held.tiedTo !== undefined && !isRunning(held.tiedTo)) {
       logger?.warn(
         { pid: held.pid, launcher: held.tiedTo },
         'killing a driver of this job whose launcher is gone (an orphan of a killed supervisor)',
       );
       killGroup(held.pid);
       const deadline = Date.now() + 10_000;
-      while (isAlive(held.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (isRunning(held.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     }
     const { tookOver } = await acquireDriverLock(lock, ownerRecord(plan.name, process.pid, options.tieTo));
     if (tookOver) {
