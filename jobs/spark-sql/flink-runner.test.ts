@@ -3,29 +3,16 @@
  * contract of common/client-security.ts): the table options of Flink's Kafka connector and avro-confluent format,
  * with the password read from its file or the environment, and no password in the plan itself.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { flinkRegistryAuth } from './control/flink-job.ts';
-import { FLINK_RUNNER } from './control/jobs-config.ts';
 import { runnerKafkaSecurity } from './control/spark-job.ts';
+import { callPython } from './python-call.fixture.ts';
 
-/** Calls `fn(*args)` of flink_runner.py (no PyFlink needed: it imports it only to run a job) with `env`. */
-function runner(fn: string, args: unknown[], env: Record<string, string> = {}) {
-  const code = [
-    'import importlib.util, json, sys',
-    `spec = importlib.util.spec_from_file_location("flink_runner", ${JSON.stringify(FLINK_RUNNER)})`,
-    'm = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)',
-    `print(json.dumps(getattr(m, ${JSON.stringify(fn)})(*json.loads(sys.argv[1]))))`,
-  ].join('\n');
-  const r = spawnSync('python3', ['-c', code, JSON.stringify(args)], {
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '', ...env },
-  });
-  return { status: r.status, out: r.status === 0 ? JSON.parse(r.stdout) : undefined, stderr: r.stderr };
-}
+const runner = (fn: string, args: unknown[], env: Record<string, string> = {}) =>
+  callPython('flink_runner.py', fn, args, env);
 
 const dir = mkdtempSync(path.join(tmpdir(), 'flink-security-'));
 const secret = (name: string, value: string) => {
@@ -68,7 +55,7 @@ describe('flink_runner.py: Kafka security options', () => {
   it('reads a password given as KAFKA_SASL_PASSWORD from its environment, and names a missing one', () => {
     const security = { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'PLAIN', username: 'u' } };
     const ok = runner('kafka_security_properties', [{ security }], { KAFKA_SASL_PASSWORD: 'env-pw' });
-    expect(ok.out?.['properties.sasl.jaas.config']).toBe(
+    expect((ok.out as Record<string, string>)['properties.sasl.jaas.config']).toBe(
       'org.apache.flink.kafka.shaded.org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="env-pw";',
     );
     const missing = runner('kafka_security_properties', [{ security }]);

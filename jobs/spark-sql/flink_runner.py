@@ -33,6 +33,8 @@ import time
 import urllib.request
 import uuid
 
+from runner_support import kafka_security, pid_alive, read_secret, release_lock, write_json, write_lines
+
 # Flink SQL type of an Avro field type (the shapes the project's schemas use: primitives, logical timestamps,
 # nullable unions). Timestamps are TIMESTAMP(3) in a UTC session: the avro formats' legacy mapping reads and writes
 # timestamp-millis as UTC wall time.
@@ -92,46 +94,15 @@ def spark_type_name(data_type):
     return FLINK_TO_SPARK.get(name, name.lower())
 
 
-def read_secret(file_name, env_name, what):
-    """A password from the file the plan names (its first line), else from this process's environment: the plan
-    and every log the launcher writes hold the file's path only."""
-    if file_name:
-        with open(file_name, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-        password = lines[0] if lines else ""
-    else:
-        password = os.environ.get(env_name, "")
-    if not password:
-        raise SystemExit(f"flink-runner: the plan's {what} has no password ({env_name} or its _FILE)")
-    return password
-
-
 # The SQL connector jar shades the Kafka client: its login modules live under this package.
 KAFKA_SHADED = "org.apache.flink.kafka.shaded.org.apache.kafka"
 
 
 def kafka_security_properties(kafka):
-    """`properties.*` options of the plan's Kafka security (jobs-config.ts, the one client-security contract of
-    common/client-security.ts; runner.py renders the same for Spark as `kafka.*`): protocol, SASL login, PEM
-    truststore. Flink hides option values whose key holds `jaas.config` or `password` in its logs."""
-    sec = kafka.get("security") or {"protocol": "PLAINTEXT"}
-    opts = {"properties.security.protocol": sec["protocol"]}
-    sasl = sec.get("sasl")
-    if sasl:
-        password = read_secret(sasl.get("passwordFile"), "KAFKA_SASL_PASSWORD", "Kafka SASL login")
-
-        def q(v):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-        module = (f"{KAFKA_SHADED}.common.security.plain.PlainLoginModule" if sasl["mechanism"] == "PLAIN"
-                  else f"{KAFKA_SHADED}.common.security.scram.ScramLoginModule")
-        opts["properties.sasl.mechanism"] = sasl["mechanism"]
-        opts["properties.sasl.jaas.config"] = (
-            f"{module} required username={q(sasl['username'])} password={q(password)};")
-    if sec.get("caFile"):
-        opts["properties.ssl.truststore.type"] = "PEM"
-        opts["properties.ssl.truststore.location"] = sec["caFile"]
-    return opts
+    """`properties.*` options of the plan's Kafka security (runner_support.kafka_security; runner.py renders the same
+    for Spark as `kafka.*`), through the shaded client's login modules. Flink hides option values whose key holds
+    `jaas.config` or `password` in its logs."""
+    return kafka_security(kafka, "properties.", "flink-runner", KAFKA_SHADED)
 
 
 def registry_auth_options(plan, prefix):
@@ -140,7 +111,7 @@ def registry_auth_options(plan, prefix):
     auth = plan.get("registryAuth")
     if not auth:
         return {}
-    password = read_secret(auth.get("passwordFile"), "SCHEMA_REGISTRY_PASSWORD", "registry login")
+    password = read_secret(auth.get("passwordFile"), "SCHEMA_REGISTRY_PASSWORD", "registry login", "flink-runner")
     return {f"{prefix}basic-auth.credentials-source": "USER_INFO",
             f"{prefix}basic-auth.user-info": f"{auth['username']}:{password}"}
 
@@ -283,12 +254,6 @@ def collect(table, limit=None):
     return rows
 
 
-def write_lines(path, rows):
-    with open(path, "w", encoding="utf-8") as out:
-        for r in rows:
-            out.write(json.dumps(r, ensure_ascii=False) + "\n")
-
-
 def run_batch(args):
     t_env = table_env(streaming=False)
     os.makedirs(args.out, exist_ok=True)
@@ -331,62 +296,12 @@ def run_batch(args):
 # --------------------------------------------------------------------------------------------------- stream
 
 
-def write_json(path, value):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f)
-    os.replace(tmp, path)
-
-
 def say(message):
     """A line on the driver log, stamped with the wall time (UTC, ms) as Flink's own log lines are: the phases of a
     start (runner up, gateway JVM up, restore point, job submitted, running) can then be timed from the log."""
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
     try:
         print(f"{stamp} {message}", file=sys.stderr, flush=True)
-    except (OSError, ValueError):
-        pass
-
-
-def proc_start_time(pid):
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            stat = f.read()
-        return stat[stat.rindex(")") + 2 :].split(" ")[19]
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def proc_state(pid):
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            stat = f.read()
-        return stat[stat.rindex(")") + 2 :].split(" ")[0]
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def pid_alive(pid, start_time=None):
-    """Whether `pid` runs: exists, is not a zombie (killed, not reaped yet) and, if given, started at `start_time`."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    if proc_state(pid) == "Z":
-        return False
-    return not start_time or proc_start_time(pid) in (None, start_time)
-
-
-def release_lock(lock_file, owner_pid):
-    """Removes the driver lock (driver-lock.ts) if it still names this driver."""
-    if not lock_file:
-        return
-    try:
-        with open(lock_file, encoding="utf-8") as f:
-            if json.load(f).get("pid") == owner_pid:
-                os.remove(lock_file)
     except (OSError, ValueError):
         pass
 

@@ -19,6 +19,8 @@ import sys
 import threading
 import time
 
+from runner_support import kafka_security, pid_alive, release_lock, write_json, write_lines
+
 LOCAL_CHECKPOINT_MANAGER = "org.apache.spark.sql.execution.streaming.FileSystemBasedCheckpointFileManager"
 
 
@@ -104,12 +106,6 @@ def json_rows(df):
     ).collect()]
 
 
-def write_lines(path, rows):
-    with open(path, "w", encoding="utf-8") as out:
-        for r in rows:
-            out.write(json.dumps(r, ensure_ascii=False) + "\n")
-
-
 def run_batch(args):
     spark = session("emostream-job-test", args.ui_port)
     os.makedirs(args.out, exist_ok=True)
@@ -131,13 +127,6 @@ def run_batch(args):
     spark.stop()
 
 
-def write_json(path, value):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f)
-    os.replace(tmp, path)
-
-
 def new_progress(query, last_batch):
     """JSON of the micro-batches after `last_batch`, read from the JVM's progress objects as they are.
 
@@ -155,42 +144,10 @@ def new_progress(query, last_batch):
     return fresh[::-1]
 
 
-def proc_start_time(pid):
-    """Start time of a process (/proc/<pid>/stat field 22), None when it is gone or off Linux."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            stat = f.read()
-        return stat[stat.rindex(")") + 2 :].split(" ")[19]
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def pid_alive(pid, start_time=None):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not start_time or proc_start_time(pid) in (None, start_time)
-
-
 def say(message):
     """A line on stderr, which is a pipe to the JVM: once the JVM is gone, writing raises, and must not stop us."""
     try:
         print(message, file=sys.stderr, flush=True)
-    except (OSError, ValueError):
-        pass
-
-
-def release_lock(lock_file, owner_pid):
-    """Removes the driver lock (driver-lock.ts) if it still names this driver."""
-    if not lock_file:
-        return
-    try:
-        with open(lock_file, encoding="utf-8") as f:
-            if json.load(f).get("pid") == owner_pid:
-                os.remove(lock_file)
     except (OSError, ValueError):
         pass
 
@@ -234,39 +191,10 @@ def watch_owners(state, lock_file):
 
 
 def kafka_security_options(kafka):
-    """kafka.* options of the plan's security (jobs-config.ts sparkKafkaSecurity): protocol, SASL login, PEM truststore.
-
-    The plan names the password's file (or, when none was given, the environment variable KAFKA_SASL_PASSWORD of this
-    process): the password is read here and is in no file the launcher writes. Spark redacts option values matching
-    spark.redaction.regex (…password…) in its logs and UI, and the Kafka client logs sasl.jaas.config as [hidden].
-    """
-    sec = kafka.get("security") or {"protocol": "PLAINTEXT"}
-    opts = {"kafka.security.protocol": sec["protocol"]}
-    sasl = sec.get("sasl")
-    if sasl:
-        if sasl.get("passwordFile"):
-            with open(sasl["passwordFile"], encoding="utf-8") as f:
-                lines = f.read().splitlines()
-            password = lines[0] if lines else ""
-        else:
-            password = os.environ.get("KAFKA_SASL_PASSWORD", "")
-        if not password:
-            raise SystemExit("runner: the plan's Kafka SASL login has no password (KAFKA_SASL_PASSWORD or its _FILE)")
-
-        def q(v):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-        module = (
-            "org.apache.kafka.common.security.plain.PlainLoginModule"
-            if sasl["mechanism"] == "PLAIN"
-            else "org.apache.kafka.common.security.scram.ScramLoginModule"
-        )
-        opts["kafka.sasl.mechanism"] = sasl["mechanism"]
-        opts["kafka.sasl.jaas.config"] = f"{module} required username={q(sasl['username'])} password={q(password)};"
-    if sec.get("caFile"):
-        opts["kafka.ssl.truststore.type"] = "PEM"
-        opts["kafka.ssl.truststore.location"] = sec["caFile"]
-    return opts
+    """kafka.* options of the plan's security (runner_support.kafka_security): the password is read here from the file
+    the plan names (or KAFKA_SASL_PASSWORD) and is in no file the launcher writes. Spark redacts option values matching
+    spark.redaction.regex (…password…) in its logs and UI, and the Kafka client logs sasl.jaas.config as [hidden]."""
+    return kafka_security(kafka, "kafka.", "runner")
 
 
 def run_stream(args):
