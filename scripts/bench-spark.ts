@@ -29,7 +29,7 @@ import { createAvroSerde, createRegistryClient, loadSchema } from '../common/avr
 import { ensureTopic } from '../common/kafka.ts';
 import type { ReactionRecord } from '../common/records.ts';
 import { coresMeter, processGroupCpuSeconds } from '../infra/local/process-cpu.ts';
-import { type JobDefinition, loadJob, resolvePlan } from '../jobs/spark-sql/control/job-plan.ts';
+import { intervalMs, type JobDefinition, loadJob, resolvePlan } from '../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
 import { createReactionLoad } from '../jobs/spark-sql/control/reaction-load.ts';
 import { killGroup, readProgress } from '../jobs/spark-sql/control/run-dir.ts';
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
     const job = await loadJob('emoji-swarm');
-    const trigger = Number.parseInt(job.spec.trigger, 10) * 1000;
+    const trigger = intervalMs(job.spec.trigger);
     if (mode === 'preload') {
       await runPreload({ kafka: { admin, producer }, registryUrl, brokers, stateDir, id, job, trigger });
       return;

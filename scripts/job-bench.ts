@@ -28,7 +28,7 @@ import {
   processGroupRssBytes,
 } from '../infra/local/process-cpu.ts';
 import { createJob, type JobLauncher } from '../jobs/spark-sql/control/job-launcher.ts';
-import { type Engine, type JobDefinition, resolvePlan } from '../jobs/spark-sql/control/job-plan.ts';
+import { type Engine, intervalMs, type JobDefinition, resolvePlan } from '../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
 import { percentile } from '../jobs/spark-sql/control/percentile.ts';
 import { createReactionLoad, type PartitionedMessage } from '../jobs/spark-sql/control/reaction-load.ts';
@@ -228,8 +228,8 @@ export interface LiveBenchResult {
 export async function runLiveBench(options: LiveBenchOptions): Promise<LiveBenchResult> {
   const { admin, producer } = options.kafka;
   const { engine, job, brokers, registryUrl, partitions, id } = options;
-  const trigger = Number.parseInt(job.spec.trigger, 10) * 1000;
-  const windowMs = Number.parseInt(job.spec.params.window?.value ?? '2', 10) * 1000;
+  const trigger = intervalMs(job.spec.trigger);
+  const windowMs = intervalMs(job.spec.params.window?.value ?? '2 seconds');
   const topics = {
     reactions: `bench.reactions.${engine}.${id}`,
     aggregates: `bench.aggregates.${engine}.${id}`,

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   checkpointName,
   compileDataTests,
+  intervalMs,
   loadJob,
   loadJobsList,
   parseJob,
@@ -21,6 +22,19 @@ const hit = (text: string, from: RegExp | string, to: string) => {
 };
 const editYml = (from: RegExp | string, to: string) => parseJob(hit(yml, from, to), sql, ymlFile);
 const editSql = (from: RegExp | string, to: string) => parseJob(yml, hit(sql, from, to), ymlFile);
+
+describe('intervalMs', () => {
+  it('reads every unit the job files accept, singular or plural, and refuses anything else', () => {
+    expect(intervalMs('500 milliseconds')).toBe(500);
+    expect(intervalMs('1 second')).toBe(1_000);
+    expect(intervalMs('2 seconds')).toBe(2_000);
+    expect(intervalMs('10 minutes')).toBe(600_000);
+    expect(intervalMs('1 hour')).toBe(3_600_000);
+    expect(intervalMs('1 day')).toBe(86_400_000);
+    expect(() => intervalMs('2s')).toThrow(/not an interval/);
+    expect(() => intervalMs('0.5 seconds')).toThrow(/not an interval/);
+  });
+});
 
 describe('job files', () => {
   it('parses the shipped job: typed params, substituted query, stateless marks', async () => {

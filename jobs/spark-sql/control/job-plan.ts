@@ -21,8 +21,16 @@ import { defaultTopic } from '../../../common/topics.ts';
 import { JobError } from './errors.ts';
 import { JOBS_DIR, type JobsConfig, SCHEMAS_DIR } from './jobs-config.ts';
 
-const INTERVAL = /^\d+ (millisecond|second|minute|hour|day)s?$/;
+const INTERVAL = /^(\d+) (millisecond|second|minute|hour|day)s?$/;
 const Interval = z.string().regex(INTERVAL, 'an interval such as "2 seconds"');
+const UNIT_MS = { millisecond: 1, second: 1_000, minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
+
+/** Milliseconds of an interval as the job files write it ("500 milliseconds", "2 seconds"). */
+export function intervalMs(interval: string): number {
+  const m = INTERVAL.exec(interval);
+  if (m === null) throw new JobError(`${JSON.stringify(interval)} is not an interval such as "2 seconds"`);
+  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+}
 const Column = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a column name (lower case, digits, _)');
 const Logical = z.string().regex(/^[a-z][a-z0-9_]*$/, 'a logical topic name (lower case, digits, _)');
 const SchemaFile = z
