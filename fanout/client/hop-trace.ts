@@ -6,8 +6,10 @@
  * machine):
  * - `accepted`: the load client got ingest's answer;
  * - `on Kafka`: the reactions' Kafka record timestamp (ingest's producer stamps it when it sends the batch);
- * - `batch start`: `emitted_at` of the window state the viewer saw, which is Spark's `current_timestamp()`, i.e.
- *   the timestamp of the micro-batch that produced the row (set when the batch is planned, the same in every row);
+ * - `batch start`: `emitted_at` of the window state the viewer saw, which is Spark's `current_timestamp()`: in a
+ *   streaming query, the micro-batch's timestamp, the same in every row of the batch, taken right after the batch's
+ *   end offsets are read (MicroBatchExecution.constructNextBatch), i.e. the batch's start. (The Flink
+ *   query's LOCALTIMESTAMP is taken per row, so there this boundary is the row's computation, not a batch start);
  * - `aggregate on Kafka`: `aggregated_at`, the aggregate row's Kafka record timestamp (the job's sink writes it as
  *   the batch's last stage runs);
  * - `routed`, `sent`, `relayed`: the main publisher, the cluster publisher and the subscriber node (`routed_at`,
