@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HopStats } from '../fanout/client/hop-trace.ts';
+import { HopStats } from '../fanout/index.ts';
 import { compareTable, hopsChartSvg, hopTable, markdownTable, splitTable } from './load-hops.ts';
 
 /** A report of `n` samples whose trigger wait is `wait` ms (the hop a Spark trigger change moves). */

@@ -4,8 +4,7 @@
  * (`npm run load -- --compare a.json b.json …`), so a change (a Spark trigger, a batching delay) reads as one table
  * and one chart of before and after.
  */
-import type { HopSummary } from '../fanout/client/hop-trace.ts';
-import { HOPS } from '../fanout/client/hop-trace.ts';
+import { HOPS, type HopSummary } from '../fanout/index.ts';
 import { stackedBarChartSvg } from './svg-chart.ts';
 
 /** The parts of a load report (reports/load-<label>-<time>.json) the hop table and chart read. */

@@ -4,7 +4,9 @@
  * which name the request that carried it. That is the "on Kafka" stamp of the hop split (hop-trace.ts).
  *
  * Cheap at the simulator's rates: one consumer of its own group (no offsets committed, so the group leaves nothing
- * behind), starting at the end of the topic, decoding each record once with the registry serde.
+ * behind), decoding each record once with the registry serde. It starts at the end offsets it reads before
+ * joining (seeking there rather than letting a new group reset to "latest" at its first fetch, which may come
+ * after the first records of the run landed), so no record written after `startReactionTap` resolves is missed.
  */
 import type { Consumer } from 'kafkajs';
 import { createAvroSerde, createRegistryClient, loadSchema } from '../common/avro-serde.ts';
@@ -51,6 +53,14 @@ export async function startReactionTap(options: ReactionTapOptions): Promise<Rea
     allowAutoTopicCreation: false,
   });
   const counts = { seen: 0, undecodable: 0 };
+  const admin = kafka.admin();
+  await admin.connect();
+  let ends: { partition: number; high: string }[];
+  try {
+    ends = await admin.fetchTopicOffsets(options.topic);
+  } finally {
+    await admin.disconnect();
+  }
   await consumer.connect();
   try {
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
@@ -76,6 +86,7 @@ export async function startReactionTap(options: ReactionTapOptions): Promise<Rea
         }
       },
     });
+    for (const { partition, high } of ends) consumer.seek({ topic: options.topic, partition, offset: high });
     const timeoutMs = options.joinTimeoutMs ?? 30_000;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
