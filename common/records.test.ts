@@ -73,6 +73,7 @@ describe('common/records.ts is generated from schemas/', () => {
         swarm: { '🔥': 3 },
         emitted_at: 4100,
         routed_at: 4120,
+        aggregated_at: 4110,
       },
     };
     for (const { file, text } of await readSchemaFiles()) {

@@ -61,4 +61,10 @@ export interface SwarmWindow {
   emitted_at: number;
   /** Main publisher's clock when it produced this message. Epoch milliseconds. */
   routed_at: number;
+  /**
+   * Kafka timestamp of the newest aggregate row folded into this state: when the job's sink wrote it, near
+   * the end of its micro-batch (emitted_at is the batch's start). Null from a main publisher that predates
+   * it.
+   */
+  aggregated_at: null | number;
 }

@@ -34,7 +34,24 @@ export type { SwarmWindow };
 export interface SwarmMessage extends SwarmWindow {
   /** When the cluster publisher emitted it to its subscriber nodes (latency measurements start here). */
   sent_at: number;
+  /**
+   * When the subscriber node broadcast it to its viewers. Absent from a node that predates it, and on the
+   * publisher → node hop (the node stamps it).
+   */
+  relayed_at?: number;
 }
+
+/**
+ * The hop stamps a message carries, of the newest update folded into it: the job's micro-batch start
+ * (`emitted_at`), its sink's Kafka write (`aggregated_at`), the main publisher's route (`routed_at`), the cluster
+ * publisher's emit (`sent_at`), the node's broadcast (`relayed_at`). Every tier stamps with its own clock, so they
+ * compare only where the tiers share one (one machine, or synchronised clocks); the load simulator splits its
+ * end-to-end latency with them (fanout/client/hop-trace.ts).
+ */
+export type SwarmTrace = Pick<
+  SwarmMessage,
+  'emitted_at' | 'aggregated_at' | 'routed_at' | 'sent_at' | 'relayed_at'
+>;
 
 /** Recent windows of a match, oldest first; sent on every join (so also after every reconnect). */
 export interface SnapshotMessage {
@@ -123,4 +140,7 @@ export const swarmMessageSchema = z.object({
   emitted_at: z.number().int(),
   routed_at: z.number().int(),
   sent_at: z.number().int(),
+  // Added later than the rest: optional, so messages of older publishers and nodes still pass.
+  aggregated_at: z.number().int().nullable().default(null),
+  relayed_at: z.number().int().optional(),
 });

@@ -4,7 +4,7 @@ import type { SwarmMessage } from './socket-events.ts';
 /** Epoch ms of the fixture window's start. */
 export const T0 = 1_760_000_000_000;
 
-/** One window of match A with one 🔥, emitted, routed and sent just after it ends. */
+/** One window of match A with one 🔥, emitted, written, routed and sent just after it ends. */
 export function swarmMessage(partial: Partial<SwarmMessage> = {}): SwarmMessage {
   return {
     match_id: 'A',
@@ -13,6 +13,7 @@ export function swarmMessage(partial: Partial<SwarmMessage> = {}): SwarmMessage 
     counts: { '🔥': 1 },
     swarm: { '🔥': 1 },
     emitted_at: T0 + 2500,
+    aggregated_at: T0 + 2550,
     routed_at: T0 + 2600,
     sent_at: T0 + 2700,
     ...partial,

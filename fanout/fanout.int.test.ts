@@ -278,6 +278,27 @@ describe('fan-out with Kafka and the registry', () => {
     expect(k.state().get(W1)?.swarm).toEqual({ '👏': 1 });
   });
 
+  it("carries each hop's stamp to the viewer: the row's Kafka timestamp, then routed, sent, relayed in order", async () => {
+    const n1 = nodes.get('c1-n1');
+    if (n1 === undefined) throw new Error('node missing');
+    const h = await viewerOn(n1, 'H');
+    await until(() => main.directory.routes().get('H')?.size === 1, 10_000, 'H routed');
+    const t = Date.now();
+    // The record's own timestamp, as Spark's sink leaves it to its producer: what aggregated_at must carry.
+    const writtenAt = t + 1_234; // not what a default send would stamp
+    await producer.send({
+      topic: aggregatesTopic,
+      messages: [{ key: 'H', value: serde.encode(row('H', W0, '🔥', 3, t)), timestamp: String(writtenAt) }],
+    });
+    await until(() => h.swarms.length > 0, 30_000, 'H delivered');
+    const m = h.swarms[0] as SwarmMessage;
+    expect(m).toMatchObject({ emitted_at: t, aggregated_at: writtenAt });
+    expect(m.routed_at).toBeGreaterThanOrEqual(t);
+    expect(m.sent_at).toBeGreaterThanOrEqual(m.routed_at);
+    expect(m.relayed_at).toBeGreaterThanOrEqual(m.sent_at);
+    expect(m.relayed_at).toBeLessThanOrEqual(Date.now());
+  });
+
   it('gives a late joiner the recent windows as a snapshot', async () => {
     const n3 = nodes.get('c1-n2');
     if (n3 === undefined) throw new Error('node missing');

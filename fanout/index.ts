@@ -8,11 +8,13 @@
  * - {@link createSubscriberNode}: the Socket.IO server viewers join; its upstreams are the
  *   {@link PublisherLink} and the {@link DirectoryClient}, each with an in-memory fake
  *   ({@link FakePublisher}, {@link InMemoryDirectory}) for tests.
- * - {@link createViewer}: a viewer as apps implement it, with the client-side helpers.
+ * - {@link createViewer}: a viewer as apps implement it, with the client-side helpers (among them the
+ *   {@link LatencyTracker} and its split of a latency into the pipeline's hops, {@link HopStats}).
  *
  * `fanout/main.ts <role>` runs one role as a process.
  */
 
+export { HOPS, type HopId, HopStats, type HopSummary, hopDurations } from './client/hop-trace.ts';
 export { type LatencySummary, LatencyTracker } from './client/latency-tracker.ts';
 export { formatSwarm, formatWindowLine, formatWindowSpan, swarmSize } from './client/swarm-format.ts';
 export { createViewer, type Viewer, type ViewerEvents, type ViewerOptions } from './client/viewer-client.ts';

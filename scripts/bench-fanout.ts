@@ -466,6 +466,7 @@ async function runParent(): Promise<void> {
       swarm: { '🔥': 3, '😂': 1, '👏': 1, '😮': 1, '😢': 1, '❤️': 2, '⚽': 1, '🎉': 1 },
       emitted_at: 0,
       routed_at: 0,
+      aggregated_at: null,
     };
 
     const results: LevelResult[] = [];

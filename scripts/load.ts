@@ -1,6 +1,7 @@
 #!/usr/bin/env tsx
 /**
- * `npm run load -- --rate R --viewers V --duration D --matches K [--directory URL] [--ingest URL] [--batch N] [--auth]`
+ * `npm run load -- --rate R --viewers V --duration D --matches K [--label NAME] [--directory URL] [--ingest URL]
+ *  [--batch N] [--auth] [--durable] [--kafka BROKERS] [--registry URL]`
  *
  * Load simulator against a running pipeline (`npm start`): posts R reactions/s through the batch endpoint across K
  * matches for D seconds while holding V viewers, spread over the matches and assigned to subscriber nodes by the
@@ -9,6 +10,14 @@
  * the reaction; see fanout/client/latency-tracker.ts) and deliveries/s, and beside it an SVG chart of the latency
  * over the run (scripts/load-chart.ts; `--redraw <report.json>` draws it again from a report). Loopback addresses
  * only.
+ *
+ * Hops: every latency sample is also split into the pipeline's hops (fanout/client/hop-trace.ts) from the stamps
+ * the viewer's window message carries and, for "accepted → on Kafka", the reactions' Kafka record timestamps, read
+ * by a consumer of the reactions topic (scripts/reaction-tap.ts; `--kafka`, `--registry`, else KAFKA_BROKERS,
+ * SCHEMA_REGISTRY_URL, else the local defaults). The report's `hops_ms` holds per-hop p50/p99/mean and the mean
+ * split of all, median and tail samples; the table is printed, and a stacked chart is written beside the report
+ * (`-hops.svg`). `--label NAME` names the run in its report (and file name), so runs compare:
+ * `npm run load -- --compare a.json b.json …` prints their hop tables side by side and draws one chart of them.
  *
  * Auth (`npm start -- --auth`): with `--auth`, `EMOSTREAM_AUTH=jwt`, or when ingest answers a token-less probe 401,
  * every request carries a token (infra/local/load-tokens.ts, signed with the local secret, `--data-dir` as for
@@ -20,7 +29,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { argv, chalk } from 'zx';
+import { brokerList } from '../common/kafka.ts';
 import type { SwarmMessage } from '../common/socket-events.ts';
+import { TOPICS } from '../common/topics.ts';
 import { createViewer, LatencyTracker, type Viewer } from '../fanout/index.ts';
 import { localAuthWanted, localTokenSecret } from '../infra/local/auth-secret.ts';
 import { dataDirFrom } from '../infra/local/data-dir.ts';
@@ -28,12 +39,56 @@ import { createLoadTokens, type LoadTokens } from '../infra/local/load-tokens.ts
 import { repoRoot } from '../infra/local/versions.ts';
 import { fail, intOption } from './cli-options.ts';
 import { loadChartSvg } from './load-chart.ts';
+import {
+  compareTable,
+  hopsChartSvg,
+  hopTable,
+  type LoadReportForHops,
+  runName,
+  splitTable,
+} from './load-hops.ts';
+import { type ReactionTap, startReactionTap } from './reaction-tap.ts';
+
+function readReport(file: string): LoadReportForHops & Parameters<typeof loadChartSvg>[0] {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    fail(`${file}: not a load report (${(err as Error).message})`);
+  }
+}
 
 if (argv.redraw) {
-  // `--redraw <report.json>`: only the chart again, from a report (after a change to the chart; no load).
+  // `--redraw <report.json>`: only the charts again, from a report (after a change to a chart; no load).
   const file = path.resolve(String(argv.redraw));
-  writeFileSync(file.replace(/\.json$/, '.svg'), loadChartSvg(JSON.parse(readFileSync(file, 'utf8'))));
+  const report = readReport(file);
+  writeFileSync(file.replace(/\.json$/, '.svg'), loadChartSvg(report));
   console.log(`chart: ${path.relative(process.cwd(), file.replace(/\.json$/, '.svg'))}`);
+  if (report.hops_ms !== undefined) {
+    writeFileSync(file.replace(/\.json$/, '-hops.svg'), hopsChartSvg([report]));
+    console.log(`chart: ${path.relative(process.cwd(), file.replace(/\.json$/, '-hops.svg'))}`);
+  }
+  process.exit(0);
+}
+
+if (argv.compare) {
+  // `--compare a.json b.json …`: the runs' hop tables side by side, and one stacked chart of them (no load).
+  const files = [String(argv.compare), ...argv._.map(String)].map((f) => path.resolve(f));
+  const reports = files.map((f) => {
+    const r = readReport(f);
+    return { ...r, label: r.label ?? path.basename(f, '.json') };
+  });
+  console.log(compareTable(reports));
+  const dir = path.join(repoRoot, 'reports');
+  mkdirSync(dir, { recursive: true });
+  const out = path.join(
+    dir,
+    `load-compare-${reports
+      .map((r) => runName(r))
+      .join('-vs-')
+      .replace(/[^\w.-]+/g, '_')}.svg`,
+  );
+  writeFileSync(out, hopsChartSvg(reports));
+  console.log(`\nchart: ${path.relative(process.cwd(), out)}`);
   process.exit(0);
 }
 
@@ -70,6 +125,15 @@ const directoryUrl = loopbackUrl(
 const ingestUrl = loopbackUrl(
   'ingest',
   String(argv.ingest ?? process.env.INGEST_URL ?? 'http://127.0.0.1:8080'),
+);
+// `--durable`: ingest answers once Kafka acknowledged the batch (200), not at once (202). "Accepted" is then after
+// "on Kafka": that hop reads 0, and ingest's batching and produce round trip are before the latency starts.
+const durable = argv.durable === true;
+const label = argv.label === undefined ? undefined : String(argv.label);
+if (label !== undefined && !/^[\w.-]{1,40}$/.test(label)) fail('--label must be 1–40 of A–Z a–z 0–9 _ . -');
+const kafkaBrokers = brokerList(String(argv.kafka ?? process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'));
+const registryUrl = String(
+  argv.registry ?? process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
 );
 const runId = randomUUID().slice(0, 6);
 const matches = Array.from({ length: matchCount }, (_, i) => `load-${runId}-${i + 1}`);
@@ -133,7 +197,8 @@ function pickEmoji(): string {
 function onWindow(m: SwarmMessage): void {
   let total = 0;
   for (const n of Object.values(m.counts)) total += n;
-  tracker.observed(m.match_id, m.window_start, total, Date.now());
+  // The message's hop stamps split the latency of what it delivers (hop-trace.ts).
+  tracker.observed(m.match_id, m.window_start, total, Date.now(), m);
 }
 
 // --- viewers ---------------------------------------------------------------------------------------------------
@@ -185,7 +250,7 @@ async function postBatch(matchId: string, n: number): Promise<void> {
   inFlight++;
   totals.requests++;
   try {
-    const res = await fetch(`${ingestUrl}/v1/reactions:batch`, {
+    const res = await fetch(`${ingestUrl}/v1/reactions:batch${durable ? '?durable=true' : ''}`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -209,7 +274,7 @@ async function postBatch(matchId: string, n: number): Promise<void> {
       }
       // The answer names the one ingest timestamp of its accepted items: the window they count in.
       const window = Math.floor((body.ingest_ts ?? after) / WINDOW_MS) * WINDOW_MS;
-      tracker.accepted(matchId, window, accepted, after);
+      tracker.accepted(matchId, window, accepted, after, body.ingest_ts);
     } else {
       totals.rejected += n;
       totals.rejectedByStatus[res.status] = (totals.rejectedByStatus[res.status] ?? 0) + n;
@@ -259,6 +324,25 @@ console.log(
       .map(([n, c]) => `${n} ${c}`)
       .join(', '),
 );
+
+// The "on Kafka" stamps: started before the load, so it reads from the end of the topic as the first batch lands.
+let tap: ReactionTap | undefined;
+try {
+  tap = await startReactionTap({
+    brokers: kafkaBrokers,
+    registryUrl,
+    topic: process.env.REACTIONS_TOPIC ?? TOPICS.reactions,
+    matchPrefix: `load-${runId}-`,
+    onRecord: (matchId, ingestTs, at) => tracker.onKafka(matchId, ingestTs, at),
+  });
+} catch (err) {
+  console.log(
+    chalk.yellow(
+      `reactions topic not readable (${(err as Error).message}): the hop "accepted → on Kafka" is not split ` +
+        'from the trigger wait (--kafka, --registry)',
+    ),
+  );
+}
 
 const started = Date.now();
 const end = started + durationS * 1000;
@@ -322,11 +406,14 @@ clearInterval(progressTimer);
 progress(true);
 finished = true;
 for (const v of viewers) v.stop();
+await tap?.stop().catch(() => {});
 
 const latency = tracker.summary();
+const hops = tracker.hops();
 const elapsed = (Date.now() - started) / 1000;
 const report = {
   kind: 'emostream-load',
+  label,
   at: new Date(started).toISOString(),
   config: {
     rate,
@@ -336,6 +423,7 @@ const report = {
     batch: batchMax,
     in_flight: maxInFlight,
     auth: tokens !== undefined,
+    durable,
     ingest: ingestUrl,
     directory: directoryUrl,
   },
@@ -355,6 +443,14 @@ const report = {
     not_seen_after_drain: tracker.pending,
     seen_beyond_accepted: tracker.unexplained,
   },
+  hops_ms: {
+    what:
+      "each sample split by the stamps on its path (fanout/client/hop-trace.ts): accepted, the reactions' Kafka " +
+      "record timestamp, emitted_at (the micro-batch start), aggregated_at (the aggregate's Kafka write), " +
+      "routed_at, sent_at, relayed_at, seen; hops sum to the sample's latency",
+    ...hops,
+    on_kafka_records_seen: tap?.counts.seen ?? 0,
+  },
   viewers: {
     connected: viewers.length,
     per_node: perNode,
@@ -369,16 +465,28 @@ const report = {
 };
 const dir = path.join(repoRoot, 'reports');
 mkdirSync(dir, { recursive: true });
-const file = path.join(dir, `load-${report.at.replace(/[:.]/g, '-')}.json`);
+const file = path.join(
+  dir,
+  `load-${label === undefined ? '' : `${label}-`}${report.at.replace(/[:.]/g, '-')}.json`,
+);
 writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-// The chart beside the report: end-to-end latency as it evolved over the run.
+// The charts beside the report: end-to-end latency as it evolved over the run, and where it went.
 writeFileSync(file.replace(/\.json$/, '.svg'), loadChartSvg(report));
+writeFileSync(file.replace(/\.json$/, '-hops.svg'), hopsChartSvg([report]));
+console.log(
+  `\n${chalk.bold('where the time goes')} (${hops.count} reactions; hops sum to each sample's latency, ` +
+    `per-hop percentiles do not add up, means do):\n${hopTable(report)}\n\n${splitTable(report)}` +
+    (hops.untraced > 0 || Object.keys(hops.missing).length > 0
+      ? `\n  without stamps: ${hops.untraced} reactions; missing stamps (time given to the next hop): ` +
+        `${JSON.stringify(hops.missing)}`
+      : ''),
+);
 console.log(
   `\n${chalk.bold('done')}: accepted ${totals.accepted} (${report.reactions.accepted_per_s}/s), rejected ${totals.rejected}` +
     `${totals.skipped ? `, ${totals.skipped} not sent (ingest busy)` : ''}\n` +
     `  e2e latency p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms, max ${latency.max} ms ` +
     `(n=${latency.count}, not seen ${tracker.pending})\n` +
     `  deliveries ${totals.deliveries} (${report.deliveries.per_s}/s) to ${viewers.length} viewers\n` +
-    `  report ${path.relative(process.cwd(), file)} (chart beside it, .svg)`,
+    `  report ${path.relative(process.cwd(), file)} (charts beside it, .svg and -hops.svg)`,
 );
 process.exit(0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { barChartSvg, lineChartSvg, ticks } from './svg-chart.ts';
+import { barChartSvg, lineChartSvg, stackedBarChartSvg, ticks } from './svg-chart.ts';
 
 describe('lineChartSvg', () => {
   it('draws every series and reference line, with its text escaped', () => {
@@ -73,6 +73,32 @@ describe('barChartSvg', () => {
     expect(svg).toContain('target 20k</text>');
     expect(svg).toContain('>20k</text>'); // the scale reaches the target line
     expect(svg).not.toContain('NaN');
+    expect(svg.match(/<text/g)?.length).toBe(svg.match(/<\/text>/g)?.length);
+  });
+});
+
+describe('stackedBarChartSvg', () => {
+  it('draws one segment per positive value on a shared scale, with totals and escaped text', () => {
+    const svg = stackedBarChartSvg({
+      title: 'hops <run a>',
+      xLabel: 'ms',
+      segments: ['a → b', 'b → c', 'c → d'],
+      bars: [
+        { name: 'run a', values: [100, 0, 300] },
+        { name: 'run "b"', values: [200, Number.NaN, 600] },
+      ],
+    });
+    expect(svg).toContain('<title>hops &lt;run a&gt;</title>');
+    // Zero and NaN segments are not drawn: 2 + 2 segment rects, 3 legend squares, 1 background.
+    expect(svg.match(/<rect /g)).toHaveLength(1 + 3 + 4);
+    expect(svg).toContain('run &quot;b&quot;');
+    expect(svg).not.toContain('NaN');
+    // Totals at each bar's end; the longer bar ends further right on the shared scale.
+    const ends = [...svg.matchAll(/<text x="([\d.]+)" y="[\d.]+">(400|800)<\/text>/g)].map((m) =>
+      Number(m[1]),
+    );
+    expect(ends).toHaveLength(2);
+    expect(ends[1]).toBeGreaterThan(ends[0] ?? 0);
     expect(svg.match(/<text/g)?.length).toBe(svg.match(/<\/text>/g)?.length);
   });
 });

@@ -232,3 +232,85 @@ export function barChartSvg(chart: BarChart): string {
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
 }
+
+/** What {@link stackedBarChartSvg} draws: one horizontal bar per row, split into segments in legend order. */
+export interface StackedBarChart {
+  title: string;
+  xLabel: string;
+  /** Segment names in legend order; a segment's colour is its position's. */
+  segments: readonly string[];
+  /** Each bar's segment values (same order as `segments`), labelled `name` on its left. */
+  bars: readonly { name: string; values: readonly number[] }[];
+}
+
+const STACK_W = 860;
+const STACK_ROW = 44;
+/** Colours of the stacked segments: more of them than lines in a line chart, so a longer palette. */
+const SEGMENT_COLOURS = [...COLOURS, '#6c757d', '#ffd166', '#8338ec'];
+
+/**
+ * The bars as a standalone SVG document. Each segment is labelled with its value where it is wide enough, and
+ * every bar with its total at its end; all bars share one scale from zero, so bars of different runs compare.
+ */
+export function stackedBarChartSvg(chart: StackedBarChart): string {
+  const legendRows = Math.ceil(chart.segments.length / 3);
+  const top = 44 + legendRows * 18 + 10;
+  const height = top + chart.bars.length * STACK_ROW + 56;
+  // Room on the left for the longest bar name (about 7 px a character at 12 px), within reason.
+  const left = Math.min(320, Math.max(120, 16 + 7 * Math.max(0, ...chart.bars.map((b) => b.name.length))));
+  const right = STACK_W - 70;
+  const clean = (v: number) => (Number.isFinite(v) && v > 0 ? v : 0);
+  const totals = chart.bars.map((b) => b.values.reduce((s, v) => s + clean(v), 0));
+  const xMax = Math.max(0, ...totals) * 1.02 || 1;
+  const px = (x: number) => left + (x / xMax) * (right - left);
+  const colour = (i: number) => SEGMENT_COLOURS[i % SEGMENT_COLOURS.length];
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${STACK_W} ${height}" width="${STACK_W}" height="${height}" font-family="sans-serif" font-size="12" role="img" aria-label="${esc(chart.title)}">`,
+    `<title>${esc(chart.title)}</title>`,
+    `<rect width="${STACK_W}" height="${height}" fill="#fff"/>`,
+    `<text x="${STACK_W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(chart.title)}</text>`,
+  ];
+  chart.segments.forEach((name, i) => {
+    const x = Math.round(24 + (i % 3) * ((STACK_W - 48) / 3));
+    const y = 40 + Math.floor(i / 3) * 18;
+    parts.push(
+      `<rect x="${x}" y="${y}" width="12" height="12" fill="${colour(i)}"/>`,
+      `<text x="${x + 16}" y="${y + 10}">${esc(name)}</text>`,
+    );
+  });
+  const bottom = top + chart.bars.length * STACK_ROW;
+  for (const t of ticks(0, xMax, 8)) {
+    parts.push(
+      `<line x1="${px(t).toFixed(1)}" x2="${px(t).toFixed(1)}" y1="${top}" y2="${bottom}" stroke="#e5e5e5"/>`,
+      `<text x="${px(t).toFixed(1)}" y="${bottom + 16}" text-anchor="middle">${fmt(t)}</text>`,
+    );
+  }
+  parts.push(
+    `<line x1="${left}" x2="${left}" y1="${top}" y2="${bottom}" stroke="#333"/>`,
+    `<text x="${(left + right) / 2}" y="${bottom + 40}" text-anchor="middle">${esc(chart.xLabel)}</text>`,
+  );
+  chart.bars.forEach((bar, row) => {
+    const y = top + row * STACK_ROW + 8;
+    const h = STACK_ROW - 16;
+    parts.push(`<text x="${left - 8}" y="${y + h / 2 + 4}" text-anchor="end">${esc(bar.name)}</text>`);
+    let x = 0;
+    bar.values.forEach((raw, i) => {
+      const v = clean(raw);
+      if (v === 0) return;
+      const x0 = px(x);
+      const w = px(x + v) - x0;
+      parts.push(
+        `<rect x="${x0.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${h}" fill="${colour(i)}"><title>${esc(`${bar.name}, ${chart.segments[i] ?? ''}: ${v}`)}</title></rect>`,
+      );
+      // A value is printed inside its segment only where it fits.
+      if (w > 8 * fmt(v).length + 6)
+        parts.push(
+          `<text x="${(x0 + w / 2).toFixed(1)}" y="${y + h / 2 + 4}" text-anchor="middle" fill="#fff">${fmt(v)}</text>`,
+        );
+      x += v;
+    });
+    parts.push(`<text x="${(px(x) + 6).toFixed(1)}" y="${y + h / 2 + 4}">${fmt(totals[row] ?? 0)}</text>`);
+  });
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}

@@ -18,6 +18,7 @@ describe('swarm-format', () => {
       swarm: { '👏': 1, '🔥': 3 },
       emitted_at: 0,
       routed_at: 0,
+      aggregated_at: null,
     });
     expect(line).toBe('12:00:04–06  🔥×3 (3785)  👏×1 (12)');
   });

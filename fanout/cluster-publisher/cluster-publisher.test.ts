@@ -24,6 +24,7 @@ function window(matchId: string, windowStart: number): SwarmWindow {
     swarm: { '🔥': 1 },
     emitted_at: now,
     routed_at: now,
+    aggregated_at: now,
   };
 }
 

@@ -29,7 +29,7 @@ import { createFanoutMetrics, type FanoutService } from '../http-server.ts';
 import { FANOUT_CONSUMER_GROUP, FANOUT_KAFKA_RETRY, replayOnFirstJoin } from '../kafka.ts';
 import { Directory, type NodeReport } from './directory.ts';
 import { createDirectoryServer } from './directory-server.ts';
-import { WindowStore } from './window-store.ts';
+import { type TimedAggregateRow, WindowStore } from './window-store.ts';
 
 /** Dependencies of {@link createMainPublisher}; all optional. */
 export interface MainPublisherDeps {
@@ -176,11 +176,15 @@ export function createMainPublisher(
 
   async function onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
     if (aggregateSerde === undefined) return;
-    const rows: AggregateRow[] = [];
+    const rows: TimedAggregateRow[] = [];
     for (const message of batch.messages) {
       if (message.value === null) continue;
       try {
-        rows.push(await aggregateSerde.deserialize(message.value));
+        const row: TimedAggregateRow = await aggregateSerde.deserialize(message.value);
+        // The record's timestamp: when the job's sink wrote the row (a hop of the trace viewers can read).
+        const writtenAt = Number(message.timestamp);
+        if (Number.isFinite(writtenAt) && writtenAt > 0) row.aggregated_at = writtenAt;
+        rows.push(row);
       } catch (err) {
         metrics.refused.inc({ code: 'undecodable_row' });
         logger.warn(

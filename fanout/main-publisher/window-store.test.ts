@@ -33,7 +33,29 @@ describe('WindowStore.apply', () => {
       counts: { '🔥': 3785, '😂': 12 },
       swarm: { '🔥': 3, '😂': 1 },
       emitted_at: T0 + 2500,
+      aggregated_at: null,
     });
+  });
+
+  it('carries the Kafka write time of the newest row that changed a window, not of repeats', () => {
+    const store = new WindowStore();
+    const first = store.apply([
+      // Rows of one batch arrive in any order: the latest write counts, not the last row.
+      { ...row({ emoji: '😂', count: 2 }), aggregated_at: T0 + 2950 },
+      { ...row({ emoji: '🔥', count: 10 }), aggregated_at: T0 + 2900 },
+    ]);
+    expect(first.changed[0]?.aggregated_at).toBe(T0 + 2950);
+    // The next micro-batch changes one emoji: its write is the window's newest update.
+    const next = store.apply([
+      { ...row({ emoji: '🔥', count: 12, emitted_at: T0 + 4500 }), aggregated_at: T0 + 4800 },
+    ]);
+    expect(next.changed[0]).toMatchObject({ emitted_at: T0 + 4500, aggregated_at: T0 + 4800 });
+    // A repeated row (a re-run batch) changes nothing, so the trace keeps the update viewers were sent.
+    const repeat = store.apply([
+      { ...row({ emoji: '🔥', count: 12, emitted_at: T0 + 6500 }), aggregated_at: T0 + 6900 },
+    ]);
+    expect(repeat.changed).toEqual([]);
+    expect(store.snapshot('A')[0]?.aggregated_at).toBe(T0 + 4800);
   });
 
   it('keeps the latest value per (match, window, emoji) and never adds running totals', () => {

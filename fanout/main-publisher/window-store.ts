@@ -31,8 +31,16 @@ interface WindowState {
   windowStart: number;
   windowEnd: number;
   emitted_at: number;
+  /** Kafka timestamp of the newest row that changed the window; null until a row carried one. */
+  aggregated_at: number | null;
   emojis: Map<string, EmojiState>;
 }
+
+/**
+ * An aggregate row as read off Kafka: the record, and the record's Kafka timestamp when known (the job's sink
+ * leaves it to the producer, so it is when the sink wrote the row, near the end of the micro-batch).
+ */
+export type TimedAggregateRow = AggregateRow & { aggregated_at?: number };
 
 /** What {@link WindowStore.apply} did with a batch of rows. */
 export interface ApplyResult {
@@ -63,7 +71,7 @@ export class WindowStore {
    * Folds a batch of rows in and returns the windows that changed, each as ONE message with the window's full
    * state, however many rows of that window the batch held.
    */
-  apply(rows: Iterable<AggregateRow>): ApplyResult {
+  apply(rows: Iterable<TimedAggregateRow>): ApplyResult {
     const touched = new Map<string, { matchId: string; state: WindowState }>();
     let unchanged = 0;
     let dropped = 0;
@@ -74,6 +82,7 @@ export class WindowStore {
           windowStart: row.window_start,
           windowEnd: row.window_end,
           emitted_at: 0,
+          aggregated_at: null,
           emojis: new Map(),
         };
         if (!this.#windows.set(row.match_id, row.window_start, state)) {
@@ -105,6 +114,9 @@ export class WindowStore {
       state.emojis.set(row.emoji, { count: row.count, swarm: row.swarm, emittedAt: row.emitted_at });
       state.windowEnd = row.window_end;
       if (row.emitted_at > state.emitted_at) state.emitted_at = row.emitted_at;
+      // The hop trace of the newest update (see SwarmTrace): the latest write among the rows that changed it.
+      if (row.aggregated_at !== undefined && row.aggregated_at > (state.aggregated_at ?? -1))
+        state.aggregated_at = row.aggregated_at;
       touched.set(`${row.match_id}\u0000${row.window_start}`, { matchId: row.match_id, state });
     }
     const changed = [...touched.values()].map(({ matchId, state }) => toWindow(matchId, state));
@@ -131,5 +143,6 @@ function toWindow(matchId: string, state: WindowState): Omit<SwarmWindow, 'route
     counts,
     swarm,
     emitted_at: state.emitted_at,
+    aggregated_at: state.aggregated_at,
   };
 }

@@ -39,6 +39,7 @@ function message(matchId: string, i: number, counts: Record<string, number>): Sw
     swarm,
     emitted_at: now,
     routed_at: now,
+    aggregated_at: now,
     sent_at: now,
   };
 }
@@ -268,6 +269,32 @@ describe('subscriber node: snapshot and relay', () => {
     const lateSnapshots = collect<SnapshotMessage>(late, 'snapshot');
     await join(late, 'S');
     expect(lateSnapshots[0]?.windows.map((w) => w.window_start)).toEqual([T0, T0 + 2000, T0 + 4000]);
+  });
+
+  it('stamps its broadcast time on what it relays, and relays messages of publishers without the trace', async () => {
+    const publisher = new FakePublisher();
+    const node = await startNode(publisher, new InMemoryDirectory());
+    const v = await viewer(node.url);
+    const swarms = collect<SwarmMessage>(v, 'swarm');
+    await join(v, 'S');
+    const traced = { ...message('S', 1, { '🔥': 3 }), aggregated_at: T0 + 1, relayed_at: 7 };
+    const before = Date.now();
+    publisher.publish(traced);
+    // An older publisher's message: no aggregated_at, no relayed_at.
+    const { aggregated_at: _, ...untraced } = message('S', 2, { '🔥': 1 });
+    publisher.publishRaw('S', untraced);
+    await until(() => swarms.length === 2);
+    const [first, second] = swarms;
+    // The upstream stamps pass through untouched; a relayed_at from upstream is the node's own, not trusted.
+    expect(first).toMatchObject({
+      aggregated_at: T0 + 1,
+      sent_at: traced.sent_at,
+      routed_at: traced.routed_at,
+    });
+    expect(first?.relayed_at).toBeGreaterThanOrEqual(before);
+    expect(first?.relayed_at).toBeLessThanOrEqual(Date.now());
+    expect(second).toMatchObject({ window_start: T0 + 4000, aggregated_at: null });
+    expect(second?.relayed_at).toBeGreaterThanOrEqual(before);
   });
 
   it('still serves viewers when the snapshot fetch fails, and deregisters on stop', async () => {

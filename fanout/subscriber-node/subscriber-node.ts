@@ -29,6 +29,7 @@ import {
   type NodeToViewerEvents,
   roomRequestSchema,
   type SocketErrorCode,
+  type SwarmMessage,
   swarmMessageSchema,
   type ViewerToNodeEvents,
 } from '../../common/socket-events.ts';
@@ -176,7 +177,8 @@ export function createSubscriberNode(
       metrics.refused.inc({ code: 'invalid_swarm' });
       return;
     }
-    const message = parsed.data;
+    // Stamped before the cache keeps it, so a snapshot holds what viewers were sent (the hop trace's last stamp).
+    const message: SwarmMessage = { ...parsed.data, relayed_at: Date.now() };
     metrics.messagesIn.inc({ kind: 'swarm' });
     if (!matches.has(message.match_id) || !cache.offer(message)) return;
     io?.to(matchRoom(message.match_id)).emit('swarm', message);
