@@ -20,6 +20,7 @@ import {
   type Source,
 } from '../infra/capacity/model.ts';
 import { type IngestMode, ReportError, readMeasured } from '../infra/capacity/reports.ts';
+import { intervalMs, loadJob } from '../jobs/spark-sql/control/job-plan.ts';
 import { fail, intOption } from './cli-options.ts';
 
 if (argv.help) {
@@ -45,7 +46,9 @@ try {
   throw err;
 }
 const load = { viewers, reactionsPerSecond, matches };
-const needs = plan(load, measured, { ...DEFAULT_ASSUMPTIONS, headroom });
+// Every viewer of a match gets one swarm message per trigger of the swarm job: the job file says how often.
+const broadcastsPerViewerPerSecond = 1000 / intervalMs((await loadJob('emoji-swarm')).spec.trigger);
+const needs = plan(load, measured, { ...DEFAULT_ASSUMPTIONS, headroom, broadcastsPerViewerPerSecond });
 
 const describe = (s: Source) =>
   'report' in s ? `${s.report} (${s.at}): ${s.detail}` : `assumed: ${s.assumption}`;

@@ -35,6 +35,20 @@ describe('capacity model', () => {
     expect(need(needs, 'reactions partitions')).toBe(12);
   });
 
+  it('sizes CPU-bound subscriber nodes by how often each viewer gets a swarm (the trigger)', () => {
+    const cpuBound = { ...measured, nodeBytesPerViewer: { value: 1, source: src } };
+    const load = { viewers: 1_200_000, reactionsPerSecond: 1, matches: 1 };
+    // 600 ms/s ÷ (0.02 ms × 0.5/s) = 60,000 viewers a node → 20; one swarm a second halves that → 40
+    const every2s = plan(load, cpuBound);
+    const every1s = plan(load, cpuBound, { ...DEFAULT_ASSUMPTIONS, broadcastsPerViewerPerSecond: 1 });
+    expect(need(every2s, 'subscriber nodes')).toBe(20);
+    expect(need(every1s, 'subscriber nodes')).toBe(40);
+    const sources = every1s.find((n) => n.tier === 'subscriber nodes')?.sources ?? [];
+    expect(sources.map((x) => ('assumption' in x ? x.assumption : ''))).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^broadcastsPerViewerPerSecond 1:/)]),
+    );
+  });
+
   it('adds brokers when replicated writes or retained bytes exceed a broker', () => {
     const needs = plan({ viewers: 1, reactionsPerSecond: 2_000_000, matches: 1 }, measured);
     // 200 MB/s in × RF 3 = 572 MiB/s ÷ 100 MiB/s → 6; retained 200 MB/s × 3 × 6 h = 11.8 TiB ÷ 1.4 TiB → 9

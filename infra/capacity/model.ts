@@ -82,7 +82,8 @@ export const DEFAULT_ASSUMPTIONS: Assumptions = {
 /** Why an assumption has its default, printed beside figures that rest on it. */
 export const ASSUMPTION_NOTES: Record<keyof Assumptions, string> = {
   headroom: 'plan each unit at 60 % of what it was measured to carry',
-  broadcastsPerViewerPerSecond: 'one swarm message per match every 2-second trigger',
+  broadcastsPerViewerPerSecond:
+    'one swarm message per match per trigger of the swarm job (npm run capacity reads it from emoji-swarm.yml)',
   nodeCores: 'a subscriber node is one Node.js event loop',
   nodeMemoryBytes: 'a 4 GiB machine per node, 3 GiB of it for viewers',
   replicationFactor: 'RF 3, min.insync.replicas 2 (the cluster profile)',
@@ -114,7 +115,9 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 export function plan(load: Load, measured: Measured, assumptions: Assumptions = DEFAULT_ASSUMPTIONS): Need[] {
   const a = assumptions;
   const m = measured;
-  const assumed = (key: keyof Assumptions): Source => ({ assumption: `${key}: ${ASSUMPTION_NOTES[key]}` });
+  const assumed = (key: keyof Assumptions): Source => ({
+    assumption: `${key} ${a[key]}: ${ASSUMPTION_NOTES[key]}`,
+  });
   const needs: Need[] = [];
 
   // Ingest: replicas as measured (a replica carries what one process carried in the benchmark), at the headroom.
