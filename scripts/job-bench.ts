@@ -28,7 +28,12 @@ import {
   processGroupRssBytes,
 } from '../infra/local/process-cpu.ts';
 import { createJob, type JobLauncher } from '../jobs/spark-sql/control/job-launcher.ts';
-import { type Engine, intervalMs, type JobDefinition, resolvePlan } from '../jobs/spark-sql/control/job-plan.ts';
+import {
+  type Engine,
+  intervalMs,
+  type JobDefinition,
+  resolvePlan,
+} from '../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
 import { percentile } from '../jobs/spark-sql/control/percentile.ts';
 import { createReactionLoad, type PartitionedMessage } from '../jobs/spark-sql/control/reaction-load.ts';
