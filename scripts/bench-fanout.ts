@@ -34,6 +34,7 @@ import {
   createSubscriberNode,
   WindowFeed,
 } from '../fanout/index.ts';
+import { compareToFloor } from './floor-ratio.ts';
 import { lineChartSvg } from './svg-chart.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -592,29 +593,9 @@ async function runParent(): Promise<void> {
         ...rows,
       ].join('\n'),
     );
-    // The floor of this run (when it ran): per level, how many times the floor's p99 and node CPU this client costs.
+    // The floor of this run (when it ran): per level, how many times the floor's p99 and CPU this client costs.
     const floor = client === 'floor' ? undefined : sameRunFloor;
-    const vsFloor = floor?.length
-      ? results.flatMap((r) => {
-          const f = floor.find((x) => x.viewers === r.viewers);
-          if (f === undefined) return [];
-          return [
-            {
-              viewers: r.viewers,
-              p99: r.p99,
-              floorP99: f.p99,
-              p99Ratio: r.p99 / Math.max(1, f.p99),
-              nodeCpuMsPerBroadcast: r.nodeCpuMsPerBroadcast,
-              floorNodeCpuMsPerBroadcast: f.nodeCpuMsPerBroadcast,
-              cpuRatio: r.nodeCpuMsPerBroadcast / Math.max(1, f.nodeCpuMsPerBroadcast),
-              // The viewers share the node's cores: what receiving costs them bounds the p99 as much as the node.
-              viewersCpuMsPerBroadcast: r.viewersCpuMsPerBroadcast,
-              floorViewersCpuMsPerBroadcast: f.viewersCpuMsPerBroadcast,
-              viewersCpuRatio: r.viewersCpuMsPerBroadcast / Math.max(1, f.viewersCpuMsPerBroadcast),
-            },
-          ];
-        })
-      : [];
+    const vsFloor = floor?.length ? compareToFloor(results, floor) : [];
     writeFileSync(
       `reports/bench-fanout-${client}.json`,
       `${JSON.stringify({ client, hardLimit, broadcasts, interval, workers, results, ...(vsFloor.length ? { vsFloor } : {}) }, null, 2)}\n`,
