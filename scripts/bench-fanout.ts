@@ -13,7 +13,10 @@
  *          floor: no Socket.IO, Engine.IO or WebSocket at all — a plain `node:net` server writes a frame of the same
  *          size to every plain TCP viewer, the least any single process can spend per broadcast on this machine).
  *          --compare floor|none (floor, the default: a floor pass follows in the same run, and the report gives
- *          p99 and node CPU per broadcast as a ratio to it). Writes reports/bench-fanout-<client>.json and .svg.
+ *          p99, node CPU and viewers' CPU per broadcast as a ratio to it). Writes
+ *          reports/bench-fanout-<client>.json and .svg.
+ * Env: BENCH_PROFILE_DIR=dir (V8 CPU profiles of the node and viewer processes), BENCH_NODE_ARGS="--flag …" (Node/V8
+ *      flags for the node process alone).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -31,6 +34,7 @@ import {
   createSubscriberNode,
   WindowFeed,
 } from '../fanout/index.ts';
+import { compareToFloor } from './floor-ratio.ts';
 import { lineChartSvg } from './svg-chart.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -309,7 +313,10 @@ function spawnRole(role: 'node' | 'viewers', env: Record<string, string> = {}): 
   const profile = process.env.BENCH_PROFILE_DIR
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}/${role}`]
     : [];
-  const args = [...process.execArgv, '--expose-gc', ...profile, SCRIPT];
+  // BENCH_NODE_ARGS="--flag …" adds Node/V8 flags to the node process alone, so a runtime setting of the node is
+  // measured without changing the viewers it shares the cores with.
+  const nodeArgs = role === 'node' ? (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
+  const args = [...process.execArgv, '--expose-gc', ...nodeArgs, ...profile, SCRIPT];
   return spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', process.execPath, ...args], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...env, BENCH_ROLE: role },
@@ -587,25 +594,9 @@ async function runParent(): Promise<void> {
         ...rows,
       ].join('\n'),
     );
-    // The floor of this run (when it ran): per level, how many times the floor's p99 and node CPU this client costs.
+    // The floor of this run (when it ran): per level, how many times the floor's p99 and CPU this client costs.
     const floor = client === 'floor' ? undefined : sameRunFloor;
-    const vsFloor = floor?.length
-      ? results.flatMap((r) => {
-          const f = floor.find((x) => x.viewers === r.viewers);
-          if (f === undefined) return [];
-          return [
-            {
-              viewers: r.viewers,
-              p99: r.p99,
-              floorP99: f.p99,
-              p99Ratio: r.p99 / Math.max(1, f.p99),
-              nodeCpuMsPerBroadcast: r.nodeCpuMsPerBroadcast,
-              floorNodeCpuMsPerBroadcast: f.nodeCpuMsPerBroadcast,
-              cpuRatio: r.nodeCpuMsPerBroadcast / Math.max(1, f.nodeCpuMsPerBroadcast),
-            },
-          ];
-        })
-      : [];
+    const vsFloor = floor?.length ? compareToFloor(results, floor) : [];
     writeFileSync(
       `reports/bench-fanout-${client}.json`,
       `${JSON.stringify({ client, hardLimit, broadcasts, interval, workers, results, ...(vsFloor.length ? { vsFloor } : {}) }, null, 2)}\n`,
@@ -639,11 +630,11 @@ async function runParent(): Promise<void> {
         [
           '',
           `${client} vs the floor in this run (target: p99 ≤ 1.6× the floor's at the top level)`,
-          '| viewers | p99 ms | floor p99 ms | p99 ÷ floor | node CPU ms/bcast | floor CPU ms/bcast | CPU ÷ floor |',
-          '|---|---|---|---|---|---|---|',
+          '| viewers | p99 ms | floor p99 ms | p99 ÷ floor | node CPU ms/bcast | floor CPU ms/bcast | CPU ÷ floor | viewers CPU ms/bcast | floor viewers CPU ms/bcast | viewers CPU ÷ floor |',
+          '|---|---|---|---|---|---|---|---|---|---|',
           ...vsFloor.map(
             (v) =>
-              `| ${v.viewers} | ${v.p99} | ${v.floorP99} | ${v.p99Ratio.toFixed(2)} | ${v.nodeCpuMsPerBroadcast.toFixed(0)} | ${v.floorNodeCpuMsPerBroadcast.toFixed(0)} | ${v.cpuRatio.toFixed(2)} |`,
+              `| ${v.viewers} | ${v.p99} | ${v.floorP99} | ${v.p99Ratio.toFixed(2)} | ${v.nodeCpuMsPerBroadcast.toFixed(0)} | ${v.floorNodeCpuMsPerBroadcast.toFixed(0)} | ${v.cpuRatio.toFixed(2)} | ${v.viewersCpuMsPerBroadcast.toFixed(0)} | ${v.floorViewersCpuMsPerBroadcast.toFixed(0)} | ${v.viewersCpuRatio.toFixed(2)} |`,
           ),
         ].join('\n'),
       );
