@@ -106,7 +106,7 @@ describe('job files', () => {
     expect(JSON.parse(plan.source.schema).name).toBe('Reaction');
     expect(plan.sink).toMatchObject({ topic: 'agg.x', key: 'match_id', outputMode: 'update' });
     expect(JSON.parse(plan.sink.schema).name).toBe('EmojiAggregate');
-    expect(plan.trigger).toBe('2 seconds');
+    expect(plan.trigger).toBe('1 second');
     expect(plan.checkpoint).toMatch(/^\/state\/checkpoints\/emoji-swarm-[0-9a-f]{12}$/);
     expect(plan.tests.fixtures).toBe(`${JOBS_DIR}emoji-swarm.fixtures.jsonl`);
   });
@@ -194,7 +194,7 @@ describe('stateful shape → checkpoint name', () => {
 
   it('ignores stateless parameters, the trigger, the description, comments and layout', () => {
     expect(shapeHash(editYml('value: 1000', 'value: 500'), 'emoji.reactions.v1')).toBe(hash);
-    expect(shapeHash(editYml('trigger: 2 seconds', 'trigger: 5 seconds'), 'emoji.reactions.v1')).toBe(hash);
+    expect(shapeHash(editYml('trigger: 1 second', 'trigger: 5 seconds'), 'emoji.reactions.v1')).toBe(hash);
     expect(
       shapeHash(editYml('description: |\n', 'description: |\n  A new line.\n'), 'emoji.reactions.v1'),
     ).toBe(hash);
