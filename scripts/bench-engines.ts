@@ -15,7 +15,7 @@
  *
  * Sustained: the producer reached the rate, the job's backlog did not grow over the step's second half, every
  * probe of the step's first half came back and the probes' p99 stayed within --latency-budget (default 5 s: the
- * 2 s window, the 2 s trigger and a second of slack); on Spark also every micro-batch's p99 within the trigger.
+ * 2 s window, the job's trigger and some slack); on Spark also every micro-batch's p99 within the trigger.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -32,7 +32,8 @@ const MAX_METRICS_BYTES = 1 << 20;
 const MAX_JOBS = 16;
 /**
  * Latency quantiles are over this much of the past, not one scrape interval: a window update reaches a node
- * every 2 s per match, so most intervals of a quiet stack would hold no observation and chart nothing.
+ * once per trigger of the swarm job per match, so most intervals of a quiet stack would hold no observation and
+ * chart nothing.
  */
 const QUANTILE_WINDOW_MS = 30_000;
 /** Matches charted by name (the most watched over all nodes); the others are summed as `(other)`. */

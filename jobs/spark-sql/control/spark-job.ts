@@ -103,7 +103,7 @@ export function runnerArgs(rt: SparkRuntime, master: string, args: string[]): st
     'emostream',
     '--driver-java-options',
     // ParallelGC: on two cores G1's concurrent marking and refinement threads compete with the tasks; the driver's
-    // heap is small and short pauses do not matter next to a 2 s trigger.
+    // heap is small and short pauses do not matter next to a 1 s trigger.
     `-Dlog4j.configurationFile=file:${LOG4J_CONFIG} -XX:+UseParallelGC`,
     '--conf',
     'spark.driver.memory=1g',
