@@ -112,6 +112,20 @@ describe('startServices', { timeout: 60_000 }, () => {
     expect(existsSync(pids('ok'))).toBe(false);
   });
 
+  it("fails a service's start when its prepare step throws, spawning nothing", async () => {
+    const r = recorder();
+    const failing = r.spec('unbuilt', {
+      prepare: async () => {
+        throw new Error('Build failed with 1 error');
+      },
+    });
+    await expect(startServices([failing], runDir)).rejects.toThrow(
+      'unbuilt: could not be prepared: Build failed with 1 error',
+    );
+    expect(r.events).toEqual([]);
+    expect(existsSync(path.join(runDir, 'pids', 'unbuilt.pid'))).toBe(false);
+  });
+
   it('refuses a dependency that is not listed before the service', async () => {
     const r = recorder();
     await expect(

@@ -45,6 +45,11 @@ export interface ServiceSpec {
    * request, an HTTP answer), never the mere passage of time.
    */
   ready: (signal: AbortSignal, run: RunInfo) => Promise<boolean>;
+  /**
+   * Run once before the service is first spawned, e.g. to build what it runs (service-build.ts); a throw fails
+   * {@link startService} with that error. Restarts run what the first start prepared.
+   */
+  prepare?: () => Promise<void>;
   /** @default 120000 */
   readyTimeoutMs?: number;
   /** Grace between SIGTERM and SIGKILL on stop. @default 20000 */
@@ -374,6 +379,18 @@ export async function startService(
   const policy = options.restart
     ? { ...DEFAULT_RESTART_POLICY, ...options.restart, ...spec.restartTiming }
     : undefined;
+  if (spec.prepare) {
+    try {
+      await spec.prepare();
+    } catch (error) {
+      throw new ServiceError(
+        spec.name,
+        `could not be prepared: ${error instanceof Error ? error.message : String(error)}`,
+        logFile,
+        { cause: error },
+      );
+    }
+  }
   const events = new EventEmitter<ServiceEvents>();
   // No listener is required; an 'error'-free emitter never throws on emit.
   let run = spawnRun(spec, runDir, logFile);
