@@ -6,8 +6,9 @@
  * left running after): spawned in a process group of its own, it counts as ready once the supervisor's `/status`
  * (supervision-status.ts, served only after every service passed its readiness probe) lists every service `ready`.
  * After `--settle` seconds (default 20: the Spark jobs run their first batches, the JVMs grow to their working size)
- * it reads, per service, the members of its process group and their resident memory (infra/local/process-cpu.ts),
- * and the same for the supervisor's own group (npm, tsx and the runner), then stops the stack as a terminal's Ctrl-C
+ * it reads, per service, the members of its process group and their descendants (a Spark launcher starts
+ * spark-submit in a group of its own) and their resident memory (infra/local/process-cpu.ts), and the same for the
+ * supervisor's own group (npm and the runner), then stops the stack as a terminal's Ctrl-C
  * would (SIGINT to the group) and waits until every group is gone.
  *
  * Prints a table and writes reports/footprint.json. "Warm" means provisioned and with an existing data dir: run it
@@ -20,7 +21,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { argv, chalk } from 'zx';
-import { processGroupMembers, processGroupRssBytes } from '../infra/local/process-cpu.ts';
+import { processGroupMembers, processRssBytes, processTreeMembers } from '../infra/local/process-cpu.ts';
 import { DEFAULT_STATUS_PORT, type ServiceStatus } from '../infra/local/supervision-status.ts';
 import { isAlive } from '../infra/local/supervisor.ts';
 import { repoRoot } from '../infra/local/versions.ts';
@@ -52,13 +53,17 @@ async function statusOrUndefined(): Promise<ServiceStatus[] | undefined> {
   }
 }
 
-function footprintOf(name: string, pgid: number): GroupFootprint {
-  const members = processGroupMembers(pgid);
+/**
+ * A service's process group and everything its members started, in whatever group (the Spark launcher's JVM); for
+ * the supervisor (`tree` false) its group alone, as every service descends from it.
+ */
+function footprintOf(name: string, pgid: number, tree = true): GroupFootprint {
+  const members = tree ? processTreeMembers(pgid) : processGroupMembers(pgid);
   return {
     name,
     pgid,
     processes: members.length,
-    rssBytes: processGroupRssBytes(pgid),
+    rssBytes: members.reduce((n, m) => n + processRssBytes(m.pid), 0),
     comms: members.map((m) => m.comm),
   };
 }
@@ -101,7 +106,7 @@ async function main(): Promise<void> {
     services = (await statusOrUndefined()) ?? services;
     const rows = [
       ...services.map((s) => footprintOf(s.name, s.pgid)),
-      footprintOf('supervisor (npm, tsx, runner)', npmPgid),
+      footprintOf('supervisor (npm, runner)', npmPgid, false),
     ];
     const total = {
       processes: rows.reduce((n, r) => n + r.processes, 0),
