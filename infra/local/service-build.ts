@@ -16,7 +16,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build as esbuild, version as esbuildVersion, type Plugin } from 'esbuild';
+import { build as esbuild, version as esbuildVersion, type Plugin, stop as stopEsbuild } from 'esbuild';
 import { repoRoot } from './versions.ts';
 
 /** Entry points of the supervised Node.js services (and ingest's producer thread), relative to the repo root. */
@@ -108,7 +108,11 @@ async function build(): Promise<void> {
       ),
     },
     plugins: [ownUrlPlugin],
-  });
+  }).finally(() =>
+    // esbuild keeps its service process for further calls; the supervisor makes none for the stack's whole life, so
+    // it would stay resident beside it (tens of MB). The next call, if any, starts a new one.
+    stopEsbuild(),
+  );
   const inputs: Record<string, number> = {};
   for (const file of Object.keys(result.metafile?.inputs ?? {})) {
     inputs[file] = statSync(path.join(repoRoot, file)).mtimeMs;
