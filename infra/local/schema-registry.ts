@@ -69,6 +69,15 @@ export function schemaRegistrySpec(rt: Runtime, options: SchemaRegistryOptions):
       // C1 alone: the registry's few requests never need C2's peak code, whose compiler threads and arenas cost
       // tens of MB of resident memory during start-up.
       '-XX:TieredStopAtLevel=1',
+      // With a storage dir (npm start's data dir): an archive of the app's classes, written by the first run's exit
+      // and mapped by later starts instead of loading and verifying Quarkus' classes again. The registry's JDK is
+      // 21 or newer, whose AutoCreateSharedArchive also rewrites an archive made by another JDK.
+      ...(options.storageDir
+        ? [
+            '-XX:+AutoCreateSharedArchive',
+            `-XX:SharedArchiveFile=${path.join(options.storageDir, 'app-classes.jsa')}`,
+          ]
+        : []),
       `-Dquarkus.http.host=${options.host}`,
       `-Dquarkus.http.port=${options.port}`,
       `-Dquarkus.management.host=${options.host}`,
