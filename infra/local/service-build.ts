@@ -150,7 +150,10 @@ export function serviceEntry(
 ): { command: string; args: string[]; prepare: () => Promise<void> } {
   return {
     command: process.execPath,
-    args: ['--enable-source-maps', bundlePath(entry), ...args],
+    // A young generation of 2 × 4 MB semi-spaces instead of V8's 2 × 16 MB: a service's allocation churn otherwise
+    // keeps up to 24 MB more resident (an allocating script: 77 MB RSS, 57 MB with this), for a few more scavenges
+    // of a millisecond or less. The benchmarks run their own processes and keep V8's default.
+    args: ['--enable-source-maps', '--max-semi-space-size=4', bundlePath(entry), ...args],
     prepare: ensureServiceBuild,
   };
 }
