@@ -1,11 +1,12 @@
 /**
  * The pipeline's Node.js services run as JavaScript bundles (esbuild, npm packages left external) instead of through
- * tsx: tsx's loader and its in-process transpiler cost each service about 70 MB and seconds of start on two cores.
+ * tsx: tsx's loader, its transpiler and its esbuild process cost each service about 35 MB of resident memory (the web
+ * server idle: 108 MB through tsx, 75 MB as its bundle) and transpiling at every start.
  *
  * Built on demand, by whoever is about to start a service (`serviceEntry`, used by pipeline-services.ts), into the
- * git-ignored `dist/services/`, and again only when an input is newer than the build: so `npm start`, the tests and
+ * git-ignored `dist/services/`, and again only when an input changed since the build: so `npm start`, the tests and
  * the scripts of a fresh clone (`npm ci && npm test`) get a build without a lifecycle script, and an edited source
- * never runs stale. The check stats the previous build's inputs (a few ms); a build takes about a second.
+ * never runs stale. The check stats the previous build's inputs (about 1 ms); a build takes about 0.1 s.
  *
  * A bundle keeps each module's own location: every `import.meta.url` is replaced by the URL of the source file it
  * was written in, so files found relative to a module (schemas, openapi.yaml, the jobs' SQL, the web pages) are found
@@ -13,7 +14,7 @@
  * the stamp records the root it was built for.
  */
 
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build as esbuild, version as esbuildVersion, type Plugin, stop as stopEsbuild } from 'esbuild';
@@ -85,14 +86,24 @@ const ownUrlPlugin: Plugin = {
   },
 };
 
-/** Builds every bundle into a fresh directory, then puts it in place of the old one. */
+/**
+ * Writes `content` to `file` through a temporary file and a rename, so a process starting meanwhile reads either
+ * the old file or the new one, whole (another test run's services may be starting from these bundles).
+ */
+function replaceFile(file: string, content: Uint8Array | string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, content);
+  renameSync(temporary, file);
+}
+
+/** Builds every bundle and replaces the old files one by one, each atomically; the stamp comes last. */
 async function build(): Promise<void> {
-  const staging = `${SERVICES_DIST}.${process.pid}.tmp`;
-  rmSync(staging, { recursive: true, force: true });
   const result = await esbuild({
     absWorkingDir: repoRoot,
     entryPoints: SERVICE_ENTRIES.map((e) => ({ in: e, out: e.replace(/\.ts$/, '') })),
-    outdir: staging,
+    outdir: SERVICES_DIST,
+    write: false,
     bundle: true,
     packages: 'external',
     platform: 'node',
@@ -113,16 +124,13 @@ async function build(): Promise<void> {
     // it would stay resident beside it (tens of MB). The next call, if any, starts a new one.
     stopEsbuild(),
   );
+  for (const file of result.outputFiles ?? []) replaceFile(file.path, file.contents);
   const inputs: Record<string, number> = {};
   for (const file of Object.keys(result.metafile?.inputs ?? {})) {
     inputs[file] = statSync(path.join(repoRoot, file)).mtimeMs;
   }
   const stamp: BuildStamp = { root: repoRoot, esbuild: esbuildVersion, entries: SERVICE_ENTRIES, inputs };
-  writeFileSync(path.join(staging, STAMP), `${JSON.stringify(stamp, null, 2)}\n`);
-  // The swap is two steps, not atomic: a service spawned in between fails to start and is restarted.
-  rmSync(SERVICES_DIST, { recursive: true, force: true });
-  mkdirSync(path.dirname(SERVICES_DIST), { recursive: true });
-  renameSync(staging, SERVICES_DIST);
+  replaceFile(path.join(SERVICES_DIST, STAMP), `${JSON.stringify(stamp, null, 2)}\n`);
 }
 
 let building: Promise<void> | undefined;
