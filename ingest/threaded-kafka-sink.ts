@@ -11,7 +11,15 @@ import { errorOfReply, type WorkerReply, type WorkerRequest } from './kafka-sink
 import type { WorkerSinkOptions } from './kafka-sink-worker.ts';
 import type { OutboundRecord } from './reaction-buffer.ts';
 
-const WORKER_ENTRY = new URL('./kafka-sink-worker-bootstrap.mjs', import.meta.url);
+/**
+ * The URL of the worker's own bundle, defined by the service build (infra/local/service-build.ts) in the bundle of
+ * ingest; undeclared when running from source, where the bootstrap registers tsx in the thread first.
+ */
+declare const EMOSTREAM_KAFKA_WORKER_BUNDLE: string | undefined;
+const WORKER_ENTRY =
+  typeof EMOSTREAM_KAFKA_WORKER_BUNDLE === 'string'
+    ? new URL(EMOSTREAM_KAFKA_WORKER_BUNDLE)
+    : new URL('./kafka-sink-worker-bootstrap.mjs', import.meta.url);
 
 type Pending = { resolve(): void; reject(err: Error): void };
 

@@ -2,12 +2,11 @@
  * The faults of the chaos suite, each one signal (or one act) against one service of a running stack + pipeline.
  * A fault only injects; healing is the supervisor's job, and the run measures whether and how fast it happened.
  *
- * Process groups: every service runs under a watchdog that leads its own process group (infra/local/supervisor.ts),
- * so SIGKILL of the group is a crash of the service with everything it started (the Spark launcher, spark-submit
- * and the driver JVM alike). SIGTERM goes to the service's own process (the watchdog's child), as an operator's
- * `kill` would, so that it drains and exits on its own.
+ * Process groups: every service leads its own process group (infra/local/supervisor.ts), so SIGKILL of the group
+ * is a crash of the service with everything it started (the Spark launcher, spark-submit and the driver JVM alike).
+ * SIGTERM goes to the service's own process (the group's leader), as an operator's `kill` would, so that it drains
+ * and exits on its own.
  */
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createKafka, KafkaLogLevel } from '../../common/kafka.ts';
 import { createLogger } from '../../common/logger.ts';
@@ -48,19 +47,6 @@ function serviceOf(target: FaultTarget, name: string): RunningService {
   return found;
 }
 
-/** Pids of the direct children of `pid` (Linux /proc). */
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
-
 async function waitGone(pid: number, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (isAlive(pid)) {
@@ -92,10 +78,9 @@ export function killOne(
   return { id, what, inject: async (t) => killGroup(serviceOf(t, await pick(t))) };
 }
 
-/** SIGTERM to a service's own process (the watchdog's child); resolves once it has exited. */
+/** SIGTERM to a service's own process (the group's leader); resolves once it has exited. */
 export async function terminate(service: RunningService): Promise<void> {
-  const own = childrenOf(service.pid)[0];
-  const pid = own ?? service.pid;
+  const pid = service.pid;
   try {
     process.kill(pid, 'SIGTERM');
   } catch {

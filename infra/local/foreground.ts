@@ -233,6 +233,27 @@ export async function runForeground(options: ForegroundOptions): Promise<number>
     throw error;
   }
 
+  // The signal rule of every main (common/service.ts), in place before the address block is printed: whoever reads
+  // it (a person, a test) may signal at once. Not runMain itself: this runner reports to a person, hands
+  // its exit code back to its CLI, and on a second signal must SIGKILL its children's process groups.
+  const stopped = new Promise<string>((resolve) => {
+    onStopSignals((signal, repeat) => {
+      if (!repeat) return resolve(signal);
+      process.stderr.write('second signal: killing everything now\n');
+      for (const s of stack.services) {
+        try {
+          process.kill(-s.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      process.exit(130);
+    });
+    void stack.firstExit.then(({ service, code, failure }) => {
+      if (failure) process.stderr.write(`\n${failure.name}: ${failure.message}\n`);
+      resolve(failure ? `${service} is in a crash loop` : `${service} exited with ${code}`);
+    });
+  });
   const lines = [
     '',
     'EmoStream local stack is up:',
@@ -256,26 +277,7 @@ export async function runForeground(options: ForegroundOptions): Promise<number>
   process.stdout.write(lines.join('\n'));
   options.onUp?.();
 
-  // The signal rule of every main (common/service.ts); not runMain itself: this runner reports to a person, hands
-  // its exit code back to its CLI, and on a second signal must SIGKILL its children's process groups.
-  const reason = await new Promise<string>((resolve) => {
-    onStopSignals((signal, repeat) => {
-      if (!repeat) return resolve(signal);
-      process.stderr.write('second signal: killing everything now\n');
-      for (const s of stack.services) {
-        try {
-          process.kill(-s.pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      process.exit(130);
-    });
-    void stack.firstExit.then(({ service, code, failure }) => {
-      if (failure) process.stderr.write(`\n${failure.name}: ${failure.message}\n`);
-      resolve(failure ? `${service} is in a crash loop` : `${service} exited with ${code}`);
-    });
-  });
+  const reason = await stopped;
   process.stderr.write(`\nstopping (${reason})…\n`);
   const started = Date.now();
   await stack.stop();

@@ -12,11 +12,17 @@ import type { ServiceSpec } from './supervisor.ts';
 
 const exec = promisify(execFile);
 
+/**
+ * Heap of a local broker, sized for a laptop: a single broker at thousands of records/s keeps little on its heap
+ * (the log lives in the page cache), and the JVM grows its heap towards the bound under allocation.
+ */
+export const DEFAULT_KAFKA_HEAP = '256m';
+
 export interface KafkaBrokerOptions {
   host: string;
   port: number;
   controllerPort: number;
-  /** JVM max heap. @default '768m' */
+  /** JVM max heap. @default {@link DEFAULT_KAFKA_HEAP} */
   heap?: string;
   /** Extra `server.properties` entries, overriding the defaults below. */
   properties?: Record<string, string | number | boolean>;
@@ -154,7 +160,16 @@ export async function prepareKafkaBroker(
   return {
     name,
     command: java,
-    args: [`-Xmx${options.heap ?? '768m'}`, '-Xms128m', '-XX:+UseG1GC', ...jvm, 'kafka.Kafka', configFile],
+    // SerialGC: on a heap this small its young collections take milliseconds, without G1's concurrent threads and
+    // remembered sets (tens of MB), which a local broker on two cores beside Spark has no use for.
+    args: [
+      `-Xmx${options.heap ?? DEFAULT_KAFKA_HEAP}`,
+      '-Xms64m',
+      '-XX:+UseSerialGC',
+      ...jvm,
+      'kafka.Kafka',
+      configFile,
+    ],
     readyTimeoutMs: 90_000,
     stopTimeoutMs: 20_000,
     addresses: { brokers },

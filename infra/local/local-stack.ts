@@ -10,7 +10,6 @@ import { formattedClusterId, prepareKafkaBroker, runtimeLogger } from './kafka-b
 import {
   clusterBrokers,
   type KafkaNodePorts,
-  kafkaNodeNames,
   kafkaNodePorts,
   prepareKafkaCluster,
   type Replication,
@@ -150,8 +149,6 @@ async function choosePort(service: string, host: string, wanted: number | undefi
   return wanted;
 }
 
-const SERVICE_NAMES = ['kafka', ...kafkaNodeNames(3), 'registry'];
-
 /**
  * The stack's topics with their exact partition counts, replicated as `replication` says (1 and 1 on one broker).
  * A topic that exists with another count is an error rather than a silent mismatch.
@@ -189,7 +186,7 @@ function prepareRunDir(runDir: string, own: boolean, progress: Progress): void {
         `refusing to use ${runDir} as run dir: it is not empty and was not made by a stack`,
       );
     }
-    const reaped = reapStale(runDir, [...SERVICE_NAMES, 'ingest']);
+    const reaped = reapStale(runDir);
     if (reaped.length) progress.info(`stopped leftovers of an earlier run: ${reaped.join(', ')}`);
     const previous = renewRunDir(runDir);
     if (previous) progress.info(`logs of the previous run: ${previous}`);

@@ -21,7 +21,9 @@ describe('pipelineSpecs: Spark jobs', () => {
     const jobs = loadJobsList();
     expect(jobs.length).toBeGreaterThan(1);
     expect(spark.map((s) => s.args.at(-1))).toEqual(jobs);
-    for (const s of spark) expect(s.args.at(-2)).toMatch(/jobs\/spark-sql\/control\/main\.ts$/);
+    // The launcher as its bundle (service-build.ts), not through tsx.
+    for (const s of spark)
+      expect(s.args.at(-2)).toMatch(/dist\/services\/jobs\/spark-sql\/control\/main\.js$/);
     // The fan-out's job keeps its service name.
     expect(spark.map((s) => s.name)).toContain('spark-job');
   });

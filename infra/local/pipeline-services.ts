@@ -15,6 +15,7 @@ import { loadJobsConfig } from '../../jobs/spark-sql/control/jobs-config.ts';
 import { readStatus, runPaths } from '../../jobs/spark-sql/control/run-dir.ts';
 import { clientSecurityOf, type LocalSecurity, type Principal } from './kafka-security.ts';
 import { freePort } from './ports.ts';
+import { serviceEntry } from './service-build.ts';
 import {
   DEFAULT_RESTART_POLICY,
   type RestartPolicy,
@@ -135,11 +136,6 @@ export interface PipelineAddresses {
   dashboardUrl: string;
 }
 
-/** Runs a TypeScript entry point with this repo's tsx loader. */
-function tsxEntry(entry: string, ...args: string[]): { command: string; args: string[] } {
-  return { command: process.execPath, args: ['--import', 'tsx', path.join(repoRoot, entry), ...args] };
-}
-
 /** GET `url` answers 2xx. */
 async function httpOk(url: string, signal: AbortSignal): Promise<boolean> {
   const res = await fetch(url, { signal });
@@ -206,7 +202,7 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
   const specs: ServiceSpec[] = [
     {
       name: 'ingest',
-      ...tsxEntry('ingest/main.ts'),
+      ...serviceEntry('ingest/main.ts'),
       cwd: repoRoot,
       env: {
         ...common,
@@ -240,7 +236,7 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
     const jobPaths = runPaths(sparkConfig, job);
     specs.push({
       name: sparkJobService(job),
-      ...tsxEntry('jobs/spark-sql/control/main.ts', job, ...(options.engine ? [options.engine] : [])),
+      ...serviceEntry('jobs/spark-sql/control/main.ts', job, ...(options.engine ? [options.engine] : [])),
       cwd: repoRoot,
       env: sparkEnv,
       // Spark (and Flink's mini-cluster) start slowly on two cores; main.ts waits for the query itself and says why
@@ -263,7 +259,7 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
 
   specs.push({
     name: 'main-publisher',
-    ...tsxEntry('fanout/main.ts', 'main-publisher'),
+    ...serviceEntry('fanout/main.ts', 'main-publisher'),
     cwd: repoRoot,
     env: {
       ...fanoutCommon,
@@ -281,7 +277,7 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
     const publisherUrl = addresses.clusterPublisherUrls[c] ?? '';
     specs.push({
       name: `cluster-publisher-${cluster}`,
-      ...tsxEntry('fanout/main.ts', 'cluster-publisher'),
+      ...serviceEntry('fanout/main.ts', 'cluster-publisher'),
       cwd: repoRoot,
       env: {
         ...fanoutCommon,
@@ -298,7 +294,7 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
     for (const node of addresses.nodes.filter((n) => n.cluster === cluster)) {
       specs.push({
         name: node.name,
-        ...tsxEntry('fanout/main.ts', 'subscriber-node'),
+        ...serviceEntry('fanout/main.ts', 'subscriber-node'),
         cwd: repoRoot,
         env: {
           ...fanoutCommon,
@@ -327,7 +323,7 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
   ];
   specs.push({
     name: 'web',
-    ...tsxEntry('web/main.ts'),
+    ...serviceEntry('web/main.ts'),
     cwd: repoRoot,
     env: {
       ...process.env,

@@ -9,13 +9,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 const TICKS_PER_SECOND = 100;
 
 /**
- * Parses one /proc/<pid>/stat line: the process group and CPU seconds (own threads plus waited-for children).
- * Fields after the name, 0-based: 0 state, 2 pgrp, 11 utime, 12 stime, 13 cutime, 14 cstime.
+ * Parses one /proc/<pid>/stat line: the parent, the process group and CPU seconds (own threads plus waited-for
+ * children). Fields after the name, 0-based: 0 state, 1 ppid, 2 pgrp, 11 utime, 12 stime, 13 cutime, 14 cstime.
  */
-export function parseStat(text: string): { pgrp: number; cpuSeconds: number } {
+export function parseStat(text: string): { ppid: number; pgrp: number; cpuSeconds: number } {
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(f[i] ?? 0), 0);
-  return { pgrp: Number(f[2]), cpuSeconds: ticks / TICKS_PER_SECOND };
+  return { ppid: Number(f[1]), pgrp: Number(f[2]), cpuSeconds: ticks / TICKS_PER_SECOND };
 }
 
 /** CPU seconds used so far by `pid` (all its threads), or undefined when it is gone. */
@@ -35,29 +35,54 @@ export interface GroupMember {
   cpuSeconds: number;
 }
 
-/** The live members of process group `pgid` (a launcher and the JVM it started), from /proc. */
-export function processGroupMembers(pgid: number): GroupMember[] {
+/** Every live process, from /proc. */
+function liveProcesses(): (GroupMember & { ppid: number; pgrp: number })[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
     return [];
   }
-  const members: GroupMember[] = [];
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
+  return entries.flatMap((name) => {
+    if (!/^\d+$/.test(name)) return [];
     let text: string;
     try {
       text = readFileSync(`/proc/${name}/stat`, 'utf8');
     } catch {
-      continue;
+      return [];
     }
-    const { pgrp, cpuSeconds } = parseStat(text);
-    if (pgrp !== pgid) continue;
     const comm = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
-    members.push({ pid: Number(name), comm, cpuSeconds });
+    return [{ pid: Number(name), comm, ...parseStat(text) }];
+  });
+}
+
+const member = ({ pid, comm, cpuSeconds }: GroupMember): GroupMember => ({ pid, comm, cpuSeconds });
+
+/** The live members of process group `pgid` (a launcher and the JVM it started), from /proc. */
+export function processGroupMembers(pgid: number): GroupMember[] {
+  return liveProcesses()
+    .filter((p) => p.pgrp === pgid)
+    .map(member);
+}
+
+/**
+ * The live members of process group `pgid` and every descendant of theirs, in whatever group: what a service runs
+ * in all, e.g. the Spark launcher and the spark-submit it starts in a group of its own.
+ */
+export function processTreeMembers(pgid: number): GroupMember[] {
+  const all = liveProcesses();
+  const inTree = new Set(all.filter((p) => p.pgrp === pgid).map((p) => p.pid));
+  // Parents come before children only by chance in /proc's order: repeat until nothing is added.
+  for (let added = true; added; ) {
+    added = false;
+    for (const p of all) {
+      if (!inTree.has(p.pid) && inTree.has(p.ppid)) {
+        inTree.add(p.pid);
+        added = true;
+      }
+    }
   }
-  return members;
+  return all.filter((p) => inTree.has(p.pid)).map(member);
 }
 
 /** CPU seconds used so far by the live members of process group `pgid` (a launcher and the JVM it started). */

@@ -10,7 +10,10 @@ export interface SchemaRegistryOptions {
    * setting in this distribution) and defaults to 9000 on all interfaces, so it gets its own loopback port.
    */
   managementPort: number;
-  /** JVM max heap. @default '512m' */
+  /**
+   * JVM max heap. @default '256m': the registry serves a few schema lookups per client (clients cache them), on a
+   * heap that holds its start-up (Quarkus, H2) with room to spare.
+   */
   heap?: string;
   /**
    * Directory of a persistent H2 database (Apicurio's SQL storage on a file), so schemas and their ids survive a
@@ -58,8 +61,23 @@ export function schemaRegistrySpec(rt: Runtime, options: SchemaRegistryOptions):
     name: 'registry',
     command: rt.toolchain.registryJdk.java,
     args: [
-      `-Xmx${options.heap ?? '512m'}`,
+      `-Xmx${options.heap ?? '256m'}`,
+      // The default initial heap, 1/64 of the machine's memory, is capped at the maximum: start small instead and
+      // let Serial grow it to what the registry holds.
+      '-Xms32m',
       '-XX:+UseSerialGC',
+      // C1 alone: the registry's few requests never need C2's peak code, whose compiler threads and arenas cost
+      // tens of MB of resident memory during start-up.
+      '-XX:TieredStopAtLevel=1',
+      // With a storage dir (npm start's data dir): an archive of the app's classes, written by the first run's exit
+      // and mapped by later starts instead of loading and verifying Quarkus' classes again. The registry's JDK is
+      // 21 or newer, whose AutoCreateSharedArchive also rewrites an archive made by another JDK.
+      ...(options.storageDir
+        ? [
+            '-XX:+AutoCreateSharedArchive',
+            `-XX:SharedArchiveFile=${path.join(options.storageDir, 'app-classes.jsa')}`,
+          ]
+        : []),
       `-Dquarkus.http.host=${options.host}`,
       `-Dquarkus.http.port=${options.port}`,
       `-Dquarkus.management.host=${options.host}`,

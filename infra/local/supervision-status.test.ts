@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { statusPortFrom } from './foreground.ts';
-import { servicePid, startStatusServer } from './supervision-status.ts';
+import { startStatusServer } from './supervision-status.ts';
 import type { RunningService, ServiceEvents } from './supervisor.ts';
 
 /** A RunningService as the status endpoint reads it; the supervisor's own behaviour is tested elsewhere. */
@@ -28,7 +28,7 @@ describe('supervisor status endpoint', () => {
     const services = [
       fake('kafka', {}),
       fake('spark-job', { state: 'backoff', restarts: 2, lastExit: exit }),
-      // This very process as a "watchdog": its child list is real (vitest's workers may or may not be there).
+      // This very process as a running service: its pid is the one a live group leader reports.
       fake('self', { pid: process.pid }),
     ];
     const server = await startStatusServer(services, { host: '127.0.0.1', port: 0 });
@@ -53,7 +53,7 @@ describe('supervisor status endpoint', () => {
           lastExit: exit,
           log: '/logs/spark-job.log',
         },
-        expect.objectContaining({ name: 'self', pid: servicePid(process.pid) }),
+        expect.objectContaining({ name: 'self', pgid: process.pid, pid: process.pid }),
       ]);
       const metrics = await (await fetch(`${server.url}/metrics`)).text();
       expect(metrics).toMatch(/^emostream_service_restarts_total\{service="spark-job"\} 2$/m);

@@ -7,24 +7,24 @@
  * ```
  * { "services": [ { "name": "spark-job",          // service name, as in the logs and pid files
  *                   "state": "ready",             // starting | ready | backoff | stopped
- *                   "pgid": 12345,                // the watchdog: group leader and id (<runDir>/pids/<name>.pid)
- *                   "pid": 12346,                 // the service's own process (the watchdog's child), or null
+ *                   "pgid": 12345,                // its process group's id (<runDir>/pids/<name>.pid)
+ *                   "pid": 12345,                 // the service's own process (the group's leader), or null
  *                   "restarts": 1,                // restarts after unexpected exits
  *                   "lastExit": { "code": 137, "signal": null, "at": "2026-…Z" } | null,
  *                   "log": "<runDir>/logs/spark-job.log" } ] }
  * ```
- * `pid` is read from `/proc/<pgid>/task/<pgid>/children` (Linux); during backoff it is null and `pgid` is the
- * last run's. Killing `pid` is a crash of the service; killing the group `-pgid` takes the watchdog too.
+ * The service leads its group, so `pid` equals `pgid` while it runs; it is null during backoff, when `pgid` is the
+ * last run's. Killing `pid` is a crash of the service alone; killing the group `-pgid` takes what it started too
+ * (a Spark launcher's spark-submit and driver JVM).
  *
  * `GET /metrics` → Prometheus text (prom-client): `emostream_service_restarts_total{service}` (counter) and
  * `emostream_service_up{service}` (gauge, 1 while ready).
  */
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { PortInUseError } from './errors.ts';
-import type { RunningService, ServiceExit, ServiceState } from './supervisor.ts';
+import { isAlive, type RunningService, type ServiceExit, type ServiceState } from './supervisor.ts';
 
 /** Default port of the status endpoint. */
 export const DEFAULT_STATUS_PORT = 8089;
@@ -42,15 +42,9 @@ export interface ServiceStatus {
   log: string;
 }
 
-/** The service's own process: the watchdog's (only) child, when the group leader still runs. */
+/** The service's own process: the leader of its group, while it runs. */
 export function servicePid(pgid: number): number | null {
-  try {
-    const first = readFileSync(`/proc/${pgid}/task/${pgid}/children`, 'utf8').trim().split(/\s+/)[0];
-    const pid = Number(first);
-    return first && Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
+  return isAlive(pgid) ? pgid : null;
 }
 
 /** The `/status` body for `services`. */

@@ -1,5 +1,5 @@
 /**
- * The restart policy of startService with real child processes under the real watchdog: tiny `node -e` services
+ * The restart policy of startService with real child processes, spawned as the supervisor does: tiny `node -e` services
  * whose "crash" is a file the test writes (the service exits when it sees it) or a SIGKILL, and delays of tens of
  * milliseconds so backoff and crash loops are observed, not waited for.
  */
@@ -81,7 +81,8 @@ describe('startService with a restart policy', { timeout: 15_000 }, () => {
       const ready = once(service.events, 'ready');
       process.kill(-service.pid, 'SIGKILL');
       const [event] = await restarted;
-      expect(describeExit(event.exit)).toBe('signal SIGKILL');
+      expect(event.exit).toMatchObject({ code: 137, signal: 'SIGKILL' });
+      expect(describeExit(event.exit)).toBe('signal SIGKILL (exit code 137)');
       await ready;
       expect(service.restarts).toBe(1);
     } finally {

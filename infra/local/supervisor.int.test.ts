@@ -142,7 +142,7 @@ describe('process supervision', () => {
       expect(before?.pid).toBeGreaterThan(0);
       expect(before?.pgid).toBe(Number(readFileSync(path.join(pidDir, 'registry.pid'), 'utf8')));
 
-      // A crash of the service itself (the JVM under the watchdog), as the chaos suite picks its victims.
+      // A crash of the service itself (the registry's JVM, its group's leader), as the chaos suite picks its victims.
       process.kill(before?.pid ?? 0, 'SIGKILL');
       const killedAt = Date.now();
       for (;;) {
@@ -199,7 +199,8 @@ describe('process supervision', () => {
     parent.kill('SIGKILL');
     expect(await groupsGone([pgid], 10_000)).toEqual([]);
     expect(existsSync(path.join(runDir, 'logs', 'toy.log'))).toBe(true);
-    expect(readFileSync(path.join(runDir, 'logs', 'toy.log'), 'utf8')).toContain('supervisor went away');
+    // Stopped by the SIGTERM its parent's death sends (setpriv --pdeathsig), not killed by anything else.
+    expect(readFileSync(path.join(runDir, 'logs', 'toy.log'), 'utf8')).toContain('toy: got SIGTERM');
   }, 90_000);
 
   it('refuses a port that is already taken with a PortInUseError naming it, before starting anything', async () => {

@@ -1,13 +1,22 @@
 /**
  * startServices' ordering with real child processes (an idle `node`): independent services start together, a
  * service with `after` waits for exactly those, the default is the previous one, and a failure starts nothing more
- * and stops what did start. Readiness here is a gate the test opens, so the order is observed, not timed.
+ * and stops what did start. Readiness here is a gate the test opens, so the order is observed, not timed. And what
+ * the next start reaps of an earlier run: only the groups this supervisor started there.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type ServiceSpec, startServices, stopServices } from './supervisor.ts';
+import {
+  isAlive,
+  reapStale,
+  type ServiceSpec,
+  startService,
+  startServices,
+  stopServices,
+} from './supervisor.ts';
 
 const runDir = mkdtempSync(path.join(tmpdir(), 'emostream-supervisor-'));
 afterAll(() => rmSync(runDir, { recursive: true, force: true }));
@@ -103,11 +112,62 @@ describe('startServices', { timeout: 60_000 }, () => {
     expect(existsSync(pids('ok'))).toBe(false);
   });
 
+  it("fails a service's start when its prepare step throws, spawning nothing", async () => {
+    const r = recorder();
+    const failing = r.spec('unbuilt', {
+      prepare: async () => {
+        throw new Error('Build failed with 1 error');
+      },
+    });
+    await expect(startServices([failing], runDir)).rejects.toThrow(
+      'unbuilt: could not be prepared: Build failed with 1 error',
+    );
+    expect(r.events).toEqual([]);
+    expect(existsSync(path.join(runDir, 'pids', 'unbuilt.pid'))).toBe(false);
+  });
+
   it('refuses a dependency that is not listed before the service', async () => {
     const r = recorder();
     await expect(
       startServices([r.spec('a', { after: ['b'] }), r.spec('b', { after: [] })], runDir),
     ).rejects.toThrow('service a comes after b, which is not listed before it');
     expect(r.events).toEqual([]);
+  });
+});
+
+describe('reapStale', { timeout: 30_000 }, () => {
+  const idle = ['-e', 'setInterval(() => {}, 1 << 30)'];
+  const pidPath = (dir: string, name: string) => path.join(dir, 'pids', `${name}.pid`);
+
+  it('kills a group the supervisor started in this run dir and leaves a foreign one whose pid a file names', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'emostream-reap-'));
+    // A foreign program in a group of its own: same user, no marker; its pid in a pid file as if reused.
+    const foreign = spawn(process.execPath, idle, { detached: true, stdio: 'ignore' });
+    const foreignPid = foreign.pid as number;
+    try {
+      const service = await startService(
+        {
+          name: 'ours',
+          command: process.execPath,
+          args: idle,
+          ready: async () => true,
+          stopTimeoutMs: 2_000,
+        },
+        dir,
+      );
+      const ours = service.pid;
+      writeFileSync(pidPath(dir, 'reused'), String(foreignPid));
+      writeFileSync(pidPath(dir, 'gone'), '999999999');
+
+      // As the next start does after a supervisor died without stopping its services.
+      expect(reapStale(dir)).toEqual([`ours (pgid ${ours})`]);
+      expect(await service.exited).toBe(137);
+      expect(isAlive(-ours)).toBe(false);
+      expect(isAlive(foreignPid)).toBe(true);
+      expect(readdirSync(path.join(dir, 'pids'))).toEqual([]);
+    } finally {
+      foreign.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -6,23 +6,30 @@ import {
   existsSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ServiceError } from './errors.ts';
+import { processGroupMembers } from './process-cpu.ts';
 
-const WATCHDOG = fileURLToPath(new URL('./child-watchdog.mjs', import.meta.url));
 const PROBE_TIMEOUT_MS = 5000;
+
+/**
+ * Set in every service's environment to its pid file's path: how {@link reapStale} knows a process group left
+ * behind is one this supervisor started (a process's initial environment survives exec and is inherited by what it
+ * starts, e.g. spark-submit's JVM), never some other program's that reused the pid.
+ */
+export const SUPERVISED_ENV = 'EMOSTREAM_SUPERVISED';
 
 /** The run of a service a readiness probe checks: state a previous run left behind must not count. */
 export interface RunInfo {
   /** Epoch ms when this run was spawned. */
   startedAt: number;
-  /** Its watchdog's pid (the group id). */
+  /** The service's pid, which is also its process group's id. */
   pgid: number;
 }
 
@@ -38,6 +45,11 @@ export interface ServiceSpec {
    * request, an HTTP answer), never the mere passage of time.
    */
   ready: (signal: AbortSignal, run: RunInfo) => Promise<boolean>;
+  /**
+   * Run once before the service is first spawned, e.g. to build what it runs (service-build.ts); a throw fails
+   * {@link startService} with that error. Restarts run what the first start prepared.
+   */
+  prepare?: () => Promise<void>;
   /** @default 120000 */
   readyTimeoutMs?: number;
   /** Grace between SIGTERM and SIGKILL on stop. @default 20000 */
@@ -85,10 +97,11 @@ export const DEFAULT_RESTART_POLICY: Required<RestartPolicy> = {
 /** Where a supervised service is in its life. */
 export type ServiceState = 'starting' | 'ready' | 'backoff' | 'stopped';
 
-/** How one run of a service ended: the watchdog's exit code (128+n when the service died of signal n), or the
- * signal that killed the watchdog itself. */
+/** How one run of a service ended. */
 export interface ServiceExit {
+  /** The exit code; 128+n when the service died of signal n (the shell's rule, so there always is a number). */
   code: number | null;
+  /** The signal the service died of, if it did. */
   signal: NodeJS.Signals | null;
   /** ISO time of the exit. */
   at: string;
@@ -118,7 +131,7 @@ export interface ServiceEvents {
 /** A started service. */
 export interface RunningService {
   readonly name: string;
-  /** Pid of the current run's process-group leader (the watchdog), also the group id; changes on a restart. */
+  /** Pid of the current run's service, which leads its own process group (pid = group id); changes on a restart. */
   readonly pid: number;
   readonly logFile: string;
   readonly addresses: Record<string, string>;
@@ -141,13 +154,14 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** "exit code 3" / "signal SIGKILL (137)", for messages. */
+/** "exit code 3" / "signal SIGKILL (exit code 137)", for messages. */
 export function describeExit(exit: Pick<ServiceExit, 'code' | 'signal'>): string {
-  if (exit.signal) return `signal ${exit.signal}`;
-  if (exit.code !== null && exit.code > 128) {
-    const name = Object.entries(constants.signals).find(([, n]) => n === (exit.code ?? 0) - 128)?.[0];
-    if (name) return `signal ${name} (exit code ${exit.code})`;
-  }
+  const fromCode =
+    exit.code !== null && exit.code > 128
+      ? Object.entries(constants.signals).find(([, n]) => n === (exit.code ?? 0) - 128)?.[0]
+      : undefined;
+  const name = exit.signal ?? fromCode;
+  if (name) return exit.code === null ? `signal ${name}` : `signal ${name} (exit code ${exit.code})`;
   return `exit code ${exit.code}`;
 }
 
@@ -185,29 +199,63 @@ function pidFile(runDir: string, name: string): string {
   return path.join(runDir, 'pids', `${name}.pid`);
 }
 
-/**
- * Kills process groups recorded by an earlier run in the same run dir that are still alive (a supervisor that
- * was SIGKILLed together with its watchdogs). Only groups whose leader still runs our watchdog are touched.
- */
-export function reapStale(runDir: string, names: string[]): string[] {
-  const reaped: string[] = [];
-  for (const name of names) {
-    const file = pidFile(runDir, name);
-    if (!existsSync(file)) continue;
-    const pgid = Number(readFileSync(file, 'utf8'));
-    let cmdline = '';
+/** Whether any live member of group `pgid` carries `marker` in its initial environment (Linux /proc). */
+function groupCarries(pgid: number, marker: string): boolean {
+  return processGroupMembers(pgid).some((m) => {
     try {
-      cmdline = readFileSync(`/proc/${pgid}/cmdline`, 'utf8');
+      return readFileSync(`/proc/${m.pid}/environ`, 'utf8').split('\0').includes(marker);
     } catch {
-      // not Linux, or gone: fall back to "alive means ours" only when the group exists
+      return false; // gone meanwhile, or not ours to read
     }
-    if (Number.isInteger(pgid) && pgid > 1 && isAlive(-pgid) && (!cmdline || cmdline.includes(WATCHDOG))) {
+  });
+}
+
+/**
+ * Kills the process groups an earlier run in the same run dir left alive (every pid file in `<runDir>/pids`): a
+ * service that outlived a SIGKILLed supervisor because it ignored the SIGTERM its parent's death sent it, or was
+ * still being spawned at that moment. Only groups with a member whose environment names that very pid file
+ * ({@link SUPERVISED_ENV}) are touched: a pid reused by another program is left alone. Returns what it killed.
+ */
+export function reapStale(runDir: string): string[] {
+  const reaped: string[] = [];
+  const dir = path.join(runDir, 'pids');
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.pid')) : [];
+  for (const file of files) {
+    const name = file.slice(0, -'.pid'.length);
+    const pgid = Number(readFileSync(pidFile(runDir, name), 'utf8'));
+    if (
+      Number.isInteger(pgid) &&
+      pgid > 1 &&
+      groupCarries(pgid, `${SUPERVISED_ENV}=${pidFile(runDir, name)}`)
+    ) {
       signalGroup(pgid, 'SIGKILL');
       reaped.push(`${name} (pgid ${pgid})`);
     }
-    rmSync(file, { force: true });
+    rmSync(pidFile(runDir, name), { force: true });
   }
   return reaped;
+}
+
+let setprivPath: string | undefined;
+
+/**
+ * util-linux's `setpriv` (Debian's util-linux package, essential there; `--pdeathsig` since 2.33), found once on
+ * PATH or in /usr/bin. Named in a clear error when missing.
+ */
+function setpriv(service: string, logFile: string): string {
+  if (setprivPath) return setprivPath;
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), '/usr/bin', '/bin'];
+  const found = dirs.map((d) => path.join(d, 'setpriv')).find((p) => existsSync(p));
+  if (!found) {
+    throw new ServiceError(
+      service,
+      'setpriv (util-linux 2.33 or newer) was not found on PATH: the supervisor runs every service through it so ' +
+        'that the service stops when the supervisor dies. Install util-linux (Debian/Ubuntu: apt-get install util-linux).',
+      logFile,
+    );
+  }
+  setprivPath = found;
+  return found;
 }
 
 async function waitReady(spec: ServiceSpec, run: Run, logFile: string) {
@@ -254,24 +302,32 @@ async function waitReady(spec: ServiceSpec, run: Run, logFile: string) {
   );
 }
 
-/** One run of a service: its watchdog (group leader) and how it ended. */
+/** One run of a service: its pid (group leader and id) and how it ended. */
 interface Run {
   pid: number;
   startedAt: number;
   exited: Promise<ServiceExit>;
 }
 
-/** Spawns the watchdog running `spec` in a new process group, logging to `logFile` (appended). */
-function spawnRun(spec: ServiceSpec, runDir: string, logFile: string, grace: number): Run {
+/**
+ * Spawns `spec` as the leader of a new process group (`detached`: a session of its own), logging to `logFile`
+ * (appended). It runs through `setpriv --pdeathsig SIGTERM`, which asks the kernel to send it SIGTERM when this
+ * process dies, however it dies (SIGKILL included), and then execs the service in its own place: the service keeps
+ * setpriv's pid, so the pid is the group id, signals reach it directly, and no extra process stays resident. The
+ * death signal is the kernel's, so it cannot be missed, except in the instant between the fork and setpriv's prctl;
+ * what that or a service ignoring SIGTERM leaves behind, the next start reaps ({@link reapStale}).
+ */
+function spawnRun(spec: ServiceSpec, runDir: string, logFile: string): Run {
   const startedAt = Date.now();
+  const launcher = setpriv(spec.name, logFile);
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [WATCHDOG, String(grace), spec.command, ...spec.args], {
+    child = spawn(launcher, ['--pdeathsig', 'SIGTERM', '--', spec.command, ...spec.args], {
       cwd: spec.cwd ?? runDir,
-      env: spec.env ?? process.env,
+      env: { ...(spec.env ?? process.env), [SUPERVISED_ENV]: pidFile(runDir, spec.name) },
       detached: true,
-      stdio: ['pipe', fd, fd],
+      stdio: ['ignore', fd, fd],
     });
   } finally {
     closeSync(fd);
@@ -290,12 +346,12 @@ function spawnRun(spec: ServiceSpec, runDir: string, logFile: string, grace: num
       } catch {
         // already removed
       }
-      resolve({ code, signal, at: new Date().toISOString() });
+      const signalCode = signal ? 128 + (constants.signals[signal] ?? 0) : null;
+      resolve({ code: code ?? signalCode, signal, at: new Date().toISOString() });
     });
   });
-  // Let a parent whose work is done exit: the pipe and child must not keep its event loop alive.
+  // Let a parent whose work is done exit: the child must not keep its event loop alive.
   child.unref();
-  (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   return { pid, startedAt, exited };
 }
 
@@ -306,9 +362,9 @@ export interface StartServiceOptions {
 }
 
 /**
- * Starts `spec` under a watchdog in its own process group, logging to `<runDir>/logs/<name>.log`, and waits until
- * its readiness probe passes. If the starting process dies, the watchdog notices its stdin closing and stops
- * the service, so nothing is orphaned. With `options.restart`, a later unexpected exit starts it again (same log,
+ * Starts `spec` in its own process group, logging to `<runDir>/logs/<name>.log`, and waits until its readiness
+ * probe passes. If the starting process dies, the kernel sends the service SIGTERM (setpriv's parent-death signal,
+ * see spawnRun), so nothing is orphaned. With `options.restart`, a later unexpected exit starts it again (same log,
  * after a separator line) with exponential backoff, until a crash loop gives it up.
  */
 export async function startService(
@@ -323,9 +379,21 @@ export async function startService(
   const policy = options.restart
     ? { ...DEFAULT_RESTART_POLICY, ...options.restart, ...spec.restartTiming }
     : undefined;
+  if (spec.prepare) {
+    try {
+      await spec.prepare();
+    } catch (error) {
+      throw new ServiceError(
+        spec.name,
+        `could not be prepared: ${error instanceof Error ? error.message : String(error)}`,
+        logFile,
+        { cause: error },
+      );
+    }
+  }
   const events = new EventEmitter<ServiceEvents>();
   // No listener is required; an 'error'-free emitter never throws on emit.
-  let run = spawnRun(spec, runDir, logFile, grace);
+  let run = spawnRun(spec, runDir, logFile);
   let state: ServiceState = 'starting';
   let restarts = 0;
   let lastExit: ServiceExit | undefined;
@@ -347,7 +415,7 @@ export async function startService(
     } catch {
       // exited between the check and the signal
     }
-    const timer = setTimeout(() => signalGroup(current.pid, 'SIGKILL'), grace + 2000);
+    const timer = setTimeout(() => signalGroup(current.pid, 'SIGKILL'), grace);
     await current.exited;
     clearTimeout(timer);
     // The leader is gone; anything left in its group is an orphan in the making.
@@ -422,7 +490,7 @@ export async function startService(
           `${describeExit(exit)} -----\n`,
       );
       state = 'starting';
-      run = spawnRun(spec, runDir, logFile, grace);
+      run = spawnRun(spec, runDir, logFile);
       try {
         await waitReady(spec, run, logFile);
         state = 'ready';

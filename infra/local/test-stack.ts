@@ -63,7 +63,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('kafkaBrokers', stack.kafkaBrokers);
   project.provide('registryUrl', stack.registryUrl);
   project.provide('spark', await sparkRuntime(stack.runtime));
-  // Vitest calls this after the run, whether tests passed or failed; if vitest itself dies, the services'
-  // watchdogs see their pipe to this process close and stop them.
+  // Vitest calls this after the run, whether tests passed or failed; if vitest itself dies, the kernel sends each
+  // service SIGTERM (its parent-death signal, supervisor.ts) and they stop.
   return () => stack.stop();
 }

@@ -101,7 +101,9 @@ export class SparkJobContainer extends GenericContainer {
     };
     const command = [
       runtime.sparkSubmit,
-      ...runnerArgs(runtime, config.master, ['stream', '--plan', paths.plan]),
+      ...runnerArgs(runtime, config.master, ['stream', '--plan', paths.plan], {
+        driverMemory: config.driverMemory,
+      }),
     ];
     this.withCopyContentToContainer([{ content: JSON.stringify(runnerPlan), target: paths.plan }]);
     this.withEnvironment({ SPARK_LOCAL_IP: '127.0.0.1', SPARK_LOCAL_HOSTNAME: 'localhost' }).withCommand(

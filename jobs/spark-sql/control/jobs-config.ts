@@ -18,6 +18,14 @@ export const LOG4J_CONFIG = path.join(JOBS_DIR, 'log4j2.properties');
 /** Schemas directory (source of truth of the Avro contracts). */
 export const SCHEMAS_DIR = fileURLToPath(new URL('../../../schemas/', import.meta.url));
 
+/**
+ * Heap of a local Spark driver (`spark.driver.memory`, its JVM's -Xmx). In local mode the driver is also the
+ * executor; the bound keeps two jobs' drivers beside Kafka and the registry within a laptop's memory under load.
+ * `npm run load -- --rate 2000 --viewers 200 --duration 30 --matches 4` (the README's run) passes with it; raise it
+ * with SPARK_DRIVER_MEMORY for benchmarks at higher rates.
+ */
+export const DEFAULT_DRIVER_MEMORY = '512m';
+
 /** Configuration of the job scripts, read from the environment once. */
 export interface JobsConfig {
   /** `KAFKA_BROKERS`, comma list. */
@@ -47,6 +55,8 @@ export interface JobsConfig {
    * (this process's stdout/stderr, for a container whose logs are its output). @default file
    */
   driverOutput: 'file' | 'inherit';
+  /** `SPARK_DRIVER_MEMORY`: the driver JVM's heap (`spark.driver.memory`). @default {@link DEFAULT_DRIVER_MEMORY} */
+  driverMemory: string;
   /**
    * `SPARK_UNSAFE_DROP_DEDUPE=1`, for tests only: every plan drops its source's dedupe key, so a redelivered
    * reaction counts twice. It exists so the chaos test can prove it notices a missing dedupe; the changed shape
@@ -103,6 +113,10 @@ const EnvSchema = z.object({
   SPARK_STARTING_OFFSETS: z.enum(['earliest', 'latest']).default('earliest'),
   SPARK_MAX_OFFSETS_PER_TRIGGER: z.coerce.number().int().positive().optional(),
   SPARK_DRIVER_OUTPUT: z.enum(['file', 'inherit']).default('file'),
+  SPARK_DRIVER_MEMORY: z
+    .string()
+    .regex(/^\d+[kmgt]$/i, 'a JVM memory size such as 512m or 2g')
+    .default(DEFAULT_DRIVER_MEMORY),
   SPARK_UNSAFE_DROP_DEDUPE: z.enum(['0', '1']).default('0'),
   FLINK_REST_ADDRESS: z
     .string()
@@ -157,6 +171,7 @@ export function loadJobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig
     startingOffsets: e.SPARK_STARTING_OFFSETS,
     maxOffsetsPerTrigger: e.SPARK_MAX_OFFSETS_PER_TRIGGER,
     driverOutput: e.SPARK_DRIVER_OUTPUT,
+    driverMemory: e.SPARK_DRIVER_MEMORY,
     dropDedupe: e.SPARK_UNSAFE_DROP_DEDUPE === '1',
     security,
     flink: {
