@@ -48,6 +48,7 @@ async function main(): Promise<void> {
           ? 'dead'
           : (status?.state ?? 'dead'),
       pid: meta.launcherPid,
+      driverJobs: meta.driverJobs,
       source: meta.source,
       sink: meta.sink,
       checkpoint: meta.checkpoint,
@@ -72,7 +73,8 @@ async function main(): Promise<void> {
   }
   for (const r of rows) {
     const colour = r.state === 'running' ? chalk.green : r.state === 'stopped' ? chalk.gray : chalk.red;
-    console.log(`${chalk.bold(r.job)} ${colour(r.state)} pid ${r.pid}  ${r.source} → ${r.sink}`);
+    const shared = r.driverJobs && r.driverJobs.length > 1 ? ` (one driver: ${r.driverJobs.join(', ')})` : '';
+    console.log(`${chalk.bold(r.job)} ${colour(r.state)} pid ${r.pid}${shared}  ${r.source} → ${r.sink}`);
     console.log(`  checkpoint ${r.checkpoint}`);
     console.log(
       `  batch ${fmt(r.batch)}  input ${fmt(r.inputRowsPerSec)} rows/s  processed ${fmt(r.processedRowsPerSec)} rows/s  ` +

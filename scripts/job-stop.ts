@@ -2,20 +2,27 @@
 import { argv, chalk } from 'zx';
 /**
  * job:stop <job> — stops a running job gracefully: the runner lets the micro-batch in flight commit, stops the
- * query and exits; the checkpoint is kept, so job:submit resumes where it stopped.
+ * query and exits; the checkpoint is kept, so job:submit resumes where it stopped. A job sharing its driver with
+ * others (npm start runs every Spark job in one) stops with them, and the output names them.
  */
 import { ConfigError } from '../common/env.ts';
 import { JobError } from '../jobs/spark-sql/control/errors.ts';
 import { loadJobsConfig } from '../jobs/spark-sql/control/jobs-config.ts';
-import { runPaths, stopRun } from '../jobs/spark-sql/control/run-dir.ts';
+import { readMeta, runPaths, stopRun } from '../jobs/spark-sql/control/run-dir.ts';
 
 async function main(): Promise<void> {
   const [arg] = argv._;
   if (typeof arg !== 'string') throw new JobError('usage: job:stop <job name>');
   // By name, not by plan: a job whose files were edited (or removed) since it started can still be stopped.
   const name = arg.replace(/^.*\//, '').replace(/\.(sql|yml)$/, '');
-  const stopped = await stopRun(runPaths(loadJobsConfig(), name));
-  console.log(stopped ? `${chalk.green('stopped')} ${name}` : `${name} is not running`);
+  const paths = runPaths(loadJobsConfig(), name);
+  const together = (await readMeta(paths))?.driverJobs ?? [name];
+  const stopped = await stopRun(paths);
+  console.log(
+    stopped
+      ? `${chalk.green('stopped')} ${together.join(', ')}${together.length > 1 ? ' (one driver)' : ''}`
+      : `${name} is not running`,
+  );
 }
 
 main().catch((err: unknown) => {

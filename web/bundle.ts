@@ -5,7 +5,7 @@
  * disk and no bundle is committed.
  */
 import { fileURLToPath } from 'node:url';
-import { type BuildFailure, build } from 'esbuild';
+import { type BuildFailure, build, stop as stopEsbuild } from 'esbuild';
 
 /** The page entries, by output name. */
 const ENTRIES = {
@@ -49,6 +49,9 @@ async function buildAll(): Promise<Bundle> {
       logLevel: 'silent',
       legalComments: 'none',
     });
+    // esbuild keeps its service process (about 40 MB) for further builds; the bundle is kept in memory and built
+    // again only after a failure, which starts the service again.
+    await stopEsbuild();
     const files = new Map<string, BundleFile>();
     for (const file of result.outputFiles) {
       const name = file.path.split(/[\\/]/).at(-1) ?? '';
@@ -59,6 +62,7 @@ async function buildAll(): Promise<Bundle> {
     }
     return files;
   } catch (err) {
+    await stopEsbuild();
     const failure = err as Partial<BuildFailure>;
     const detail =
       failure.errors

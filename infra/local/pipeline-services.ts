@@ -10,7 +10,12 @@ import path from 'node:path';
 import { clientSecurityEnv } from '../../common/client-security.ts';
 import { WEB_DEFAULT_PORT } from '../../common/cors.ts';
 import { TOPICS } from '../../common/topics.ts';
-import { assertJobsRunOn, type Engine, loadJobsList } from '../../jobs/spark-sql/control/job-plan.ts';
+import {
+  assertJobsRunOn,
+  defaultEngine,
+  type Engine,
+  loadJobsList,
+} from '../../jobs/spark-sql/control/job-plan.ts';
 import { loadJobsConfig } from '../../jobs/spark-sql/control/jobs-config.ts';
 import { readStatus, runPaths } from '../../jobs/spark-sql/control/run-dir.ts';
 import { clientSecurityOf, type LocalSecurity, type Principal } from './kafka-security.ts';
@@ -29,7 +34,10 @@ import { repoRoot } from './versions.ts';
 /** The job whose aggregates the fan-out serves; `npm start` runs every job of jobs/spark-sql/jobs.yml. */
 export const PIPELINE_JOB = 'emoji-swarm';
 
-/** Service name of a Spark job: `spark-job` for the pipeline's own job (as before), `spark-job-<name>` for others. */
+/**
+ * Service name of a job run alone (Flink: a runner per job): `spark-job` for the pipeline's own job (as before),
+ * `spark-job-<name>` for others. Spark's one driver of every job is `spark-job`.
+ */
 export const sparkJobService = (job: string) => (job === PIPELINE_JOB ? 'spark-job' : `spark-job-${job}`);
 
 /** Clusters and nodes per cluster of the local pipeline (2 × 2, as the issue asks). */
@@ -98,7 +106,7 @@ export interface PipelineOptions {
   fanoutEnv?: Record<string, string>;
   /** Extra environment of the Spark job (e.g. SPARK_MASTER). */
   sparkEnv?: Record<string, string>;
-  /** Spark SQL jobs to run, one driver each. @default every job of jobs/spark-sql/jobs.yml */
+  /** Spark SQL jobs to run (on Spark: all in one driver). @default every job of jobs/spark-sql/jobs.yml */
   jobs?: readonly string[];
   /**
    * The engine every job runs on (`npm start -- --engine flink`); each job must list it in its yml, else
@@ -232,15 +240,29 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
   const sparkConfig = loadJobsConfig(sparkEnv);
   const jobs = options.jobs ?? loadJobsList();
   if (options.engine) assertJobsRunOn(jobs, options.engine);
-  for (const job of jobs) {
-    const jobPaths = runPaths(sparkConfig, job);
+  // Spark jobs share one driver (one JVM and scheduler; a query, checkpoint and run dir each): a driver per job cost
+  // a JVM's memory and CPU each, and on two cores the drivers' batches then competed for the same cores. Flink runs
+  // one runner per job.
+  const groups: (readonly string[])[] =
+    (options.engine ?? 'spark') === 'spark' &&
+    jobs.every((j) => defaultEngine(j) === 'spark') &&
+    jobs.length > 0
+      ? [jobs]
+      : jobs.map((j) => [j]);
+  for (const group of groups) {
+    const runs = group.map((job) => runPaths(sparkConfig, job));
+    const lead = runs[0] as (typeof runs)[number];
     specs.push({
-      name: sparkJobService(job),
-      ...serviceEntry('jobs/spark-sql/control/main.ts', job, ...(options.engine ? [options.engine] : [])),
+      name: groups.length === 1 ? 'spark-job' : sparkJobService(group[0] as string),
+      ...serviceEntry(
+        'jobs/spark-sql/control/main.ts',
+        group.join(','),
+        ...(options.engine ? [options.engine] : []),
+      ),
       cwd: repoRoot,
       env: sparkEnv,
-      // Spark (and Flink's mini-cluster) start slowly on two cores; main.ts waits for the query itself and says why
-      // it failed.
+      // Spark (and Flink's mini-cluster) start slowly on two cores; main.ts waits for the queries themselves and says
+      // why one failed.
       readyTimeoutMs: 300_000,
       // A job's start is itself seconds of JVM start and restore, and it is the pipeline's output: its first
       // restart follows at once (then doubling, 200 ms → 30 s; a crash loop still gives up after 5 exits).
@@ -248,11 +270,11 @@ export function pipelineSpecs(options: PipelineOptions): ServiceSpec[] {
       // The runner lets the micro-batch in flight commit before it stops; main.ts allows it 60 s.
       stopTimeoutMs: 75_000,
       after: [],
-      addresses: { 'driver log': jobPaths.log },
+      addresses: { 'driver log': lead.log },
       // Written by this run's runner, not one before it: a restart finds the killed run's `running` still there.
       ready: async (_signal, run) => {
-        const status = await readStatus(jobPaths);
-        return status?.state === 'running' && (status.since ?? 0) * 1000 >= run.startedAt;
+        const statuses = await Promise.all(runs.map((paths) => readStatus(paths)));
+        return statuses.every((s) => s?.state === 'running' && (s.since ?? 0) * 1000 >= run.startedAt);
       },
     });
   }

@@ -10,10 +10,19 @@ import { createJob } from './control/job-launcher.ts';
 import { type Engine, loadJob, loadJobsList, loadPlan } from './control/job-plan.ts';
 import { diffRows, formatDiff, isEmptyDiff, type Row, readRows } from './control/job-test.ts';
 import { loadJobsConfig } from './control/jobs-config.ts';
-import { isAlive, killGroup, readProgress, type StreamingProgress } from './control/run-dir.ts';
+import {
+  isAlive,
+  killGroup,
+  type RunPaths,
+  readProgress,
+  runPaths,
+  type StreamingProgress,
+} from './control/run-dir.ts';
+import { createSparkDriver, type SparkDriver } from './control/spark-job.ts';
 
 // Every job of the jobs list on every engine it lists, generically (no code per job or engine): its fixtures
-// streamed through real Kafka and the engine (Spark local[2], Flink's local mini-cluster) must give its expected
+// streamed through real Kafka and the engine (Spark local[2], every Spark job in one driver as npm start runs them;
+// Flink's local mini-cluster, a runner per job) must give its expected
 // rows, read back from its sink topic in its sink schema. Jobs that declare a dedupe key get every record written
 // twice and must still count each once; on Spark their state must shrink once the watermark passes the fixtures
 // (Flink's progress carries no state sizes; its dedupe state is bounded by a processing-time TTL instead).
@@ -91,24 +100,91 @@ const runs = await Promise.all(
   loadJobsList().map(async (name) => (await loadJob(name)).engines.map((engine) => [name, engine] as const)),
 );
 
+/** A job's topics and configuration: its own source and sink topics, all under one state dir per engine. */
+async function jobSetup(name: string, engine: Engine) {
+  const defaults = await loadPlan(name, loadJobsConfig({}), engine);
+  const source = `it.jobs.${id}.${name}.${engine}.${defaults.source.logical}`;
+  const sink = `it.jobs.${id}.${name}.${engine}.${defaults.sink.logical}`;
+  const config = loadJobsConfig({
+    KAFKA_BROKERS: brokers,
+    SCHEMA_REGISTRY_URL: registryUrl,
+    SPARK_JOBS_STATE: path.join(stateDir, engine),
+    [`${defaults.source.logical.toUpperCase()}_TOPIC`]: source,
+    [`${defaults.sink.logical.toUpperCase()}_TOPIC`]: sink,
+  });
+  const plan = await loadPlan(name, config, engine);
+  await ensureTopic(kafka, { topic: source, partitions: PARTITIONS });
+  return { config, plan, source, sink };
+}
+
+/** A job's view of its launcher: its own status and run dir, and the stop of whatever runs it. */
+interface RunningJob {
+  paths: RunPaths;
+  status(n: number): Promise<{ state: string; error?: string }>;
+  stop(timeoutMs: number): Promise<unknown>;
+}
+
+// The Spark jobs run as npm start runs them: every one in one driver (createSparkDriver), each its own query,
+// checkpoint and topics. Started once, by the first Spark test; stopped after all.
+const sparkJobs = runs.flat().filter(([, engine]) => engine === 'spark');
+let sharedDriver: Promise<{ driver: SparkDriver; setups: Map<string, Awaited<ReturnType<typeof jobSetup>>> }>;
+function sparkDriver() {
+  sharedDriver ??= (async () => {
+    const setups = new Map(
+      await Promise.all(sparkJobs.map(async ([name]) => [name, await jobSetup(name, 'spark')] as const)),
+    );
+    const [first] = setups.values();
+    if (!first) throw new Error('no Spark job in the jobs list');
+    const driver = createSparkDriver(
+      [...setups.values()].map((s) => s.plan),
+      { config: first.config, runtime: spark },
+    );
+    const started = await driver.start();
+    launched.push(started.meta.launcherPid);
+    return { driver, setups };
+  })();
+  return sharedDriver;
+}
+afterAll(async () => {
+  if (sharedDriver) await (await sharedDriver).driver.stop(90_000);
+}, 120_000);
+
+describe('the Spark jobs in one driver', () => {
+  it('run as one process, each with its own checkpoint, status and run dir', async () => {
+    expect(sparkJobs.length).toBeGreaterThan(1);
+    const { driver, setups } = await sparkDriver();
+    const statuses = await driver.statuses(1);
+    expect(statuses.map((s) => [s.job, s.state])).toEqual(sparkJobs.map(([name]) => [name, 'running']));
+    const pids = new Set(statuses.map((s) => s.meta?.launcherPid));
+    expect(pids.size).toBe(1);
+    expect(statuses.map((s) => s.meta?.driverJobs)).toEqual(statuses.map(() => sparkJobs.map(([n]) => n)));
+    const checkpoints = [...setups.values()].map((s) => s.plan.checkpoint);
+    expect(new Set(checkpoints).size).toBe(checkpoints.length);
+  }, 300_000);
+});
+
 describe.each(runs.flat())('%s on Kafka and %s', (name, engine: Engine) => {
   it('turns its fixtures into its expected rows; a dedupe job counts a record written twice once, with bounded state', async () => {
-    const defaults = await loadPlan(name, loadJobsConfig({}), engine);
-    const source = `it.jobs.${id}.${name}.${engine}.${defaults.source.logical}`;
-    const sink = `it.jobs.${id}.${name}.${engine}.${defaults.sink.logical}`;
-    const config = loadJobsConfig({
-      KAFKA_BROKERS: brokers,
-      SCHEMA_REGISTRY_URL: registryUrl,
-      SPARK_JOBS_STATE: path.join(stateDir, `${name}-${engine}`),
-      [`${defaults.source.logical.toUpperCase()}_TOPIC`]: source,
-      [`${defaults.sink.logical.toUpperCase()}_TOPIC`]: sink,
-    });
-    const plan = await loadPlan(name, config, engine);
-    await ensureTopic(kafka, { topic: source, partitions: PARTITIONS });
-
-    const job = createJob(plan, { config, runtime: spark });
-    const started = await job.start({ waitRunning: false });
-    launched.push(started.meta.launcherPid);
+    let setup: Awaited<ReturnType<typeof jobSetup>>;
+    let job: RunningJob;
+    if (engine === 'spark') {
+      const shared = await sparkDriver();
+      setup = shared.setups.get(name) as Awaited<ReturnType<typeof jobSetup>>;
+      const index = sparkJobs.findIndex(([n]) => n === name);
+      job = {
+        paths: runPaths(setup.config, name),
+        status: async (n) => (await shared.driver.statuses(n))[index] as { state: string },
+        // The shared driver stops after every test.
+        stop: async () => {},
+      };
+    } else {
+      setup = await jobSetup(name, engine);
+      const own = createJob(setup.plan, { config: setup.config, runtime: spark });
+      const started = await own.start({ waitRunning: false });
+      launched.push(started.meta.launcherPid);
+      job = own;
+    }
+    const { plan, source, sink } = setup;
     for (const t = Date.now(); ; await new Promise((r) => setTimeout(r, 500))) {
       const { state, error } = await job.status(1);
       if (state === 'running') break;
@@ -221,7 +297,16 @@ describe.each(runs.flat())('%s on Kafka and %s', (name, engine: Engine) => {
           `no dedupe operator in ${JSON.stringify(ops.map((o) => o.operatorName))}`,
         ).toBeGreaterThanOrEqual(0);
         // It did hold one key per distinct event before the watermark passed them.
-        expect(peak(dedupe)).toBeGreaterThanOrEqual(distinct);
+        expect(
+          peak(dedupe),
+          JSON.stringify(
+            progress.map((p) => [
+              p.batchId,
+              p.numInputRows,
+              (p.stateOperators ?? []).map((o) => o.numRowsTotal),
+            ]),
+          ),
+        ).toBeGreaterThanOrEqual(distinct);
       }
     } finally {
       await consumer.disconnect();

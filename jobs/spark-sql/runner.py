@@ -3,8 +3,9 @@
 It executes a resolved job plan (JSON written by jobs/spark-sql/control: SQL with parameters substituted, topics,
 reader and writer schemas, key, trigger, watermark, dedupe, checkpoint) and nothing else:
 
-  stream --plan f.json            Kafka source view (registry-framed Avro decoded, watermark, dedupe) -> the SQL
-                                  -> registry-framed Avro on the sink topic
+  stream --plan f.json …          per plan, one streaming query: Kafka source view (registry-framed Avro decoded,
+                                  watermark, dedupe) -> the SQL -> registry-framed Avro on the sink topic; several
+                                  plans share one driver (one JVM and scheduler), each with its own checkpoint
   batch --plan f.json … --out d   each plan's SQL over its fixtures (columns from the plan's source schema); writes
                                   <d>/<job>.jsonl (rows), <job>.columns.json (result columns) and <job>.tests.json
                                   (failing rows of each data test)
@@ -127,8 +128,13 @@ def run_batch(args):
     spark.stop()
 
 
-def new_progress(query, last_batch):
-    """JSON of the micro-batches after `last_batch`, read from the JVM's progress objects as they are.
+def new_progress(query, last_seen):
+    """JSON of the progress entries newer than `last_seen` (an entry's `timestamp`, its trigger's start, ISO-8601
+    UTC: later triggers sort later), read from the JVM's progress objects as they are.
+
+    Not the batch id: an idle trigger (no new data for spark.sql.streaming.noDataProgressEventInterval) reports an
+    entry carrying the id of the batch that has not run yet, and that batch's own entry then came with an id already
+    seen and was dropped (a job idle for 10 s lost the progress of its next batch).
 
     Not query.recentProgress nor a Python StreamingQueryListener: both convert every progress object field by field
     through py4j, and the reflection lookups behind that (each a class-path scan) took a third of the driver's CPU
@@ -138,7 +144,7 @@ def new_progress(query, last_batch):
     fresh = []
     for i in range(len(recent) - 1, -1, -1):
         p = recent[i]
-        if p.batchId() <= last_batch:
+        if last_seen is not None and p.timestamp() <= last_seen:
             break
         fresh.append(p.json())
     return fresh[::-1]
@@ -152,10 +158,10 @@ def say(message):
         pass
 
 
-def watch_owners(state, lock_file):
+def watch_owners(state, lock_files):
     """A daemon thread that ends the driver once what it belongs to is gone: its JVM (our parent; the JVM of a
     killed spark-submit leaves this process behind otherwise) or the launcher it is tied to
-    (EMOSTREAM_DRIVER_TIE_PID, main.ts under npm start, which may be SIGKILLed). It stops the query (bounded) and
+    (EMOSTREAM_DRIVER_TIE_PID, main.ts under npm start, which may be SIGKILLed). It stops the queries (bounded) and
     exits hard with 1; PythonRunner then fails and SparkSubmit's JVM exits with it."""
     jvm = os.getppid()
     tie = int(os.environ.get("EMOSTREAM_DRIVER_TIE_PID") or 0)
@@ -174,13 +180,16 @@ def watch_owners(state, lock_file):
             why = gone()
             if why:
                 break
-        # First the lock (a JVM kill leaves no one else to release it), then the words (stderr may be a broken pipe).
-        release_lock(lock_file, jvm)
-        say(f"[runner] {why}: stopping the query and exiting")
+        # First the locks (a JVM kill leaves no one else to release them), then the words (stderr may be a broken
+        # pipe).
+        for lock_file in lock_files:
+            release_lock(lock_file, jvm)
+        say(f"[runner] {why}: stopping the queries and exiting")
         # Hard deadline: a query.stop() through a dying JVM may never return.
         threading.Timer(15, lambda: os._exit(1)).start()
-        query = state.get("query")
-        if query is not None and os.getppid() == jvm:
+        for query in state.get("queries", []):
+            if os.getppid() != jvm:
+                break
             try:
                 query.stop()
             except Exception:  # noqa: BLE001 - the JVM may be half gone; exiting is all that is left
@@ -197,29 +206,20 @@ def kafka_security_options(kafka):
     return kafka_security(kafka, "kafka.", "runner")
 
 
-def run_stream(args):
+def is_local(checkpoint):
+    return re.match(r"^(file:|[^:]*$)", checkpoint) is not None
+
+
+def start_query(spark, plan):
+    """The plan's streaming query, started in a scheduler pool of its own (named after the job): Kafka source view
+    (registry-framed Avro decoded, watermark, dedupe) -> the plan's SQL -> registry-framed Avro on the sink topic."""
     from pyspark.sql import functions as F
     from pyspark.sql.avro.functions import from_avro, to_avro
 
-    (plan_file,) = args.plan
-    plan = json.load(open(plan_file, encoding="utf-8"))
     src, sink, kafka = plan["source"], plan["sink"], plan["kafka"]
-    run_dir, checkpoint = plan["runDir"], plan["checkpoint"]
-    os.makedirs(run_dir, exist_ok=True)
-    lock_file, jvm = plan.get("driverLock"), os.getppid()
-    watched = {}
-    watch_owners(watched, lock_file)
     # Registry framing of every sink record: magic byte 0 + the 4-byte id the launcher registered the schema under.
     frame = bytearray(b"\x00" + int(sink["schemaId"]).to_bytes(4, "big"))
-
-    # A local checkpoint goes through Hadoop's FileSystem API rather than the default FileContext one: without the
-    # native Hadoop library (pip pyspark has none) FileContext resolves symlinks by forking `readlink`, ~20 forks of
-    # a 1 GB JVM per micro-batch (offset log, commit log, a delta file per state partition): 60-150 ms per file
-    # written. A local rename is atomic either way. Checkpoints on HDFS or object stores keep Spark's default.
-    local = re.match(r"^(file:|[^:]*$)", checkpoint) is not None
-    conf = {"spark.sql.streaming.checkpointFileManagerClass": LOCAL_CHECKPOINT_MANAGER} if local else {}
     security = kafka_security_options(kafka)
-    spark = session(f"emostream-{plan['name']}", plan["uiPort"], conf)
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", kafka["brokers"])
@@ -253,6 +253,8 @@ def run_stream(args):
     # and at 50,000 reactions/s that doubled state (1.1M rows) cost seconds per batch to add and expire.
     if src["dedupe"]:
         decoded = decoded.dropDuplicates([*src["dedupe"], src["eventTime"]])
+    # Temp views are per session: each query resolves its SQL against its own source view, even when two jobs name
+    # the same one (both read `reactions`), in a session of its own that shares the driver's SparkContext.
     decoded.createOrReplaceTempView(src["view"])
     result = spark.sql(plan["sql"])
     fields = [f["name"] for f in json.loads(sink["schema"])["fields"]]
@@ -260,18 +262,74 @@ def run_stream(args):
         F.col(sink["key"]).cast("string").alias("key"),
         F.concat(F.lit(frame), to_avro(F.struct(*fields), sink["schema"])).alias("value"),
     )
-    query = (
+    # FAIR scheduling between the driver's queries: a long batch of one job does not queue the other's tasks
+    # behind it. The pool is a local property of the thread that starts the query, which its batches inherit.
+    spark.sparkContext.setLocalProperty("spark.scheduler.pool", plan["name"])
+    return (
         out.writeStream.format("kafka")
         .option("kafka.bootstrap.servers", kafka["brokers"])
         .option("topic", sink["topic"])
         .options(**security)
-        .option("checkpointLocation", checkpoint)
+        .option("checkpointLocation", plan["checkpoint"])
         .outputMode(sink["outputMode"])
         .trigger(processingTime=plan["trigger"])
         .queryName(plan["name"])
         .start()
     )
-    watched["query"] = query
+
+
+def run_stream(args):
+    """One driver for every plan given: one JVM, one SparkContext and scheduler, each job its own query (own session,
+    checkpoint, run dir, status, progress and lock). Any query failing ends the driver (the others stop gracefully
+    first), so its supervisor restarts them together, each resuming its checkpoint."""
+    plans = [json.load(open(f, encoding="utf-8")) for f in args.plan]
+    names = [p["name"] for p in plans]
+    if len(set(names)) != len(names):
+        raise SystemExit(f"runner: a job is given twice: {names}")
+    for plan in plans:
+        os.makedirs(plan["runDir"], exist_ok=True)
+    lock_files = [p.get("driverLock") for p in plans]
+    jvm = os.getppid()
+    watched = {"queries": []}
+    watch_owners(watched, lock_files)
+
+    def release_all():
+        for lock_file in lock_files:
+            release_lock(lock_file, jvm)
+
+    # A local checkpoint goes through Hadoop's FileSystem API rather than the default FileContext one: without the
+    # native Hadoop library (pip pyspark has none) FileContext resolves symlinks by forking `readlink`, ~20 forks of
+    # a 1 GB JVM per micro-batch (offset log, commit log, a delta file per state partition): 60-150 ms per file
+    # written. A local rename is atomic either way. Checkpoints on HDFS or object stores keep Spark's default.
+    conf = {"spark.scheduler.mode": "FAIR"}
+    if all(is_local(p["checkpoint"]) for p in plans):
+        conf["spark.sql.streaming.checkpointFileManagerClass"] = LOCAL_CHECKPOINT_MANAGER
+    root = session("emostream-" + "+".join(names), plans[0]["uiPort"], conf)
+
+    jobs = []
+    status = {}
+    try:
+        for plan in plans:
+            spark = root if not jobs else root.newSession()
+            query = start_query(spark, plan)
+            watched["queries"].append(query)
+            jobs.append({
+                "plan": plan,
+                "query": query,
+                "status": os.path.join(plan["runDir"], "status.json"),
+                "progress": os.path.join(plan["runDir"], "progress.jsonl"),
+                "last": None,
+            })
+    except Exception as err:  # a query that cannot start: say which, stop the started ones
+        failed = plans[len(jobs)]
+        write_json(os.path.join(failed["runDir"], "status.json"),
+                   {"state": "failed", "pid": os.getpid(), "error": str(err)[:4000]})
+        for job in jobs:
+            job["query"].stop()
+        release_all()
+        say(f"job {failed['name']} failed to start: {err}")
+        root.stop()
+        sys.exit(1)
 
     stop = {"requested": False}
 
@@ -280,40 +338,56 @@ def run_stream(args):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    status_file = os.path.join(run_dir, "status.json")
-    progress_file = os.path.join(run_dir, "progress.jsonl")
-    write_json(status_file, {"state": "running", "pid": os.getpid(), "id": str(query.id), "since": time.time()})
-    last_batch = -1
-    try:
-        while query.isActive:
-            if stop["requested"]:
-                # Graceful: let the micro-batch in flight commit (bounded wait), then stop between batches.
-                deadline = time.time() + 60
-                while query.status["isTriggerActive"] and time.time() < deadline:
-                    time.sleep(0.1)
-                query.stop()
+    for job in jobs:
+        write_json(job["status"], {"state": "running", "pid": os.getpid(), "id": str(job["query"].id),
+                                   "since": time.time()})
+
+    def stop_gracefully(remaining):
+        # Let the micro-batches in flight commit (bounded wait), then stop between batches.
+        deadline = time.time() + 60
+        for job in remaining:
+            while job["query"].isActive and job["query"].status["isTriggerActive"] and time.time() < deadline:
+                time.sleep(0.1)
+            job["query"].stop()
+            write_json(job["status"], {"state": "stopped", "pid": os.getpid(), "since": time.time()})
+
+    failure = None
+    while failure is None and not stop["requested"]:
+        for job in jobs:
+            query = job["query"]
+            try:
+                if not query.isActive:
+                    # A query that ended without being asked: awaitTermination raises its exception, if any.
+                    query.awaitTermination()
+                    raise RuntimeError("the query stopped on its own")
+                fresh = new_progress(query, job["last"])
+            except Exception as err:  # noqa: BLE001 - the query failed: say why below
+                failure = (job, err)
                 break
-            query.awaitTermination(1)
-            fresh = new_progress(query, last_batch)
             if fresh:
-                with open(progress_file, "a", encoding="utf-8") as f:
+                with open(job["progress"], "a", encoding="utf-8") as f:
                     f.writelines(p + "\n" for p in fresh)
-                last_batch = json.loads(fresh[-1])["batchId"]
-    except Exception as err:  # the query failed: say why, exit non-zero
-        write_json(status_file, {"state": "failed", "pid": os.getpid(), "error": str(err)[:4000]})
-        release_lock(lock_file, jvm)
-        say(f"job {plan['name']} failed: {err}")
-        spark.stop()
+                job["last"] = json.loads(fresh[-1])["timestamp"]
+        if failure is None:
+            time.sleep(1)
+
+    if failure is not None:  # say why, stop the others gracefully, exit non-zero
+        job, err = failure
+        write_json(job["status"], {"state": "failed", "pid": os.getpid(), "error": str(err)[:4000]})
+        say(f"job {job['plan']['name']} failed: {err}")
+        stop_gracefully([j for j in jobs if j is not job])
+        release_all()
+        root.stop()
         sys.exit(1)
-    write_json(status_file, {"state": "stopped", "pid": os.getpid(), "since": time.time()})
-    release_lock(lock_file, jvm)
-    spark.stop()
+    stop_gracefully(jobs)
+    release_all()
+    root.stop()
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("mode", choices=["batch", "stream"])
-    p.add_argument("--plan", action="append", required=True, help="a resolved job plan JSON (batch: repeatable)")
+    p.add_argument("--plan", action="append", required=True, help="a resolved job plan JSON (repeatable)")
     p.add_argument("--out", help="batch: directory for the result files")
     p.add_argument("--ui-port", default="off", help="batch: Spark UI port, or off (stream: the plan's)")
     args = p.parse_args()
@@ -322,8 +396,6 @@ def main():
             p.error("batch needs --out")
         run_batch(args)
     else:
-        if len(args.plan) != 1:
-            p.error("stream runs exactly one plan")
         run_stream(args)
 
 

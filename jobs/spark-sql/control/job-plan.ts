@@ -531,6 +531,22 @@ export async function loadPlan(nameOrPath: string, config: JobsConfig, engine?: 
 /** Whether `engine` is one of {@link ENGINES}. */
 export const isEngine = (engine: string): engine is Engine => (ENGINES as readonly string[]).includes(engine);
 
+/** The engines a job's yml lists (`spark` when it cannot be parsed: the full load says why), read synchronously. */
+export function jobEngines(job: string): readonly string[] {
+  const yml = jobFile(job);
+  let text: string;
+  try {
+    text = readFileSync(yml, 'utf8');
+  } catch (err) {
+    throw new JobError(`cannot read job ${yml}: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = JobFileSchema.safeParse(parseYaml(text));
+  return parsed.success ? parsed.data.engines : ['spark'];
+}
+
+/** The engine a job runs on when none is asked for: the first its yml lists. */
+export const defaultEngine = (job: string): string => jobEngines(job)[0] ?? 'spark';
+
 /**
  * Checks, before anything starts, that every one of `jobs` runs on `engine` (its yml lists it); throws one
  * {@link JobError} naming each job that does not and what to do. Read synchronously: the supervisor builds its
@@ -540,15 +556,7 @@ export function assertJobsRunOn(jobs: readonly string[], engine: string): void {
   if (!isEngine(engine)) throw new JobError(`unknown engine ${engine} (engines: ${ENGINES.join(', ')})`);
   const lacking: string[] = [];
   for (const job of jobs) {
-    const yml = jobFile(job);
-    let text: string;
-    try {
-      text = readFileSync(yml, 'utf8');
-    } catch (err) {
-      throw new JobError(`cannot read job ${yml}: ${(err as Error).message}`, { cause: err });
-    }
-    const parsed = JobFileSchema.safeParse(parseYaml(text));
-    const engines: readonly string[] = parsed.success ? parsed.data.engines : ['spark'];
+    const engines = jobEngines(job);
     if (!engines.includes(engine)) lacking.push(`${job} (its engines: ${engines.join(', ')})`);
   }
   if (lacking.length === 0) return;

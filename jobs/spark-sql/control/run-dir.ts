@@ -53,6 +53,8 @@ export interface RunMeta {
   sink: string;
   master: string;
   submittedAt: string;
+  /** Every job of the run's driver, when it runs several (spark-job.ts createSparkDriver); absent: this one alone. */
+  driverJobs?: string[];
   /** The engine the run is on (absent: Spark, as before engines existed). */
   engine?: 'spark' | 'flink';
 }

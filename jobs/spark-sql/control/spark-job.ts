@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createRegistryClient, registerSchema, valueSubject } from '../../../common/avro-serde.ts';
 import type {
@@ -301,53 +301,103 @@ export interface SparkJob {
   status(progressEntries?: number): Promise<JobStatus>;
 }
 
+/** One job of a driver: its plan and run directory. */
+interface Run {
+  plan: JobPlan;
+  paths: RunPaths;
+}
+
+/** A job's state from its run dir: the runner's status while its launcher lives, `dead` when it died running. */
+async function runStatus({ plan, paths }: Run, progressEntries: number): Promise<JobStatus> {
+  const [meta, run, progress] = await Promise.all([
+    readMeta(paths),
+    readStatus(paths),
+    readProgress(paths, progressEntries),
+  ]);
+  if (!meta) return { job: plan.name, state: 'not started', progress };
+  const alive = isAlive(meta.launcherPid);
+  const state: JobStatus['state'] = alive
+    ? (run?.state ?? 'starting')
+    : run?.state === 'running' || !run
+      ? 'dead'
+      : run.state;
+  return { job: plan.name, state, meta, progress, ...(run?.error ? { error: run.error } : {}) };
+}
+
 /**
- * The engine-independent half of a job launcher: one process per checkpoint through the run dir's driver lock
- * (an orphan whose launcher is gone is killed on `replace`, a dead owner's lock is taken over), a graceful stop,
- * and the status any process reads from the run dir. `submit` starts the engine's process (Spark's driver, Flink's
- * runner) holding `lock`; a failed submit releases it.
+ * Takes one job's driver lock for a start: a live run whose {@link StartOptions.tieTo} launcher is gone is killed
+ * first on `replace`; a dead owner's lock is taken over; a live one is refused. Returns the lock file.
  */
-export function runHandle(
-  plan: JobPlan,
-  paths: RunPaths,
+async function claimRun(
+  { plan, paths }: Run,
+  options: StartOptions,
   logger: Logger | undefined,
-  submit: (options: StartOptions, lock: string) => Promise<Started>,
-): SparkJob {
+): Promise<string> {
+  const lock = lockFile(paths.dir);
+  await mkdir(paths.dir, { recursive: true });
+  const held = await readLock(lock);
+  // Zombies count as gone: a launcher and driver SIGKILLed together stay so until reaped, which a restart at
+  // once sees.
+  if (held && ownerAlive(held) && options.replace && held.tiedTo !== undefined && !isRunning(held.tiedTo)) {
+    logger?.warn(
+      { pid: held.pid, launcher: held.tiedTo },
+      `killing a driver of ${plan.name} whose launcher is gone (an orphan of a killed supervisor)`,
+    );
+    killGroup(held.pid);
+    const deadline = Date.now() + 10_000;
+    while (isRunning(held.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  }
+  const { tookOver } = await acquireDriverLock(lock, ownerRecord(plan.name, process.pid, options.tieTo));
+  if (tookOver) {
+    logger?.warn(
+      { owner: tookOver, lock },
+      `took over the driver lock of pid ${tookOver.pid} (${tookOver.since}): that driver is gone`,
+    );
+  }
+  return lock;
+}
+
+/** One driver process running one or more jobs (a query each), handled as one. */
+export interface SparkDriver extends SparkJob {
+  /** The driver's jobs; the first is {@link SparkJob.plan}, whose run dir holds the driver log. */
+  readonly plans: readonly JobPlan[];
+  /** Each job's state, in {@link plans} order. */
+  statuses(progressEntries?: number): Promise<JobStatus[]>;
+}
+
+/**
+ * The engine-independent half of a launcher: one driver process for `runs` (each job's checkpoint owned through its
+ * run dir's driver lock; an orphan whose launcher is gone is killed on `replace`, a dead owner's lock is taken
+ * over), a graceful stop, and the status any process reads from the run dirs. `submit` starts the engine's process
+ * (Spark's driver, Flink's runner) holding `locks` (one per run, in order); a failed submit releases them. The
+ * driver's status is the first job's that is not running, else the first job's.
+ */
+export function driverHandle(
+  runs: readonly Run[],
+  logger: Logger | undefined,
+  submit: (options: StartOptions, locks: string[]) => Promise<Started>,
+): SparkDriver {
+  const [lead] = runs;
+  if (!lead) throw new JobError('a driver needs at least one job');
   let starting: Promise<Started> | undefined;
 
   async function start(options: StartOptions = {}): Promise<Started> {
-    const lock = lockFile(paths.dir);
-    await mkdir(paths.dir, { recursive: true });
-    const held = await readLock(lock);
-    // Zombies count as gone: a launcher and driver SIGKILLed together stay so until reaped, which a restart at
-    // once sees.
-    if (held && ownerAlive(held) && options.replace && held.tiedTo !== undefined && !isRunning(held.tiedTo)) {
-      logger?.warn(
-        { pid: held.pid, launcher: held.tiedTo },
-        'killing a driver of this job whose launcher is gone (an orphan of a killed supervisor)',
-      );
-      killGroup(held.pid);
-      const deadline = Date.now() + 10_000;
-      while (isRunning(held.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    }
-    const { tookOver } = await acquireDriverLock(lock, ownerRecord(plan.name, process.pid, options.tieTo));
-    if (tookOver) {
-      logger?.warn(
-        { owner: tookOver, lock },
-        `took over the driver lock of pid ${tookOver.pid} (${tookOver.since}): that driver is gone`,
-      );
-    }
+    const locks: string[] = [];
     try {
-      return await submit(options, lock);
+      for (const run of runs) locks.push(await claimRun(run, options, logger));
+      return await submit(options, locks);
     } catch (err) {
-      await releaseDriverLock(lock, process.pid);
+      for (const lock of locks) await releaseDriverLock(lock, process.pid);
       throw err;
     }
   }
 
+  const statuses = (progressEntries = 30) => Promise.all(runs.map((r) => runStatus(r, progressEntries)));
+
   return {
-    plan,
-    paths,
+    plan: lead.plan,
+    paths: lead.paths,
+    plans: runs.map((r) => r.plan),
     start(options) {
       starting = start(options).finally(() => {
         starting = undefined;
@@ -355,60 +405,95 @@ export function runHandle(
       return starting;
     },
     async stop(timeoutMs = 90_000) {
+      const meta = await readMeta(lead.paths);
       // A start in flight has not reached `running`: nothing processed, nothing to commit.
-      if (starting) {
-        const meta = await readMeta(paths);
-        if (meta && isAlive(meta.launcherPid) && (await readStatus(paths))?.state !== 'running') {
-          killGroup(meta.launcherPid);
-          await releaseDriverLock(lockFile(paths.dir), meta.launcherPid);
-          return true;
-        }
+      if (
+        starting &&
+        meta &&
+        isAlive(meta.launcherPid) &&
+        (await readStatus(lead.paths))?.state !== 'running'
+      ) {
+        killGroup(meta.launcherPid);
+        for (const { paths } of runs) await releaseDriverLock(lockFile(paths.dir), meta.launcherPid);
+        return true;
       }
-      return stopRun(paths, timeoutMs);
+      try {
+        // One SIGTERM stops every query of the driver; each job's lock is released by the runner as it ends.
+        return await stopRun(lead.paths, timeoutMs);
+      } finally {
+        if (meta)
+          for (const { paths } of runs) await releaseDriverLock(lockFile(paths.dir), meta.launcherPid);
+      }
     },
+    statuses,
     async status(progressEntries = 30) {
-      const [meta, run, progress] = await Promise.all([
-        readMeta(paths),
-        readStatus(paths),
-        readProgress(paths, progressEntries),
-      ]);
-      if (!meta) return { job: plan.name, state: 'not started', progress };
-      const alive = isAlive(meta.launcherPid);
-      const state: JobStatus['state'] = alive
-        ? (run?.state ?? 'starting')
-        : run?.state === 'running' || !run
-          ? 'dead'
-          : run.state;
-      return { job: plan.name, state, meta, progress, ...(run?.error ? { error: run.error } : {}) };
+      const all = await statuses(progressEntries);
+      return all.find((s) => s.state !== 'running') ?? (all[0] as JobStatus);
     },
   };
 }
 
-/** Creates the launcher of one job under `deps.config`'s state dir. */
-export function createSparkJob(plan: JobPlan, deps: SparkJobDeps): SparkJob {
+/** {@link driverHandle} of one job (the Flink launcher's: one runner per job). */
+export function runHandle(
+  plan: JobPlan,
+  paths: RunPaths,
+  logger: Logger | undefined,
+  submit: (options: StartOptions, lock: string) => Promise<Started>,
+): SparkJob {
+  return driverHandle([{ plan, paths }], logger, (options, [lock]) => submit(options, lock as string));
+}
+
+/** Creates the launcher of one job under `deps.config`'s state dir: a driver of its own. */
+export function createSparkJob(plan: JobPlan, deps: SparkJobDeps): SparkDriver {
+  return createSparkDriver([plan], deps);
+}
+
+/**
+ * Creates the launcher of one Spark driver running `plans`, one streaming query each (runner.py `stream --plan …`):
+ * one JVM, SparkContext and scheduler (FAIR, a pool per job) for all of them, each with its own checkpoint, run dir,
+ * status and lock. `npm start` runs its jobs so: a driver per job cost a JVM of memory and CPU each (#14). The driver
+ * log is the first job's; the others' `driver.log` links to it.
+ */
+export function createSparkDriver(plans: readonly JobPlan[], deps: SparkJobDeps): SparkDriver {
   const { config } = deps;
-  const paths = runPaths(config, plan.name);
+  const runs = plans.map((plan) => ({ plan, paths: runPaths(config, plan.name) }));
+  const lead = runs[0] as Run;
+  if (runs.length === 0) throw new JobError('a Spark driver needs at least one job');
+  const names = plans.map((p) => p.name);
+  if (new Set(names).size !== names.length) throw new JobError(`a job is given twice: ${names.join(', ')}`);
 
-  async function submit(options: StartOptions, lock: string): Promise<Started> {
+  async function submit(options: StartOptions, locks: string[]): Promise<Started> {
     const rt = deps.runtime ?? (await resolveSparkRuntime());
-    const resumed = existsSync(plan.checkpoint);
-    const otherShapes = await otherCheckpoints(config, plan);
-    const runnerPlan: RunnerPlan = {
-      ...(await prepareRun(plan, config, paths.dir, deps.logger)),
-      driverLock: lock,
-    };
-
-    await Promise.all([rm(paths.status, { force: true }), rm(paths.progress, { force: true })]);
-    await writeFile(paths.plan, JSON.stringify(runnerPlan, null, 2));
+    const prepared = await Promise.all(
+      runs.map(async ({ plan, paths }, i) => {
+        const resumed = existsSync(plan.checkpoint);
+        const otherShapes = await otherCheckpoints(config, plan);
+        const runnerPlan: RunnerPlan = {
+          ...(await prepareRun(plan, config, paths.dir, deps.logger)),
+          driverLock: locks[i] as string,
+        };
+        await Promise.all([rm(paths.status, { force: true }), rm(paths.progress, { force: true })]);
+        await writeFile(paths.plan, JSON.stringify(runnerPlan, null, 2));
+        return { resumed, otherShapes };
+      }),
+    );
     const inherit = config.driverOutput === 'inherit';
     // The previous run's driver log is what explains a crash the supervisor just restarted: keep one.
-    if (!inherit && existsSync(paths.log)) await rename(paths.log, `${paths.log}.previous`);
-    const log = inherit ? undefined : openSync(paths.log, 'w');
+    if (!inherit && existsSync(lead.paths.log)) await rename(lead.paths.log, `${lead.paths.log}.previous`);
+    const log = inherit ? undefined : openSync(lead.paths.log, 'w');
+    if (!inherit) {
+      for (const { paths } of runs.slice(1)) {
+        const stat = await lstat(paths.log).catch(() => undefined);
+        if (stat?.isFile()) await rename(paths.log, `${paths.log}.previous`);
+        else if (stat) await rm(paths.log, { force: true });
+        await symlink(path.relative(paths.dir, lead.paths.log), paths.log);
+      }
+    }
     const child = spawn(
       rt.sparkSubmit,
-      runnerArgs(rt, config.master, ['stream', '--plan', paths.plan], {
+      runnerArgs(rt, config.master, ['stream', ...runs.flatMap(({ paths }) => ['--plan', paths.plan])], {
         driverMemory: config.driverMemory,
-        javaOptions: driverClassArchive(paths.dir, rt),
+        javaOptions: driverClassArchive(lead.paths.dir, rt),
       }),
       {
         // Its own process group: a supervisor's group signal must not kill the driver before it can commit; stopping
@@ -431,32 +516,43 @@ export function createSparkJob(plan: JobPlan, deps: SparkJobDeps): SparkJob {
     const pid = child.pid;
     if (pid === undefined) throw new JobError(`spark-submit did not start (${rt.sparkSubmit})`);
     child.unref();
-    // From here the driver owns the checkpoint, for as long as it runs (job:submit exits right away).
-    await transferDriverLock(lock, ownerRecord(plan.name, pid, options.tieTo));
-    const meta: RunMeta = {
-      job: plan.name,
-      file: plan.file,
-      launcherPid: pid,
-      checkpoint: plan.checkpoint,
-      source: plan.source.topic,
-      sink: plan.sink.topic,
-      master: config.master,
-      submittedAt: new Date().toISOString(),
-    };
-    await writeFile(paths.meta, JSON.stringify(meta, null, 2));
-    deps.logger?.info({ pid, checkpoint: plan.checkpoint, resumed, log: paths.log }, 'submitted');
+    const submittedAt = new Date().toISOString();
+    const metas = await Promise.all(
+      runs.map(async ({ plan, paths }, i) => {
+        // From here the driver owns the checkpoint, for as long as it runs (job:submit exits right away).
+        await transferDriverLock(locks[i] as string, ownerRecord(plan.name, pid, options.tieTo));
+        const meta: RunMeta = {
+          job: plan.name,
+          file: plan.file,
+          launcherPid: pid,
+          checkpoint: plan.checkpoint,
+          source: plan.source.topic,
+          sink: plan.sink.topic,
+          master: config.master,
+          submittedAt,
+          ...(runs.length > 1 ? { driverJobs: names } : {}),
+        };
+        await writeFile(paths.meta, JSON.stringify(meta, null, 2));
+        return meta;
+      }),
+    );
+    deps.logger?.info(
+      { pid, jobs: names, resumed: prepared.map((p) => p.resumed), log: lead.paths.log },
+      'submitted',
+    );
     if (options.waitRunning ?? true) {
       try {
-        await waitForRunning(paths, pid, options.timeoutMs ?? 280_000);
+        for (const { paths } of runs) await waitForRunning(paths, pid, options.timeoutMs ?? 280_000);
       } catch (err) {
         killGroup(pid);
-        await releaseDriverLock(lock, pid);
+        for (const lock of locks) await releaseDriverLock(lock, pid);
         throw err;
       }
-      deps.logger?.info({ source: plan.source.topic, sink: plan.sink.topic }, 'running');
+      deps.logger?.info({ jobs: names }, 'running');
     }
-    return { meta, paths, resumed, otherShapes };
+    const first = prepared[0] ?? { resumed: false, otherShapes: [] };
+    return { meta: metas[0] as RunMeta, paths: lead.paths, ...first };
   }
 
-  return runHandle(plan, paths, deps.logger, submit);
+  return driverHandle(runs, deps.logger, submit);
 }
