@@ -19,7 +19,7 @@ describe('Kafka broker started by the test stack', () => {
       const { topics } = await admin.fetchTopicMetadata({ topics: Object.keys(DEFAULT_TOPIC_PARTITIONS) });
       const counts = Object.fromEntries(topics.map((t) => [t.name, t.partitions.length]));
       expect(counts).toEqual(DEFAULT_TOPIC_PARTITIONS);
-      expect(counts[TOPICS.reactions]).toBe(12);
+      expect(counts[TOPICS.reactions]).toBe(4);
       expect(counts[TOPICS.aggregates]).toBe(6);
     } finally {
       await admin.disconnect();

@@ -50,9 +50,15 @@ import {
 /** Ports of `npm run stack` / `npm start`. Library callers get free ports unless they pass these. */
 export const DEFAULT_PORTS = { kafka: 9092, kafkaController: 9093, registry: 8081, ingest: 8080 } as const;
 
-/** Partition counts of the topics every stack creates. */
+/**
+ * Partition counts of the topics every stack creates (a topic made before keeps its count: `npm run reset` or
+ * `npm start -- --fresh` makes it again). Reactions: 4 on the light profile. Spark reads one task per partition,
+ * every job every trigger, and on two cores a task of a few hundred reactions is mostly fixed cost: with 12, the
+ * batches took 750 ms at 5,000 reactions/s and end-to-end was 1.4/2.5 s at p50/p99; with 4, 500 ms and 1.2/2.0 s
+ * (README, "Where the time goes"). The cluster profile keeps 12 (profiles.ts).
+ */
 export const DEFAULT_TOPIC_PARTITIONS: Record<string, number> = {
-  [TOPICS.reactions]: 12,
+  [TOPICS.reactions]: 4,
   [TOPICS.aggregates]: 6,
   [TOPICS.fanout]: 6,
 };

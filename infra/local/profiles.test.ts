@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadJobsList } from '../../jobs/spark-sql/control/job-plan.ts';
 import { haproxyConfig } from './haproxy.ts';
 import { brokerProperties } from './kafka-broker.ts';
 import { clusterNodeProperties, kafkaNodePorts, replicatedTopicSpecs } from './kafka-cluster.ts';
@@ -90,9 +91,9 @@ describe('clusterPipelineSpecs', () => {
     }
   });
 
-  it('submits every Spark job to the standalone master with executors sized for both workers', () => {
+  it('submits every Spark job, in one driver, to the standalone master with executors sized for both workers', () => {
     const jobs = cluster.filter((s) => s.name.startsWith('spark-job'));
-    expect(jobs.length).toBeGreaterThan(1);
+    expect(jobs.map((s) => [s.name, s.args.at(-1)])).toEqual([['spark-job', loadJobsList().join(',')]]);
     for (const job of jobs) {
       expect(job.env?.SPARK_MASTER).toBe('spark://127.0.0.1:7077');
       expect(job.after).toEqual(expect.arrayContaining(['spark-master', 'spark-worker-1', 'spark-worker-2']));

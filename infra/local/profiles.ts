@@ -60,6 +60,9 @@ export const CLUSTER_PROFILE = {
   },
 } as const;
 
+/** Partitions of the reactions topic on the cluster profile (the light profile has 4: local-stack.ts). */
+export const CLUSTER_REACTIONS_PARTITIONS = 12;
+
 /** Partitions of a per-cluster fan-out topic, as the publishers create it (FANOUT_TOPIC_PARTITIONS' default). */
 const FANOUT_CLUSTER_PARTITIONS = 3;
 
@@ -74,6 +77,8 @@ export function clusterProfileTopics(
 ): Record<string, number> {
   return {
     ...DEFAULT_TOPIC_PARTITIONS,
+    // Spread over three brokers and two workers' executors, as a cluster would (4 per broker).
+    [TOPICS.reactions]: CLUSTER_REACTIONS_PARTITIONS,
     ...Object.fromEntries(clusters.map((c) => [clusterTopic(TOPICS.fanout, c), FANOUT_CLUSTER_PARTITIONS])),
   };
 }

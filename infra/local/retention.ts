@@ -20,9 +20,9 @@ const RETENTION_ENV = {
   /** `retention.ms`: records older than this are deleted. @default 6 h */
   retentionMs: fromEnv(FLAG_VARIABLES['retention-ms'], intVar(60_000, 365 * 24 * HOUR_MS, 6 * HOUR_MS)),
   /**
-   * `retention.bytes`, per partition. @default 64 MiB: about 35 partitions (reactions 12, aggregates 6, fan-out
-   * 6 + 6, trends) × (64 MiB + one open segment) stays under 3 GB. A load run at 100k reactions/s (~15 MB/s over 12
-   * partitions) keeps the last minute or so of reactions.
+   * `retention.bytes`, per partition. @default 64 MiB: about 35 partitions (reactions 12 on the cluster profile, 4
+   * on the light one; aggregates 6, fan-out 6 + 6, trends) × (64 MiB + one open segment) stays under 3 GB. A load
+   * run at 100k reactions/s (~15 MB/s) keeps the last 15–50 s of reactions (4 to 12 partitions).
    */
   retentionBytes: fromEnv(FLAG_VARIABLES['retention-bytes'], intVar(MiB, 2 ** 40, 64 * MiB)),
   /**
