@@ -69,6 +69,14 @@ describe('ensureTopic', () => {
       const mismatch = ensureTopic(admin, { topic: a, partitions: 5 }, { exactPartitions: true });
       await expect(mismatch).rejects.toBeInstanceOf(TopicMismatchError);
       await expect(mismatch).rejects.toThrow(`topic ${a} has 2 partitions, expected 5`);
+      // …and, with onMorePartitions, one made bigger by an earlier default is kept and reported; fewer still fails.
+      const more: unknown[] = [];
+      const keep = { exactPartitions: true, onMorePartitions: (...args: unknown[]) => more.push(args) };
+      expect(await ensureTopic(admin, { topic: a, partitions: 1 }, keep)).toEqual({ [a]: 2 });
+      expect(more).toEqual([[a, 2, 1]]);
+      await expect(ensureTopic(admin, { topic: a, partitions: 5 }, keep)).rejects.toBeInstanceOf(
+        TopicMismatchError,
+      );
       await admin.deleteTopics({ topics: [a, b] });
     } finally {
       await admin.disconnect();

@@ -111,6 +111,12 @@ export interface EnsureTopicOptions {
    * @default false
    */
   exactPartitions?: boolean;
+  /**
+   * With {@link exactPartitions}: an existing topic with MORE partitions than asked is used as it is, after this is
+   * called (Kafka cannot take partitions away, and a consumer reads any count; a stack whose default shrank keeps the
+   * data it has). One with fewer is still an error. @default none: more is an error too
+   */
+  onMorePartitions?: (topic: string, partitions: number, asked: number) => void;
   /** Tries before a retriable failure is thrown. @default 10 */
   attempts?: number;
   /**
@@ -222,7 +228,10 @@ async function ensureAll(
           });
         }
         if (options.exactPartitions && partitions.length !== spec.partitions) {
-          throw new TopicMismatchError(spec.topic, partitions.length, spec.partitions);
+          if (!options.onMorePartitions || partitions.length < spec.partitions) {
+            throw new TopicMismatchError(spec.topic, partitions.length, spec.partitions);
+          }
+          options.onMorePartitions(spec.topic, partitions.length, spec.partitions);
         }
         counts[spec.topic] = partitions.length;
       }

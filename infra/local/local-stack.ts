@@ -157,7 +157,8 @@ async function choosePort(service: string, host: string, wanted: number | undefi
 
 /**
  * The stack's topics with their exact partition counts, replicated as `replication` says (1 and 1 on one broker).
- * A topic that exists with another count is an error rather than a silent mismatch.
+ * A topic that exists with fewer partitions is an error rather than a silent mismatch; one made with more (an earlier
+ * default) is kept, with a warning that says how to make it again.
  */
 async function createStackTopics(
   brokers: string,
@@ -174,7 +175,15 @@ async function createStackTopics(
   });
   const specs = replicatedTopicSpecs(topics, replication, configs);
   try {
-    await ensureTopic(kafka, specs, { exactPartitions: true, alterConfigs: true });
+    await ensureTopic(kafka, specs, {
+      exactPartitions: true,
+      alterConfigs: true,
+      onMorePartitions: (topic, partitions, asked) =>
+        runtimeLogger.warn(
+          `topic ${topic} keeps the ${partitions} partitions it was made with (the stack now makes it with ${asked}); ` +
+            '`npm run reset` (or `npm start -- --fresh`) wipes the data dir and makes it again',
+        ),
+    });
   } catch (error) {
     if (error instanceof TopicMismatchError)
       throw new ServiceError('kafka', error.message, undefined, { cause: error });
