@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_ASSUMPTIONS, type Measured, plan } from './model.ts';
-import { ReportError, readMeasured } from './reports.ts';
+import { nodeCpuFit, ReportError, readMeasured } from './reports.ts';
 
 const src = { report: 'x.json', at: '2026-12-02', detail: 'test' };
 const measured: Measured = {
@@ -11,6 +11,7 @@ const measured: Measured = {
   ingestCoresPerReplica: { value: 1.5, source: src },
   sparkRowsPerCore: { value: 50_000, source: src },
   nodeCpuMsPerViewerBroadcast: { value: 0.02, source: src },
+  nodeCpuMsPerBroadcast: { value: 0, source: src },
   nodeBytesPerViewer: { value: 40_000, source: src },
   nodeViewersWithinLatency: { value: Number.POSITIVE_INFINITY, source: src },
   reactionRecordBytes: { value: 100, source: src },
@@ -123,10 +124,43 @@ describe('benchmark reports', () => {
     expect(m.ingestCoresPerReplica.value).toBe(1.25);
     expect(m.sparkRowsPerCore.value).toBe(40_000);
     expect(m.sparkRowsPerCore.source).toMatchObject({ report: 'bench-spark-preload.json', at: '2026-12-01' });
-    expect(m.nodeCpuMsPerViewerBroadcast.value).toBeCloseTo(0.033);
+    // (1000, 30), (5000, 150), (10000, 330) lie on no line with a fixed part ≥ 0: the line through the origin.
+    expect(m.nodeCpuMsPerViewerBroadcast.value).toBeCloseTo(4_080_000 / 126_000_000, 6);
+    expect(m.nodeCpuMsPerBroadcast.value).toBe(0);
     expect(m.nodeViewersWithinLatency.value).toBe(5000);
     expect(m.reactionRecordBytes.value).toBeGreaterThan(60);
     expect(m.reactionRecordBytes.value).toBeLessThan(140);
+  });
+
+  it('splits node CPU per broadcast into a fixed part and a part per viewer', () => {
+    // bench:fanout of 7 December 2026: 30, 99, 181 ms per broadcast at 1k, 5k, 10k viewers.
+    const fit = nodeCpuFit([
+      { viewers: 1000, ms: 30 },
+      { viewers: 5000, ms: 99 },
+      { viewers: 10_000, ms: 181 },
+    ]);
+    expect(fit.perViewer).toBeCloseTo(0.01676, 5);
+    expect(fit.perBroadcast).toBeCloseTo(13.93, 2);
+    // On an exact line both parts come back.
+    expect(
+      nodeCpuFit([
+        { viewers: 100, ms: 12 },
+        { viewers: 300, ms: 16 },
+      ]),
+    ).toEqual({ perViewer: 0.02, perBroadcast: 10 });
+    expect(nodeCpuFit([{ viewers: 1000, ms: 20 }])).toEqual({ perViewer: 0.02, perBroadcast: 0 });
+    // The model sizes a node by both: 600 ms/s ÷ 1 broadcast/s, less 100 ms fixed, at 0.01 ms per viewer → 50,000.
+    const needs = plan(
+      { viewers: 1_000_000, reactionsPerSecond: 1, matches: 1 },
+      {
+        ...measured,
+        nodeCpuMsPerViewerBroadcast: { value: 0.01, source: src },
+        nodeCpuMsPerBroadcast: { value: 100, source: src },
+        nodeBytesPerViewer: { value: 1, source: src },
+      },
+      { ...DEFAULT_ASSUMPTIONS, broadcastsPerViewerPerSecond: 1 },
+    );
+    expect(need(needs, 'subscriber nodes')).toBe(20);
   });
 
   it('names the command to run when a report is missing or predates CPU metering', () => {

@@ -28,8 +28,16 @@ export interface Measured {
   ingestCoresPerReplica: Figure;
   /** Spark rows/s per core used, at a rate whose batches all finished within the trigger. */
   sparkRowsPerCore: Figure;
-  /** Subscriber-node CPU ms per viewer per broadcast (all the node's work, at the highest level measured). */
+  /**
+   * Subscriber-node CPU ms per viewer per broadcast: what one more viewer adds (the slope of the node's CPU per
+   * broadcast over the viewer levels measured; with one level, that level's CPU over its viewers).
+   */
   nodeCpuMsPerViewerBroadcast: Figure;
+  /**
+   * Subscriber-node CPU ms per broadcast whatever its viewers (the intercept of the same fit: reading the aggregate,
+   * encoding it once, the room's bookkeeping); 0 with one level. It is most of a node's work when few viewers watch.
+   */
+  nodeCpuMsPerBroadcast: Figure;
   /** Subscriber-node resident memory per connected viewer. */
   nodeBytesPerViewer: Figure;
   /** The most viewers one node served with broadcast p99 within the latency target. */
@@ -180,7 +188,11 @@ export function plan(load: Load, measured: Measured, assumptions: Assumptions = 
 
   // Subscriber nodes: the smallest of the CPU, memory and latency bounds per node.
   const cpuBudgetMsPerSecond = a.nodeCores * 1000 * a.headroom;
-  const byCpu = cpuBudgetMsPerSecond / (m.nodeCpuMsPerViewerBroadcast.value * a.broadcastsPerViewerPerSecond);
+  const byCpu = Math.max(
+    0,
+    (cpuBudgetMsPerSecond / a.broadcastsPerViewerPerSecond - m.nodeCpuMsPerBroadcast.value) /
+      m.nodeCpuMsPerViewerBroadcast.value,
+  );
   const byMemory = (a.nodeMemoryBytes * a.headroom) / m.nodeBytesPerViewer.value;
   const byLatency = m.nodeViewersWithinLatency.value;
   const perNode = Math.floor(Math.min(byCpu, byMemory, byLatency));
@@ -194,6 +206,7 @@ export function plan(load: Load, measured: Measured, assumptions: Assumptions = 
     because: `${fmt(load.viewers)} viewers ÷ min(CPU ${fmt(byCpu)}, memory ${fmt(byMemory)}, latency ${fmt(byLatency)}) viewers per node`,
     sources: [
       m.nodeCpuMsPerViewerBroadcast.source,
+      m.nodeCpuMsPerBroadcast.source,
       m.nodeBytesPerViewer.source,
       m.nodeViewersWithinLatency.source,
       assumed('broadcastsPerViewerPerSecond'),

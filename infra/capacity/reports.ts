@@ -70,6 +70,31 @@ interface FanoutReport {
   }[];
 }
 
+/**
+ * Node CPU per broadcast as a fixed part plus a part per viewer: the least-squares line through the levels measured
+ * (both parts kept ≥ 0: a line that would need a negative fixed part goes through the origin instead). One level:
+ * all of it per viewer.
+ */
+export function nodeCpuFit(levels: readonly { viewers: number; ms: number }[]): {
+  perViewer: number;
+  perBroadcast: number;
+} {
+  const top = levels.at(-1);
+  if (!top) return { perViewer: 0, perBroadcast: 0 };
+  const n = levels.length;
+  const mx = levels.reduce((s, l) => s + l.viewers, 0) / n;
+  const my = levels.reduce((s, l) => s + l.ms, 0) / n;
+  const sxx = levels.reduce((s, l) => s + (l.viewers - mx) ** 2, 0);
+  if (n < 2 || sxx === 0) return { perViewer: top.ms / top.viewers, perBroadcast: 0 };
+  const slope = levels.reduce((s, l) => s + (l.viewers - mx) * (l.ms - my), 0) / sxx;
+  const intercept = my - slope * mx;
+  if (slope > 0 && intercept >= 0) return { perViewer: slope, perBroadcast: intercept };
+  // No fixed part to be seen: the line through the origin.
+  const sxy0 = levels.reduce((s, l) => s + l.viewers * l.ms, 0);
+  const sxx0 = levels.reduce((s, l) => s + l.viewers ** 2, 0);
+  return { perViewer: sxy0 / sxx0, perBroadcast: 0 };
+}
+
 /** Which ingest phase stands for a replica's capacity: one POST per tap, or clients batching their taps. */
 export type IngestMode = 'single' | 'batch';
 
@@ -107,6 +132,7 @@ export function readMeasured(dir: string, ingestMode: IngestMode = 'single'): Me
   const levels = fanout.body.results.filter((r) => r.joined > 0);
   const top = levels.at(-1);
   if (top === undefined) throw new ReportError(`${fanout.file} has no level with viewers`);
+  const nodeCost = nodeCpuFit(levels.map((l) => ({ viewers: l.joined, ms: l.nodeCpuMsPerBroadcast })));
   const within = levels.filter((r) => r.p99 <= NODE_P99_TARGET_MS);
   const latencyBound =
     within.length === levels.length
@@ -140,9 +166,17 @@ export function readMeasured(dir: string, ingestMode: IngestMode = 'single'): Me
       `at ${best['target/s']}/s, every batch within the ${spark.body.trigger} ms trigger, ${best['spark cores']} cores`,
     ),
     nodeCpuMsPerViewerBroadcast: figure(
-      top.nodeCpuMsPerBroadcast / top.joined,
+      nodeCost.perViewer,
       fanout,
-      `${top.nodeCpuMsPerBroadcast.toFixed(0)} ms per broadcast to ${top.joined} viewers`,
+      levels.length > 1
+        ? `slope of node CPU per broadcast over ${levels.map((l) => l.joined).join(', ')} viewers ` +
+            `(${levels.map((l) => l.nodeCpuMsPerBroadcast.toFixed(0)).join(', ')} ms)`
+        : `${top.nodeCpuMsPerBroadcast.toFixed(0)} ms per broadcast to ${top.joined} viewers`,
+    ),
+    nodeCpuMsPerBroadcast: figure(
+      nodeCost.perBroadcast,
+      fanout,
+      levels.length > 1 ? 'intercept of the same fit' : 'one level measured: no fixed part',
     ),
     nodeBytesPerViewer: figure(top.bytesPerViewer, fanout, `node RSS per viewer at ${top.joined} viewers`),
     nodeViewersWithinLatency: figure(
