@@ -12,6 +12,7 @@
  *          wire-protocol viewer, to separate the node's time from socket.io-client's own CPU on a shared machine;
  *          floor: no Socket.IO, Engine.IO or WebSocket at all — a plain `node:net` server writes a frame of the same
  *          size to every plain TCP viewer, the least any single process can spend per broadcast on this machine).
+ *          --pin (the node alone on CPU 0, everything else on the other CPUs, with taskset)
  *          --compare floor|none (floor, the default: a floor pass follows in the same run, and the report gives
  *          p99, node CPU and viewers' CPU per broadcast as a ratio to it). Writes
  *          reports/bench-fanout-<client>.json and .svg.
@@ -21,6 +22,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket as TcpSocket, connect as tcpConnect } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
@@ -308,7 +310,7 @@ function runViewers(): void {
 // ---- parent ----------------------------------------------------------------------------------------------------
 
 /** Starts this script in a child with the given role, its fd soft limit raised to the hard limit first. */
-function spawnRole(role: 'node' | 'viewers', env: Record<string, string> = {}): ChildProcess {
+function spawnRole(role: 'node' | 'viewers', env: Record<string, string> = {}, cpus?: string): ChildProcess {
   // BENCH_PROFILE_DIR=dir writes V8 CPU profiles of the node and viewer processes there.
   const profile = process.env.BENCH_PROFILE_DIR
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}/${role}`]
@@ -317,7 +319,10 @@ function spawnRole(role: 'node' | 'viewers', env: Record<string, string> = {}): 
   // measured without changing the viewers it shares the cores with.
   const nodeArgs = role === 'node' ? (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
   const args = [...process.execArgv, '--expose-gc', ...nodeArgs, ...profile, SCRIPT];
-  return spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', process.execPath, ...args], {
+  const command = ['sh', '-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', process.execPath, ...args];
+  // --pin: the role runs on its own CPUs (taskset), so the node does not share a core with the viewers it measures.
+  const [file, ...argv] = cpus ? ['taskset', '-c', cpus, ...command] : command;
+  return spawn(file as string, argv, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...env, BENCH_ROLE: role },
   });
@@ -373,6 +378,7 @@ async function runParent(): Promise<void> {
       deadline: { type: 'string', default: '480' },
       client: { type: 'string', default: 'socket.io' },
       compare: { type: 'string', default: 'floor' },
+      pin: { type: 'boolean', default: false },
     },
   });
   if (!['socket.io', 'raw', 'floor'].includes(values.client))
@@ -391,6 +397,15 @@ async function runParent(): Promise<void> {
     console.log(
       `fd hard limit is ${hardLimit} per process: top level capped at ${nodeCapacity} viewers on one node`,
     );
+  }
+
+  // --pin: the node alone on CPU 0; the viewers, the publisher and this process on the others.
+  const cpuCount = availableParallelism();
+  if (values.pin && cpuCount < 2) throw new Error('--pin needs at least 2 CPUs');
+  const pin = values.pin ? { node: '0', rest: `1-${cpuCount - 1}` } : undefined;
+  if (pin) {
+    execFileSync('taskset', ['-a', '-p', '-c', pin.rest, String(process.pid)], { stdio: 'ignore' });
+    console.log(`pinned: the node on CPU ${pin.node}; viewers, publisher and directory on CPU ${pin.rest}`);
   }
 
   const directoryServer = createDirectoryServer({ host: '127.0.0.1', port: 0 });
@@ -439,12 +454,16 @@ async function runParent(): Promise<void> {
 
   /** One pass: a node and its viewer processes for `client`, every level, then the children stopped. */
   const runPass = async (client: string): Promise<LevelResult[]> => {
-    const node = spawnRole('node', {
-      BENCH_CLIENT: client,
-      BENCH_PUBLISHER_URL: publisher.url,
-      BENCH_DIRECTORY_URL: directoryServer.url,
-      LOG_LEVEL: 'warn',
-    });
+    const node = spawnRole(
+      'node',
+      {
+        BENCH_CLIENT: client,
+        BENCH_PUBLISHER_URL: publisher.url,
+        BENCH_DIRECTORY_URL: directoryServer.url,
+        LOG_LEVEL: 'warn',
+      },
+      pin?.node,
+    );
     children.push(node);
     const { url: nodeUrl } = await nextMessage<Extract<FromNode, { type: 'ready' }>>(node, 'ready');
     const memory = async () => {
@@ -454,7 +473,9 @@ async function runParent(): Promise<void> {
     await sleep(500);
     const baseline = await memory();
 
-    const pool = Array.from({ length: workers }, () => spawnRole('viewers', { BENCH_CLIENT: client }));
+    const pool = Array.from({ length: workers }, () =>
+      spawnRole('viewers', { BENCH_CLIENT: client }, pin?.rest),
+    );
     children.push(...pool);
     const progress = pool.map(() => ({ joined: 0, failed: 0, disconnected: 0, received: 0, cpuMs: 0 }));
     pool.forEach((child, i) => {
