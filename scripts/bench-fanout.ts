@@ -310,7 +310,7 @@ function runViewers(): void {
 // ---- parent ----------------------------------------------------------------------------------------------------
 
 /** Starts this script in a child with the given role, its fd soft limit raised to the hard limit first. */
-function spawnRole(role: 'node' | 'viewers', env: Record<string, string> = {}, cpus?: string): ChildProcess {
+function spawnRole(role: 'node' | 'viewers', env: Record<string, string> = {}, cpu?: string): ChildProcess {
   // BENCH_PROFILE_DIR=dir writes V8 CPU profiles of the node and viewer processes there.
   const profile = process.env.BENCH_PROFILE_DIR
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}/${role}`]
@@ -320,8 +320,8 @@ function spawnRole(role: 'node' | 'viewers', env: Record<string, string> = {}, c
   const nodeArgs = role === 'node' ? (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
   const args = [...process.execArgv, '--expose-gc', ...nodeArgs, ...profile, SCRIPT];
   const command = ['sh', '-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', process.execPath, ...args];
-  // --pin: the role runs on its own CPUs (taskset), so the node does not share a core with the viewers it measures.
-  const [file, ...argv] = cpus ? ['taskset', '-c', cpus, ...command] : command;
+  // --pin: the node on a CPU of its own (taskset); the viewers inherit this process's affinity, the other CPUs.
+  const [file, ...argv] = cpu ? ['taskset', '-c', cpu, ...command] : command;
   return spawn(file as string, argv, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...env, BENCH_ROLE: role },
@@ -402,10 +402,11 @@ async function runParent(): Promise<void> {
   // --pin: the node alone on CPU 0; the viewers, the publisher and this process on the others.
   const cpuCount = availableParallelism();
   if (values.pin && cpuCount < 2) throw new Error('--pin needs at least 2 CPUs');
-  const pin = values.pin ? { node: '0', rest: `1-${cpuCount - 1}` } : undefined;
-  if (pin) {
-    execFileSync('taskset', ['-a', '-p', '-c', pin.rest, String(process.pid)], { stdio: 'ignore' });
-    console.log(`pinned: the node on CPU ${pin.node}; viewers, publisher and directory on CPU ${pin.rest}`);
+  const nodeCpu = values.pin ? '0' : undefined;
+  if (values.pin) {
+    const rest = `1-${cpuCount - 1}`;
+    execFileSync('taskset', ['-a', '-p', '-c', rest, String(process.pid)], { stdio: 'ignore' });
+    console.log(`pinned: the node on CPU ${nodeCpu}; viewers, publisher and directory on CPU ${rest}`);
   }
 
   const directoryServer = createDirectoryServer({ host: '127.0.0.1', port: 0 });
@@ -462,7 +463,7 @@ async function runParent(): Promise<void> {
         BENCH_DIRECTORY_URL: directoryServer.url,
         LOG_LEVEL: 'warn',
       },
-      pin?.node,
+      nodeCpu,
     );
     children.push(node);
     const { url: nodeUrl } = await nextMessage<Extract<FromNode, { type: 'ready' }>>(node, 'ready');
@@ -473,9 +474,7 @@ async function runParent(): Promise<void> {
     await sleep(500);
     const baseline = await memory();
 
-    const pool = Array.from({ length: workers }, () =>
-      spawnRole('viewers', { BENCH_CLIENT: client }, pin?.rest),
-    );
+    const pool = Array.from({ length: workers }, () => spawnRole('viewers', { BENCH_CLIENT: client }));
     children.push(...pool);
     const progress = pool.map(() => ({ joined: 0, failed: 0, disconnected: 0, received: 0, cpuMs: 0 }));
     pool.forEach((child, i) => {
